@@ -1,0 +1,29 @@
+//! Pure decision logic of the EC2 disk-alarm reconciler.
+//!
+//! The reconciler works in three steps: observe, decide, act. This crate is the
+//! *decide* step and nothing else: it takes observed facts (instances, alarms,
+//! the event that triggered the run) and the policy as values, and returns a
+//! [`Plan`]. It does no I/O and reads neither the clock nor the environment;
+//! time and configuration come in as arguments.
+//!
+//! * [`policy`]: which instances are in scope and what their alarms look like.
+//! * [`desired`]: the alarms one instance should have, or why it should have none.
+//! * [`plan`]: the full-configuration diff between desired and observed alarms.
+//! * [`settle`]: how an event's claim about an instance combines with what the
+//!   EC2 API says, which may lag behind.
+
+pub mod alarm;
+pub mod desired;
+pub mod ids;
+pub mod instance;
+pub mod plan;
+pub mod policy;
+pub mod settle;
+
+pub use alarm::{AlarmConfig, Dimension, Naming, ObservedAlarm, Severity, OWNERSHIP_MARKER};
+pub use desired::{desired_alarms, Desire, DesiredAlarm, NoAlarmsReason};
+pub use ids::{AlarmName, IdError, InstanceId, TopicArn};
+pub use instance::{InstanceFacts, InstanceState, Subject, UnixTime};
+pub use plan::{plan, Change, Conflict, DeleteReason, FieldChange, Plan};
+pub use policy::{MetricProfile, OutOfScope, Policy, ScopeDecision, SeverityPolicy, Thresholds};
+pub use settle::{settle, Settlement, StateClaim};

@@ -1,0 +1,556 @@
+//! The diff between desired and observed alarms, as a typed plan.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use crate::alarm::{AlarmConfig, ObservedAlarm};
+use crate::desired::{desired_alarms, Desire, DesiredAlarm, NoAlarmsReason};
+use crate::ids::{AlarmName, InstanceId};
+use crate::instance::Subject;
+use crate::policy::Policy;
+
+/// Why an owned alarm is deleted: the reason its instance should have none.
+pub type DeleteReason = NoAlarmsReason;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Change {
+    /// The alarm is missing.
+    Create { alarm: DesiredAlarm },
+    /// The alarm exists but differs in `differences` (never empty).
+    Update {
+        alarm: DesiredAlarm,
+        differences: Vec<FieldChange>,
+    },
+    Delete {
+        name: AlarmName,
+        instance: InstanceId,
+        reason: DeleteReason,
+    },
+}
+
+impl Change {
+    pub fn alarm_name(&self) -> &AlarmName {
+        match self {
+            Self::Create { alarm } | Self::Update { alarm, .. } => &alarm.name,
+            Self::Delete { name, .. } => name,
+        }
+    }
+
+    pub fn instance(&self) -> &InstanceId {
+        match self {
+            Self::Create { alarm } | Self::Update { alarm, .. } => &alarm.instance,
+            Self::Delete { instance, .. } => instance,
+        }
+    }
+
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Self::Create { .. } => "create",
+            Self::Update { .. } => "update",
+            Self::Delete { .. } => "delete",
+        }
+    }
+
+    /// A human-readable reason; it explains the change but never decides it.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Create { .. } => "missing".into(),
+            Self::Update { differences, .. } => differences
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            Self::Delete { reason, .. } => reason.to_string(),
+        }
+    }
+
+    fn order(&self) -> u8 {
+        // An unprotected instance is the worst state, so creates go first.
+        match self {
+            Self::Create { .. } => 0,
+            Self::Update { .. } => 1,
+            Self::Delete { .. } => 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub before: String,
+    pub after: String,
+}
+
+impl fmt::Display for FieldChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field == "description" {
+            return f.write_str("description edited");
+        }
+        write!(f, "{} {} → {}", self.field, self.before, self.after)
+    }
+}
+
+/// A desired alarm whose name is taken by an alarm without the ownership
+/// marker. The reconciler never writes to such an alarm; a person has to
+/// rename or remove it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Conflict {
+    pub name: AlarmName,
+    pub instance: InstanceId,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "alarm {} exists without the ownership marker; it is left untouched and {} is not covered by it",
+            self.name, self.instance
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Plan {
+    /// Creates, then updates, then deletes; each in instance and name order.
+    pub changes: Vec<Change>,
+    pub conflicts: Vec<Conflict>,
+    /// Owned alarms that already match.
+    pub unchanged: Vec<AlarmName>,
+    /// Why an instance's override tags were ignored, and similar remarks.
+    pub notes: Vec<(InstanceId, String)>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+/// Plans the changes that make the owned alarms of `subjects` what the policy
+/// wants.
+///
+/// `observed` holds the alarms read under the owned prefix. An observed alarm
+/// is owned only if its name parses as `<prefix><instance>-<severity>` *and*
+/// its description carries the ownership marker; anything else is never
+/// changed or deleted. Owned alarms of instances that are not among
+/// `subjects` are orphans: their instance no longer exists.
+pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -> Plan {
+    let by_name: HashMap<&AlarmName, &ObservedAlarm> =
+        observed.iter().map(|a| (&a.name, a)).collect();
+    let mut owned_by_instance: HashMap<InstanceId, Vec<&ObservedAlarm>> = HashMap::new();
+    for alarm in observed {
+        if let Some((instance, _)) = policy.naming.parse(&alarm.name) {
+            if alarm.config.has_ownership_marker() {
+                owned_by_instance.entry(instance).or_default().push(alarm);
+            }
+        }
+    }
+
+    let mut result = Plan::default();
+    let mut seen: HashSet<&InstanceId> = HashSet::with_capacity(subjects.len());
+    for subject in subjects {
+        if !seen.insert(subject.id()) {
+            continue;
+        }
+        let owned = owned_by_instance.remove(subject.id()).unwrap_or_default();
+        match desired_alarms(policy, subject) {
+            Desire::Alarms { alarms, notes } => {
+                result
+                    .notes
+                    .extend(notes.into_iter().map(|n| (subject.id().clone(), n)));
+                let wanted: HashSet<&AlarmName> = alarms.iter().map(|a| &a.name).collect();
+                for stale in owned.iter().filter(|a| !wanted.contains(&a.name)) {
+                    // Only reachable if a later version stops wanting a severity.
+                    result
+                        .changes
+                        .push(delete(stale, subject.id(), NoAlarmsReason::Gone));
+                }
+                for alarm in alarms {
+                    match by_name.get(&alarm.name) {
+                        None => result.changes.push(Change::Create { alarm }),
+                        Some(existing) if !existing.config.has_ownership_marker() => {
+                            result.conflicts.push(Conflict {
+                                name: alarm.name,
+                                instance: alarm.instance,
+                            })
+                        }
+                        Some(existing) => {
+                            let differences = diff(&existing.config, &alarm.config);
+                            if differences.is_empty() {
+                                result.unchanged.push(alarm.name);
+                            } else {
+                                result.changes.push(Change::Update { alarm, differences });
+                            }
+                        }
+                    }
+                }
+            }
+            Desire::None { reason } => {
+                for alarm in owned {
+                    result
+                        .changes
+                        .push(delete(alarm, subject.id(), reason.clone()));
+                }
+            }
+        }
+    }
+    for (instance, alarms) in owned_by_instance {
+        for alarm in alarms {
+            result
+                .changes
+                .push(delete(alarm, &instance, NoAlarmsReason::Gone));
+        }
+    }
+
+    result.changes.sort_by(|a, b| {
+        (a.order(), a.instance(), a.alarm_name()).cmp(&(b.order(), b.instance(), b.alarm_name()))
+    });
+    result.conflicts.sort_by(|a, b| a.name.cmp(&b.name));
+    result.unchanged.sort();
+    result
+}
+
+fn delete(alarm: &ObservedAlarm, instance: &InstanceId, reason: DeleteReason) -> Change {
+    Change::Delete {
+        name: alarm.name.clone(),
+        instance: instance.clone(),
+        reason,
+    }
+}
+
+/// Every field of the full configuration, compared after normalisation.
+pub fn diff(actual: &AlarmConfig, desired: &AlarmConfig) -> Vec<FieldChange> {
+    let actual = actual.clone().normalized();
+    let mut changes = Vec::new();
+    let mut field = |name: &'static str, before: String, after: String| {
+        if before != after {
+            changes.push(FieldChange {
+                field: name,
+                before,
+                after,
+            });
+        }
+    };
+    let list = |items: &[String]| format!("[{}]", items.join(", "));
+    let dims = |c: &AlarmConfig| {
+        list(
+            &c.dimensions
+                .iter()
+                .map(|d| format!("{}={}", d.name, d.value))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let opt = |v: Option<i32>| v.map_or("unset".to_owned(), |v| v.to_string());
+    field(
+        "namespace",
+        actual.namespace.clone(),
+        desired.namespace.clone(),
+    );
+    field(
+        "metric",
+        actual.metric_name.clone(),
+        desired.metric_name.clone(),
+    );
+    field("dimensions", dims(&actual), dims(desired));
+    field(
+        "statistic",
+        actual.statistic.clone(),
+        desired.statistic.clone(),
+    );
+    field(
+        "period",
+        actual.period_seconds.to_string(),
+        desired.period_seconds.to_string(),
+    );
+    field(
+        "evaluation periods",
+        actual.evaluation_periods.to_string(),
+        desired.evaluation_periods.to_string(),
+    );
+    field(
+        "datapoints to alarm",
+        opt(actual.datapoints_to_alarm),
+        opt(desired.datapoints_to_alarm),
+    );
+    field(
+        "threshold",
+        actual.threshold.to_string(),
+        desired.threshold.to_string(),
+    );
+    field(
+        "operator",
+        actual.comparison_operator.clone(),
+        desired.comparison_operator.clone(),
+    );
+    field(
+        "missing data",
+        actual.treat_missing_data.clone(),
+        desired.treat_missing_data.clone(),
+    );
+    field(
+        "actions enabled",
+        actual.actions_enabled.to_string(),
+        desired.actions_enabled.to_string(),
+    );
+    field(
+        "alarm actions",
+        list(&actual.alarm_actions),
+        list(&desired.alarm_actions),
+    );
+    field(
+        "OK actions",
+        list(&actual.ok_actions),
+        list(&desired.ok_actions),
+    );
+    field(
+        "insufficient-data actions",
+        list(&actual.insufficient_data_actions),
+        list(&desired.insufficient_data_actions),
+    );
+    field(
+        "description",
+        actual.description.clone(),
+        desired.description.clone(),
+    );
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alarm::{Dimension, Severity};
+    use crate::instance::{InstanceFacts, InstanceState};
+    use crate::policy::tests::{instance, policy};
+
+    fn running(id: &str, env: &str) -> Subject {
+        let mut facts: InstanceFacts = instance(&[("Environment", env)]);
+        facts.id = InstanceId::parse(id).unwrap();
+        Subject::Present(facts)
+    }
+
+    fn with_state(subject: Subject, state: InstanceState) -> Subject {
+        match subject {
+            Subject::Present(mut facts) => {
+                facts.state = state;
+                Subject::Present(facts)
+            }
+            gone => gone,
+        }
+    }
+
+    /// The alarms a previous, successful reconcile of `subject` left behind.
+    fn existing(subject: &Subject) -> Vec<ObservedAlarm> {
+        match desired_alarms(&policy(), subject) {
+            Desire::Alarms { alarms, .. } => alarms
+                .into_iter()
+                .map(|a| ObservedAlarm {
+                    name: a.name,
+                    config: a.config,
+                })
+                .collect(),
+            Desire::None { .. } => Vec::new(),
+        }
+    }
+
+    fn summary(plan: &Plan) -> Vec<String> {
+        plan.changes
+            .iter()
+            .map(|c| format!("{} {} ({})", c.verb(), c.alarm_name(), c.reason()))
+            .collect()
+    }
+
+    const A: &str = "i-0000000000000000a";
+    const B: &str = "i-0000000000000000b";
+
+    #[test]
+    fn missing_alarms_are_created() {
+        let plan = plan(&policy(), &[running(A, "production")], &[]);
+        assert_eq!(
+            summary(&plan),
+            [
+                "create ec2-disk-i-0000000000000000a-critical (missing)",
+                "create ec2-disk-i-0000000000000000a-warning (missing)"
+            ]
+        );
+    }
+
+    #[test]
+    fn matching_alarms_need_no_change() {
+        let subject = running(A, "production");
+        let plan = plan(
+            &policy(),
+            std::slice::from_ref(&subject),
+            &existing(&subject),
+        );
+        assert!(plan.is_empty(), "{:?}", summary(&plan));
+        assert_eq!(plan.unchanged.len(), 2);
+    }
+
+    #[test]
+    fn order_of_lists_from_the_api_does_not_matter() {
+        let subject = running(A, "production");
+        let mut observed = existing(&subject);
+        for alarm in &mut observed {
+            alarm.config.dimensions.reverse();
+        }
+        assert!(plan(&policy(), &[subject], &observed).is_empty());
+    }
+
+    #[test]
+    fn every_configuration_field_is_diffed() {
+        type Edit = fn(&mut AlarmConfig);
+        let cases: &[(&str, Edit, &str)] = &[
+            ("namespace", |c| c.namespace = "Custom".into(), "namespace Custom → CWAgent"),
+            ("metric", |c| c.metric_name = "mem_used_percent".into(), "metric mem_used_percent → disk_used_percent"),
+            (
+                "dimensions",
+                |c| c.dimensions.push(Dimension::new("device", "xvda1")),
+                "dimensions [InstanceId=i-0000000000000000a, device=xvda1, fstype=xfs, path=/] → [InstanceId=i-0000000000000000a, fstype=xfs, path=/]",
+            ),
+            ("statistic", |c| c.statistic = "Maximum".into(), "statistic Maximum → Average"),
+            ("period", |c| c.period_seconds = 60, "period 60 → 300"),
+            ("evaluation periods", |c| c.evaluation_periods = 5, "evaluation periods 5 → 2"),
+            ("datapoints", |c| c.datapoints_to_alarm = Some(1), "datapoints to alarm 1 → unset"),
+            ("threshold", |c| c.threshold = 70.0, "threshold 70 → 60"),
+            ("operator", |c| c.comparison_operator = "GreaterThanThreshold".into(), "operator GreaterThanThreshold → GreaterThanOrEqualToThreshold"),
+            ("missing data", |c| c.treat_missing_data = "breaching".into(), "missing data breaching → missing"),
+            ("actions enabled", |c| c.actions_enabled = false, "actions enabled false → true"),
+            (
+                "alarm actions",
+                |c| c.alarm_actions = vec!["arn:aws:sns:eu-west-1:123456789012:other".into()],
+                "alarm actions [arn:aws:sns:eu-west-1:123456789012:other] → [arn:aws:sns:eu-west-1:123456789012:disk-warning]",
+            ),
+            ("OK actions", |c| c.ok_actions.clear(), "OK actions [] → [arn:aws:sns:eu-west-1:123456789012:disk-warning]"),
+            (
+                "insufficient data actions",
+                |c| c.insufficient_data_actions = vec!["x".into()],
+                "insufficient-data actions [x] → []",
+            ),
+            ("description", |c| c.description.push_str(" edited"), "description edited"),
+        ];
+        let subject = running(A, "production");
+        for (name, edit, reason) in cases {
+            let mut observed = existing(&subject);
+            let warning = observed
+                .iter_mut()
+                .find(|a| a.name.as_str().ends_with("-warning"))
+                .unwrap();
+            edit(&mut warning.config);
+            let plan = plan(&policy(), std::slice::from_ref(&subject), &observed);
+            assert_eq!(
+                summary(&plan),
+                [format!(
+                    "update ec2-disk-i-0000000000000000a-warning ({reason})"
+                )],
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn owned_alarms_are_deleted_with_the_reason() {
+        let cases = [
+            (
+                with_state(running(A, "production"), InstanceState::Stopped),
+                "instance stopped",
+            ),
+            (
+                with_state(running(A, "production"), InstanceState::Terminated),
+                "instance terminated",
+            ),
+            (running(A, "staging"), "out of scope: Environment=staging"),
+            (
+                Subject::Gone {
+                    id: InstanceId::parse(A).unwrap(),
+                },
+                "instance no longer exists",
+            ),
+        ];
+        let previously = existing(&running(A, "production"));
+        for (subject, reason) in cases {
+            let plan = plan(&policy(), &[subject], &previously);
+            assert_eq!(
+                summary(&plan),
+                [
+                    format!("delete ec2-disk-{A}-critical ({reason})"),
+                    format!("delete ec2-disk-{A}-warning ({reason})"),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn owned_alarms_of_unknown_instances_are_orphans() {
+        let plan = plan(&policy(), &[], &existing(&running(B, "production")));
+        assert_eq!(plan.changes.len(), 2);
+        assert!(plan
+            .changes
+            .iter()
+            .all(|c| c.reason() == "instance no longer exists"));
+    }
+
+    #[test]
+    fn alarms_without_the_marker_are_never_touched() {
+        let mut foreign = existing(&running(A, "production"));
+        for alarm in &mut foreign {
+            alarm.config.description = "created by hand".into();
+            alarm.config.threshold = 95.0;
+        }
+        // Its instance stopped: a marked alarm would be deleted, this one is not.
+        let stopped = with_state(running(A, "production"), InstanceState::Stopped);
+        assert!(plan(&policy(), &[stopped], &foreign).is_empty());
+        // Running: the names are taken, so they are reported, not overwritten.
+        let plan = plan(&policy(), &[running(A, "production")], &foreign);
+        assert!(plan.is_empty());
+        assert_eq!(plan.conflicts.len(), 2);
+        // An orphan without the marker stays too.
+        assert!(super::plan(&policy(), &[], &foreign).is_empty());
+    }
+
+    #[test]
+    fn alarms_with_other_names_are_never_touched() {
+        let mut person = existing(&running(A, "production")).remove(0);
+        person.name = AlarmName::parse("ec2-disk-i-0000000000000000a-warning-by-alice").unwrap();
+        assert!(plan(&policy(), &[], &[person]).is_empty());
+    }
+
+    #[test]
+    fn changes_are_ordered_creates_updates_deletes() {
+        let mut observed = existing(&running(A, "production"));
+        observed[0].config.threshold = 1.0;
+        observed.extend(existing(&running(B, "production")));
+        let plan = plan(
+            &policy(),
+            &[
+                running(A, "production"),
+                running("i-0000000000000000c", "production"),
+            ],
+            &observed,
+        );
+        let verbs: Vec<&str> = plan.changes.iter().map(Change::verb).collect();
+        assert_eq!(verbs, ["create", "create", "update", "delete", "delete"]);
+    }
+
+    #[test]
+    fn override_notes_reach_the_plan() {
+        let mut facts = instance(&[
+            ("Environment", "production"),
+            ("disk-alarms:critical-threshold", "lots"),
+        ]);
+        facts.id = InstanceId::parse(A).unwrap();
+        let plan = plan(&policy(), &[Subject::Present(facts)], &[]);
+        assert_eq!(plan.notes.len(), 1);
+        assert!(plan.notes[0].1.contains("not a number"), "{:?}", plan.notes);
+    }
+
+    #[test]
+    fn severity_is_part_of_the_name() {
+        let p = policy();
+        let id = InstanceId::parse(A).unwrap();
+        assert_ne!(
+            p.naming.alarm_name(&id, Severity::Warning),
+            p.naming.alarm_name(&id, Severity::Critical)
+        );
+    }
+}

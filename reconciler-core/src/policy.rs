@@ -1,0 +1,409 @@
+//! The tag policy: which instances are in scope, and the settings their alarms get.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::alarm::{Dimension, Naming, Severity};
+use crate::ids::TopicArn;
+use crate::instance::InstanceFacts;
+
+/// Tag that takes an instance out of scope when set to `true`, `yes` or `1`.
+pub const OPT_OUT_TAG: &str = "disk-alarms:opt-out";
+/// Tags that override a threshold for one instance (a number in (0, 100]).
+pub const WARNING_THRESHOLD_TAG: &str = "disk-alarms:warning-threshold";
+pub const CRITICAL_THRESHOLD_TAG: &str = "disk-alarms:critical-threshold";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub scope_tag_key: String,
+    pub scope_tag_values: BTreeSet<String>,
+    pub warning: SeverityPolicy,
+    pub critical: SeverityPolicy,
+    pub metric: MetricProfile,
+    pub statistic: String,
+    pub period_seconds: i32,
+    pub evaluation_periods: i32,
+    pub treat_missing_data: String,
+    pub naming: Naming,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeverityPolicy {
+    pub threshold: f64,
+    pub topic: TopicArn,
+}
+
+/// Which published disk series the alarms watch. The instance's `InstanceId`
+/// dimension is always added; `dimensions` are the fixed extra ones, which
+/// must equal what the agent or script publishes, or the alarm never fires.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricProfile {
+    pub name: &'static str,
+    pub namespace: String,
+    pub metric_name: String,
+    pub dimensions: Vec<Dimension>,
+}
+
+impl MetricProfile {
+    /// The CloudWatch agent's `disk_used_percent`, with `append_dimensions`
+    /// adding `InstanceId` and `drop_device: true`.
+    pub fn cwagent(extra: Option<Vec<Dimension>>) -> Self {
+        Self {
+            name: "cwagent",
+            namespace: "CWAgent".into(),
+            metric_name: "disk_used_percent".into(),
+            dimensions: extra.unwrap_or_else(|| {
+                vec![Dimension::new("path", "/"), Dimension::new("fstype", "xfs")]
+            }),
+        }
+    }
+
+    /// The deprecated CloudWatch monitoring scripts (`mon-put-instance-data.pl`).
+    pub fn legacy(extra: Option<Vec<Dimension>>) -> Self {
+        Self {
+            name: "legacy",
+            namespace: "System/Linux".into(),
+            metric_name: "DiskSpaceUtilization".into(),
+            dimensions: extra.unwrap_or_else(|| {
+                vec![
+                    Dimension::new("Filesystem", "/dev/xvda1"),
+                    Dimension::new("MountPath", "/"),
+                ]
+            }),
+        }
+    }
+}
+
+impl Policy {
+    pub fn severity(&self, severity: Severity) -> &SeverityPolicy {
+        match severity {
+            Severity::Warning => &self.warning,
+            Severity::Critical => &self.critical,
+        }
+    }
+
+    /// Whether the instance's tags put it in scope, and with which thresholds.
+    pub fn scope(&self, instance: &InstanceFacts) -> ScopeDecision {
+        if let Some(value) = instance.tags.get(OPT_OUT_TAG) {
+            if matches!(
+                value.trim().to_ascii_lowercase().as_str(),
+                "true" | "yes" | "1"
+            ) {
+                return ScopeDecision::Out(OutOfScope::OptedOut {
+                    value: value.clone(),
+                });
+            }
+        }
+        match instance.tags.get(&self.scope_tag_key) {
+            None => ScopeDecision::Out(OutOfScope::NoScopeTag {
+                key: self.scope_tag_key.clone(),
+            }),
+            Some(value) if !self.scope_tag_values.contains(value) => {
+                ScopeDecision::Out(OutOfScope::ScopeTagValue {
+                    key: self.scope_tag_key.clone(),
+                    value: value.clone(),
+                })
+            }
+            Some(_) => {
+                let (thresholds, notes) = self.thresholds_for(instance);
+                let mut notes = notes;
+                if let Some(value) = instance.tags.get(OPT_OUT_TAG) {
+                    notes.push(format!(
+                        "ignored {OPT_OUT_TAG}={value:?}: only true, yes or 1 opt an instance out"
+                    ));
+                }
+                ScopeDecision::In { thresholds, notes }
+            }
+        }
+    }
+
+    /// Thresholds after the instance's override tags. An invalid override is
+    /// ignored with a note rather than failing the instance: an instance with
+    /// a typo in a tag is still better protected by the default than not at all.
+    fn thresholds_for(&self, instance: &InstanceFacts) -> (Thresholds, Vec<String>) {
+        let mut notes = Vec::new();
+        let mut read = |tag: &str, default: f64| match instance.tags.get(tag) {
+            None => default,
+            Some(raw) => match parse_threshold(raw) {
+                Ok(value) => value,
+                Err(why) => {
+                    notes.push(format!("ignored {tag}={raw:?}: {why}; using {default}"));
+                    default
+                }
+            },
+        };
+        let warning = read(WARNING_THRESHOLD_TAG, self.warning.threshold);
+        let critical = read(CRITICAL_THRESHOLD_TAG, self.critical.threshold);
+        if warning < critical {
+            return (Thresholds { warning, critical }, notes);
+        }
+        notes.push(format!(
+            "ignored threshold overrides: warning {warning} must be below critical {critical}; using {} and {}",
+            self.warning.threshold, self.critical.threshold
+        ));
+        (
+            Thresholds {
+                warning: self.warning.threshold,
+                critical: self.critical.threshold,
+            },
+            notes,
+        )
+    }
+}
+
+/// A threshold is a percentage of disk used: a finite number above 0 and at most 100.
+pub fn parse_threshold(raw: &str) -> Result<f64, &'static str> {
+    let value: f64 = raw.trim().parse().map_err(|_| "not a number")?;
+    if !value.is_finite() {
+        return Err("not a finite number");
+    }
+    if value <= 0.0 || value > 100.0 {
+        return Err("outside (0, 100]");
+    }
+    Ok(value)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Thresholds {
+    pub warning: f64,
+    pub critical: f64,
+}
+
+impl Thresholds {
+    pub fn get(&self, severity: Severity) -> f64 {
+        match severity {
+            Severity::Warning => self.warning,
+            Severity::Critical => self.critical,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "decision", rename_all = "kebab-case")]
+pub enum ScopeDecision {
+    /// In scope; `notes` explain any override tag that was ignored.
+    In {
+        thresholds: Thresholds,
+        notes: Vec<String>,
+    },
+    Out(OutOfScope),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "why", rename_all = "kebab-case")]
+pub enum OutOfScope {
+    NoScopeTag { key: String },
+    ScopeTagValue { key: String, value: String },
+    OptedOut { value: String },
+}
+
+impl fmt::Display for OutOfScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoScopeTag { key } => write!(f, "out of scope: no {key} tag"),
+            Self::ScopeTagValue { key, value } => write!(f, "out of scope: {key}={value}"),
+            Self::OptedOut { value } => write!(f, "opted out: {OPT_OUT_TAG}={value}"),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::ids::InstanceId;
+    use crate::instance::InstanceState;
+
+    pub fn policy() -> Policy {
+        Policy {
+            scope_tag_key: "Environment".into(),
+            scope_tag_values: ["production".to_string()].into(),
+            warning: SeverityPolicy {
+                threshold: 60.0,
+                topic: TopicArn::parse("arn:aws:sns:eu-west-1:123456789012:disk-warning").unwrap(),
+            },
+            critical: SeverityPolicy {
+                threshold: 80.0,
+                topic: TopicArn::parse("arn:aws:sns:eu-west-1:123456789012:disk-critical").unwrap(),
+            },
+            metric: MetricProfile::cwagent(None),
+            statistic: "Average".into(),
+            period_seconds: 300,
+            evaluation_periods: 2,
+            treat_missing_data: "missing".into(),
+            naming: Naming::new("ec2-disk-").unwrap(),
+        }
+    }
+
+    pub fn instance(tags: &[(&str, &str)]) -> InstanceFacts {
+        InstanceFacts {
+            id: InstanceId::parse("i-0123456789abcdef0").unwrap(),
+            state: InstanceState::Running,
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            launch_time: None,
+        }
+    }
+
+    fn thresholds(decision: &ScopeDecision) -> Option<(f64, f64, usize)> {
+        match decision {
+            ScopeDecision::In { thresholds, notes } => {
+                Some((thresholds.warning, thresholds.critical, notes.len()))
+            }
+            ScopeDecision::Out(_) => None,
+        }
+    }
+
+    #[test]
+    fn scope_decisions() {
+        let p = policy();
+        // (behaviour, tags, Some((warning, critical, notes)) when in scope, reason when out)
+        type Case<'a> = (
+            &'a str,
+            &'a [(&'a str, &'a str)],
+            Option<(f64, f64, usize)>,
+            Option<&'a str>,
+        );
+        let cases: &[Case] = &[
+            (
+                "production tag is in scope",
+                &[("Environment", "production")],
+                Some((60.0, 80.0, 0)),
+                None,
+            ),
+            (
+                "staging is out",
+                &[("Environment", "staging")],
+                None,
+                Some("out of scope: Environment=staging"),
+            ),
+            (
+                "untagged is out",
+                &[],
+                None,
+                Some("out of scope: no Environment tag"),
+            ),
+            (
+                "values are case-sensitive",
+                &[("Environment", "Production")],
+                None,
+                Some("out of scope: Environment=Production"),
+            ),
+            (
+                "tag keys are case-sensitive",
+                &[("environment", "production")],
+                None,
+                Some("out of scope: no Environment tag"),
+            ),
+            (
+                "opt-out wins over scope",
+                &[("Environment", "production"), (OPT_OUT_TAG, "true")],
+                None,
+                Some("opted out: disk-alarms:opt-out=true"),
+            ),
+            (
+                "opt-out accepts YES",
+                &[("Environment", "production"), (OPT_OUT_TAG, "YES")],
+                None,
+                Some("opted out: disk-alarms:opt-out=YES"),
+            ),
+            (
+                "unknown opt-out value keeps the instance protected, with a note",
+                &[("Environment", "production"), (OPT_OUT_TAG, "maybe")],
+                Some((60.0, 80.0, 1)),
+                None,
+            ),
+            (
+                "valid overrides apply",
+                &[
+                    ("Environment", "production"),
+                    (WARNING_THRESHOLD_TAG, "70"),
+                    (CRITICAL_THRESHOLD_TAG, " 90.5 "),
+                ],
+                Some((70.0, 90.5, 0)),
+                None,
+            ),
+            (
+                "non-numeric override is ignored",
+                &[
+                    ("Environment", "production"),
+                    (WARNING_THRESHOLD_TAG, "high"),
+                ],
+                Some((60.0, 80.0, 1)),
+                None,
+            ),
+            (
+                "override above 100 is ignored",
+                &[
+                    ("Environment", "production"),
+                    (CRITICAL_THRESHOLD_TAG, "101"),
+                ],
+                Some((60.0, 80.0, 1)),
+                None,
+            ),
+            (
+                "zero is ignored",
+                &[("Environment", "production"), (WARNING_THRESHOLD_TAG, "0")],
+                Some((60.0, 80.0, 1)),
+                None,
+            ),
+            (
+                "negative is ignored",
+                &[("Environment", "production"), (WARNING_THRESHOLD_TAG, "-5")],
+                Some((60.0, 80.0, 1)),
+                None,
+            ),
+            (
+                "NaN is ignored",
+                &[
+                    ("Environment", "production"),
+                    (WARNING_THRESHOLD_TAG, "NaN"),
+                ],
+                Some((60.0, 80.0, 1)),
+                None,
+            ),
+            (
+                "inf is ignored",
+                &[
+                    ("Environment", "production"),
+                    (CRITICAL_THRESHOLD_TAG, "inf"),
+                ],
+                Some((60.0, 80.0, 1)),
+                None,
+            ),
+            (
+                "an ARN in an override tag is just not a number",
+                &[
+                    ("Environment", "production"),
+                    (CRITICAL_THRESHOLD_TAG, "arn:aws:sns:eu-west-1:1:evil"),
+                ],
+                Some((60.0, 80.0, 1)),
+                None,
+            ),
+            (
+                "warning at or above critical drops both overrides",
+                &[("Environment", "production"), (WARNING_THRESHOLD_TAG, "85")],
+                Some((60.0, 80.0, 1)),
+                None,
+            ),
+        ];
+        for (name, tags, expected, reason) in cases {
+            let decision = p.scope(&instance(tags));
+            assert_eq!(thresholds(&decision), *expected, "{name}");
+            if let (ScopeDecision::Out(out), Some(reason)) = (&decision, reason) {
+                assert_eq!(out.to_string(), *reason, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn several_scope_values() {
+        let mut p = policy();
+        p.scope_tag_values = ["production".to_string(), "prod".to_string()].into();
+        assert!(matches!(
+            p.scope(&instance(&[("Environment", "prod")])),
+            ScopeDecision::In { .. }
+        ));
+    }
+}

@@ -1,0 +1,217 @@
+"""Run moto in server mode, with a shim that lets the Rust CloudWatch SDK talk to it.
+
+Why this exists: `aws-sdk-cloudwatch` (1.140.x) speaks Smithy RPC v2 CBOR
+(`POST /service/GraniteServiceVersion20100801/operation/<Op>`, `application/cbor`),
+but moto 5.2.5 only answers CloudWatch in AWS JSON 1.0 and the query protocol
+(getmoto/moto#9195).  The product keeps the current SDK; the protocol
+translation lives here, in test support, and nowhere else.  A small WSGI
+middleware turns each CBOR request into the equivalent JSON 1.0 request
+(`X-Amz-Target: GraniteServiceVersion20100801.<Op>` to `/`), hands it to moto's
+own app, and re-encodes moto's JSON answer as CBOR, typed by botocore's
+CloudWatch model, because the SDK's CBOR decoder is strict: integers must be
+CBOR ints, doubles CBOR floats, timestamps tag 1.  Every other request (EC2,
+STS, ...) goes to moto untouched.
+
+Usage: python tests/support/moto_server.py [--host 127.0.0.1] --port PORT
+"""
+
+import argparse
+import base64
+import datetime
+import gzip
+import io
+import json
+import logging
+import os
+import signal
+import sys
+
+import botocore.session
+import cbor2
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.datastructures import Headers
+from werkzeug.serving import run_simple
+from werkzeug.test import run_wsgi_app
+from werkzeug.wsgi import get_input_stream
+
+SERVICE = "GraniteServiceVersion20100801"
+CBOR_PATH_PREFIX = f"/service/{SERVICE}/operation/"
+
+
+# --- request side: CBOR value -> JSON value ---------------------------------
+
+
+def cbor_to_json(value):
+    """Make a decoded CBOR value JSON-serialisable the way AWS JSON 1.0 expects."""
+    if isinstance(value, dict):
+        return {k: cbor_to_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [cbor_to_json(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        # cbor2 turns tag 1 (epoch) into an aware datetime; JSON 1.0 wants epoch seconds.
+        return value.timestamp()
+    if isinstance(value, cbor2.CBORTag) and value.tag == 1:
+        return float(value.value)
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
+# --- response side: JSON value -> CBOR value, typed by the service model -----
+
+
+def epoch_seconds(value):
+    """moto's JSON serializer emits unix timestamps; accept ISO 8601 strings too."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = value.replace("Z", "+00:00")
+    parsed = datetime.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.timestamp()
+
+
+def json_to_cbor(value, shape):
+    """Convert a JSON value to what the SDK's CBOR decoder demands for `shape`.
+
+    `shape` is None for members the installed botocore model does not know
+    (the SDK may be newer); those keep their JSON types.
+    """
+    if value is None:
+        return None
+    type_name = shape.type_name if shape is not None else None
+    if type_name == "structure" or (type_name is None and isinstance(value, dict)):
+        members = shape.members if shape is not None else {}
+        return {k: json_to_cbor(v, members.get(k)) for k, v in value.items()}
+    if type_name == "map":
+        return {k: json_to_cbor(v, shape.value) for k, v in value.items()}
+    if type_name == "list" or (type_name is None and isinstance(value, list)):
+        member = shape.member if shape is not None else None
+        return [json_to_cbor(v, member) for v in value]
+    if type_name == "timestamp":
+        return cbor2.CBORTag(1, epoch_seconds(value))
+    if type_name in ("double", "float"):
+        return float(value)  # the SDK rejects a CBOR int where it wants a float
+    if type_name in ("integer", "long", "short", "byte"):
+        return int(value)  # ...and a CBOR float where it wants an int
+    if type_name == "blob":
+        return base64.b64decode(value)
+    return value
+
+
+class CborToJsonMiddleware:
+    """Translate CloudWatch RPC v2 CBOR <-> AWS JSON 1.0 around moto's WSGI app."""
+
+    def __init__(self, app):
+        self.app = app
+        self.model = botocore.session.get_session().get_service_model("cloudwatch")
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(CBOR_PATH_PREFIX):
+            return self.app(environ, start_response)
+        operation = path[len(CBOR_PATH_PREFIX):]
+
+        raw = get_input_stream(environ).read()
+        # The SDK gzips PutMetricData bodies of 10 KiB and more.
+        if environ.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
+            raw = gzip.decompress(raw)
+        params = cbor_to_json(cbor2.loads(raw)) if raw else {}
+        body = json.dumps(params).encode("utf-8")
+
+        inner = dict(environ)
+        for key in ("HTTP_SMITHY_PROTOCOL", "HTTP_CONTENT_ENCODING", "HTTP_X_AMZN_QUERY_MODE"):
+            inner.pop(key, None)
+        inner.update(
+            {
+                "PATH_INFO": "/",
+                "RAW_URI": "/",
+                "REQUEST_URI": "/",
+                "QUERY_STRING": "",
+                "CONTENT_TYPE": "application/x-amz-json-1.0",
+                "CONTENT_LENGTH": str(len(body)),
+                "HTTP_ACCEPT": "application/x-amz-json-1.0",
+                "HTTP_X_AMZ_TARGET": f"{SERVICE}.{operation}",
+                "wsgi.input": io.BytesIO(body),
+            }
+        )
+        try:
+            app_iter, status, headers = run_wsgi_app(self.app, inner, buffered=True)
+            reply = b"".join(app_iter)
+            if hasattr(app_iter, "close"):
+                app_iter.close()
+        except Exception as error:
+            # moto raises (e.g. NotImplementedError for an operation it lacks) and
+            # werkzeug would answer with an HTML page the SDK cannot decode.
+            logging.getLogger("moto_server").warning("%s failed in moto: %r", operation, error)
+            status, headers = "500 INTERNAL SERVER ERROR", Headers()
+            reply = json.dumps({"__type": "InternalFailure", "message": f"{type(error).__name__}: {error}"}).encode()
+
+        status_code = int(status.split(" ", 1)[0])
+        out_body = self.translate_response(operation, status_code, headers, reply)
+        out_headers = [
+            (k, v) for k, v in headers.items() if k.lower() not in ("content-type", "content-length")
+        ]
+        out_headers += [
+            ("Content-Type", "application/cbor"),
+            ("smithy-protocol", "rpc-v2-cbor"),
+            ("Content-Length", str(len(out_body))),
+        ]
+        start_response(status, out_headers)
+        return [out_body]
+
+    def translate_response(self, operation, status_code, headers, reply):
+        try:
+            data = json.loads(reply) if reply.strip() else {}
+        except ValueError:
+            data = None  # e.g. moto's HTML page or plain-text "not implemented"
+
+        if status_code >= 400:
+            # The SDK reads the error code from `__type` (or the
+            # x-amzn-query-error header, which is passed through) and the text
+            # from `message`; a body that is not a CBOR map makes it fail to parse.
+            data = data if isinstance(data, dict) else {}
+            code = data.get("__type") or headers.get("X-Amzn-Errortype") or "InternalFailure"
+            message = data.get("message") or data.get("Message") or reply.decode("utf-8", "replace")
+            return cbor2.dumps({"__type": code, "message": message})
+
+        try:
+            shape = self.model.operation_model(operation).output_shape
+        except Exception:  # an operation newer than the installed botocore model
+            shape = None
+        if shape is None and not data:
+            return b""  # no output (e.g. DeleteAlarms): the SDK does not read the body
+        # An empty map, not an empty body, when there is an output: the SDK
+        # decodes the body as a CBOR map whenever the operation has output.
+        return cbor2.dumps(json_to_cbor(data or {}, shape))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)))
+    args = parser.parse_args(argv)
+
+    # moto builds some resource URLs from MOTO_PORT, as its own CLI does.
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    # Quiet: no banner, no per-request lines; only warnings and errors on stderr.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(
+        args.host,
+        args.port,
+        CborToJsonMiddleware(app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+
+
+if __name__ == "__main__":
+    main()
