@@ -41,6 +41,7 @@ start_moto() {
     "$VENV_DIR/bin/python" "$REPO_ROOT/tests/support/moto_server.py" --host 127.0.0.1 --port "$port" \
         >"$MOTO_LOG" 2>&1 &
     MOTO_PID=$!
+    # shellcheck disable=SC2034 # read by the sourcing scripts
     MOTO_PORT="$port"
 
     # Any HTTP answer means it is listening; give up after ~30 s.

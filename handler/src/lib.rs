@@ -1,1 +1,15 @@
+//! The Lambda function and the `alarmctl` CLI around `reconciler_core`.
+//!
+//! Start at [`reconcile::Reconciler`]: it observes through the [`ports`],
+//! decides with `reconciler_core::plan`, and acts through the ports again.
+//! [`event`] turns an EventBridge event into a trigger, [`config`] reads the
+//! environment once, [`aws`] implements the ports with the AWS SDK and
+//! [`fake`] implements them in memory.
 
+pub mod aws;
+pub mod config;
+pub mod event;
+pub mod fake;
+pub mod ports;
+pub mod reconcile;
+pub mod report;

@@ -147,9 +147,14 @@ class CborToJsonMiddleware:
         except Exception as error:
             # moto raises (e.g. NotImplementedError for an operation it lacks) and
             # werkzeug would answer with an HTML page the SDK cannot decode.
+            # 501 rather than 500 for "not implemented": the SDK retries a 500.
             logging.getLogger("moto_server").warning("%s failed in moto: %r", operation, error)
-            status, headers = "500 INTERNAL SERVER ERROR", Headers()
-            reply = json.dumps({"__type": "InternalFailure", "message": f"{type(error).__name__}: {error}"}).encode()
+            if isinstance(error, NotImplementedError):
+                status, code = "501 NOT IMPLEMENTED", "NotImplemented"
+            else:
+                status, code = "500 INTERNAL SERVER ERROR", "InternalFailure"
+            headers = Headers()
+            reply = json.dumps({"__type": code, "message": f"{type(error).__name__}: {error}"}).encode()
 
         status_code = int(status.split(" ", 1)[0])
         out_body = self.translate_response(operation, status_code, headers, reply)
@@ -196,8 +201,8 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)))
     args = parser.parse_args(argv)
 
-    # moto builds some resource URLs from MOTO_PORT, as its own CLI does.
-    os.environ.setdefault("MOTO_PORT", str(args.port))
+    # moto builds some resource URLs (e.g. SQS queue URLs) from MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(args.port)
     # Quiet: no banner, no per-request lines; only warnings and errors on stderr.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -1,0 +1,311 @@
+//! Configuration, read once from environment variables into typed values.
+//!
+//! Every variable is documented in the README's configuration table; the SAM
+//! template sets them from its parameters. AWS settings (Region, endpoint,
+//! credentials, retries) follow the SDK's standard chain and are not read here.
+
+use std::collections::BTreeSet;
+
+use reconciler_core::alarm::Dimension;
+use reconciler_core::{MetricProfile, Naming, Policy, SeverityPolicy, TopicArn};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub policy: Policy,
+    /// How long after an event the EC2 API may still lag behind it.
+    pub consistency_window_seconds: i64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0} is required but not set")]
+    Missing(&'static str),
+    #[error("{var}={value:?} is invalid: {reason}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+pub const DEFAULT_ALARM_NAME_PREFIX: &str = "ec2-disk-";
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the
+    /// process environment. Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let invalid =
+            |var: &'static str, value: &str, reason: &dyn ToString| ConfigError::Invalid {
+                var,
+                value: value.to_owned(),
+                reason: reason.to_string(),
+            };
+        let number = |var: &'static str, default: f64| -> Result<f64, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some(raw) => reconciler_core::policy::parse_threshold(&raw)
+                    .map_err(|e| invalid(var, &raw, &e)),
+            }
+        };
+        let integer =
+            |var: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
+                match get(var) {
+                    None => Ok(default),
+                    Some(raw) => match raw.trim().parse::<i64>() {
+                        Ok(v) if (min..=max).contains(&v) => Ok(v),
+                        _ => Err(invalid(
+                            var,
+                            &raw,
+                            &format!("expected a whole number from {min} to {max}"),
+                        )),
+                    },
+                }
+            };
+        let topic = |var: &'static str| -> Result<TopicArn, ConfigError> {
+            let raw = get(var).ok_or(ConfigError::Missing(var))?;
+            TopicArn::parse(raw.trim()).map_err(|e| invalid(var, &raw, &e))
+        };
+
+        let scope_tag_key = get("SCOPE_TAG_KEY").unwrap_or_else(|| "Environment".into());
+        let scope_values_raw = get("SCOPE_TAG_VALUES").unwrap_or_else(|| "production".into());
+        let scope_tag_values: BTreeSet<String> = scope_values_raw
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if scope_tag_values.is_empty() {
+            return Err(invalid(
+                "SCOPE_TAG_VALUES",
+                &scope_values_raw,
+                &"lists no value",
+            ));
+        }
+
+        let warning = number("WARNING_THRESHOLD", 60.0)?;
+        let critical = number("CRITICAL_THRESHOLD", 80.0)?;
+        if warning >= critical {
+            return Err(invalid(
+                "WARNING_THRESHOLD",
+                &warning.to_string(),
+                &format!("must be below CRITICAL_THRESHOLD ({critical})"),
+            ));
+        }
+
+        let dimensions = match get("DISK_DIMENSIONS") {
+            None => None,
+            Some(raw) => {
+                Some(parse_dimensions(&raw).map_err(|e| invalid("DISK_DIMENSIONS", &raw, &e))?)
+            }
+        };
+        let metric = match get("METRIC_PROFILE").as_deref().map(str::trim) {
+            None | Some("cwagent") => MetricProfile::cwagent(dimensions),
+            Some("legacy") => MetricProfile::legacy(dimensions),
+            Some(other) => {
+                return Err(invalid(
+                    "METRIC_PROFILE",
+                    other,
+                    &"expected cwagent or legacy",
+                ))
+            }
+        };
+
+        let treat_missing_data = get("TREAT_MISSING_DATA").unwrap_or_else(|| "missing".into());
+        if !["missing", "ignore", "breaching", "notBreaching"]
+            .contains(&treat_missing_data.as_str())
+        {
+            return Err(invalid(
+                "TREAT_MISSING_DATA",
+                &treat_missing_data,
+                &"expected missing, ignore, breaching or notBreaching",
+            ));
+        }
+
+        let period_seconds = integer("ALARM_PERIOD_SECONDS", 300, 10, 86_400)?;
+        if !matches!(period_seconds, 10 | 20 | 30) && period_seconds % 60 != 0 {
+            return Err(invalid(
+                "ALARM_PERIOD_SECONDS",
+                &period_seconds.to_string(),
+                &"CloudWatch accepts 10, 20, 30 or a multiple of 60",
+            ));
+        }
+        let evaluation_periods = integer("ALARM_EVALUATION_PERIODS", 2, 1, 100)?;
+
+        let prefix = get("ALARM_NAME_PREFIX").unwrap_or_else(|| DEFAULT_ALARM_NAME_PREFIX.into());
+        let naming = Naming::new(&prefix).map_err(|e| invalid("ALARM_NAME_PREFIX", &prefix, &e))?;
+
+        Ok(Self {
+            policy: Policy {
+                scope_tag_key,
+                scope_tag_values,
+                warning: SeverityPolicy {
+                    threshold: warning,
+                    topic: topic("WARNING_TOPIC_ARN")?,
+                },
+                critical: SeverityPolicy {
+                    threshold: critical,
+                    topic: topic("CRITICAL_TOPIC_ARN")?,
+                },
+                metric,
+                statistic: "Average".into(),
+                period_seconds: period_seconds as i32,
+                evaluation_periods: evaluation_periods as i32,
+                treat_missing_data,
+                naming,
+            },
+            consistency_window_seconds: integer("CONSISTENCY_WINDOW_SECONDS", 120, 0, 3600)?,
+        })
+    }
+}
+
+/// `name=value,name=value`; `InstanceId` is always added and may not be listed.
+fn parse_dimensions(raw: &str) -> Result<Vec<Dimension>, String> {
+    let mut dimensions: Vec<Dimension> = Vec::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or(format!("{pair:?} is not name=value"))?;
+        let (name, value) = (name.trim(), value.trim());
+        if name.is_empty() || value.is_empty() || name.len() > 255 || value.len() > 1024 {
+            return Err(format!(
+                "{pair:?} needs a name (1-255) and a value (1-1024 characters)"
+            ));
+        }
+        if name == "InstanceId" {
+            return Err("InstanceId is always added per instance; do not list it".into());
+        }
+        if dimensions.iter().any(|d| d.name == name) {
+            return Err(format!("{name} is listed twice"));
+        }
+        dimensions.push(Dimension::new(name, value));
+    }
+    if dimensions.len() > 29 {
+        return Err("CloudWatch allows 30 dimensions including InstanceId".into());
+    }
+    Ok(dimensions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const WARNING: &str = "arn:aws:sns:us-east-1:123456789012:disk-warning";
+    const CRITICAL: &str = "arn:aws:sns:us-east-1:123456789012:disk-critical";
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut env: HashMap<String, String> = [
+            ("WARNING_TOPIC_ARN", WARNING),
+            ("CRITICAL_TOPIC_ARN", CRITICAL),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in vars {
+            env.insert(k.to_string(), v.to_string());
+        }
+        Config::from_lookup(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let config = load(&[]).unwrap();
+        let p = &config.policy;
+        assert_eq!(p.scope_tag_key, "Environment");
+        assert_eq!(p.scope_tag_values, ["production".to_string()].into());
+        assert_eq!((p.warning.threshold, p.critical.threshold), (60.0, 80.0));
+        assert_eq!(p.metric.namespace, "CWAgent");
+        assert_eq!(
+            p.metric.dimensions,
+            vec![Dimension::new("path", "/"), Dimension::new("fstype", "xfs")]
+        );
+        assert_eq!((p.period_seconds, p.evaluation_periods), (300, 2));
+        assert_eq!(p.treat_missing_data, "missing");
+        assert_eq!(p.naming.prefix(), "ec2-disk-");
+        assert_eq!(config.consistency_window_seconds, 120);
+    }
+
+    #[test]
+    fn settings_are_read() {
+        let config = load(&[
+            ("SCOPE_TAG_KEY", "Stage"),
+            ("SCOPE_TAG_VALUES", "prod, production ,"),
+            ("WARNING_THRESHOLD", "70"),
+            ("CRITICAL_THRESHOLD", "90"),
+            ("METRIC_PROFILE", "legacy"),
+            ("DISK_DIMENSIONS", "Filesystem=/dev/nvme0n1p1,MountPath=/"),
+            ("ALARM_NAME_PREFIX", "disk/"),
+            ("TREAT_MISSING_DATA", "breaching"),
+        ])
+        .unwrap();
+        let p = &config.policy;
+        assert_eq!(
+            p.scope_tag_values,
+            ["prod".to_string(), "production".to_string()].into()
+        );
+        assert_eq!((p.warning.threshold, p.critical.threshold), (70.0, 90.0));
+        assert_eq!(p.metric.namespace, "System/Linux");
+        assert_eq!(
+            p.metric.dimensions[0],
+            Dimension::new("Filesystem", "/dev/nvme0n1p1")
+        );
+        assert_eq!(p.naming.prefix(), "disk/");
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("WARNING_TOPIC_ARN", "")],
+                "WARNING_TOPIC_ARN is required but not set",
+            ),
+            (
+                &[("CRITICAL_TOPIC_ARN", "pager")],
+                "CRITICAL_TOPIC_ARN=\"pager\" is invalid",
+            ),
+            (
+                &[("WARNING_THRESHOLD", "abc")],
+                "WARNING_THRESHOLD=\"abc\" is invalid: not a number",
+            ),
+            (
+                &[("CRITICAL_THRESHOLD", "150")],
+                "CRITICAL_THRESHOLD=\"150\" is invalid",
+            ),
+            (
+                &[("WARNING_THRESHOLD", "85")],
+                "must be below CRITICAL_THRESHOLD",
+            ),
+            (
+                &[("METRIC_PROFILE", "prometheus")],
+                "expected cwagent or legacy",
+            ),
+            (&[("DISK_DIMENSIONS", "path")], "is not name=value"),
+            (
+                &[("DISK_DIMENSIONS", "InstanceId=i-1")],
+                "InstanceId is always added",
+            ),
+            (
+                &[("DISK_DIMENSIONS", "path=/,path=/data")],
+                "path is listed twice",
+            ),
+            (&[("SCOPE_TAG_VALUES", " , ")], "lists no value"),
+            (&[("TREAT_MISSING_DATA", "yes")], "expected missing"),
+            (&[("ALARM_PERIOD_SECONDS", "45")], "multiple of 60"),
+            (&[("ALARM_EVALUATION_PERIODS", "0")], "from 1 to 100"),
+            (&[("ALARM_NAME_PREFIX", "a*")], "ALARM_NAME_PREFIX"),
+            (
+                &[("CONSISTENCY_WINDOW_SECONDS", "-1")],
+                "CONSISTENCY_WINDOW_SECONDS",
+            ),
+        ];
+        for (vars, expected) in cases {
+            let error = load(vars).unwrap_err().to_string();
+            assert!(error.contains(expected), "{vars:?}: {error}");
+        }
+    }
+}

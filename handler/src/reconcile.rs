@@ -1,0 +1,212 @@
+//! The reconcile loop: observe (read-only), decide (`reconciler_core`), act.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use reconciler_core::{
+    plan, settle, Change, InstanceId, ObservedAlarm, Plan, Settlement, Subject, UnixTime,
+};
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::config::Config;
+use crate::event::{Target, Trigger};
+use crate::ports::{AlarmStore, ApiCalls, Inventory, MAX_DELETE_BATCH};
+use crate::report::{ChangeStatus, Failure, Report};
+
+pub struct Reconciler<I, A> {
+    pub config: Config,
+    pub inventory: I,
+    pub alarms: A,
+    pub calls: ApiCalls,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Observe and plan, write nothing.
+    pub dry_run: bool,
+    pub now: UnixTime,
+}
+
+impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
+    pub async fn handle(&self, trigger: Trigger, options: RunOptions) -> Report {
+        let started = Instant::now();
+        let mut report = match trigger {
+            Trigger::Instances { source, targets } => {
+                self.reconcile_instances(source, &targets, options).await
+            }
+            Trigger::Sweep => self.sweep(options).await,
+            Trigger::Ignore { reason } => {
+                info!(%reason, "event skipped");
+                let mut report = Report::new("ignored", options.dry_run);
+                report.skipped = Some(reason);
+                report
+            }
+        };
+        report.api_calls = self.calls.snapshot();
+        report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        report
+    }
+
+    /// The event path: re-read the named instances and their alarms, then converge.
+    pub async fn reconcile_instances(
+        &self,
+        source: &str,
+        targets: &[Target],
+        options: RunOptions,
+    ) -> Report {
+        let mut report = Report::new(source, options.dry_run);
+        let ids: Vec<InstanceId> = targets.iter().map(|t| t.instance.clone()).collect();
+        report.instances_examined = ids.len();
+        let facts = match self.inventory.describe_instances(&ids).await {
+            Ok(facts) => facts,
+            Err(error) => {
+                for id in &ids {
+                    report
+                        .failures
+                        .push(Failure::from_port(Some(id), None, &error));
+                }
+                return report;
+            }
+        };
+        let mut facts: HashMap<InstanceId, _> =
+            facts.into_iter().map(|f| (f.id.clone(), f)).collect();
+
+        let mut subjects = Vec::new();
+        let mut observed: Vec<ObservedAlarm> = Vec::new();
+        for target in targets {
+            let id = &target.instance;
+            let api = facts.remove(id);
+            let window = self.config.consistency_window_seconds;
+            let subject = match settle(id, target.claim, api, options.now, window) {
+                Settlement::Settled(subject) => subject,
+                Settlement::NotSettled { reason } => {
+                    warn!(instance = %id, %reason, "instance state not settled; will be retried");
+                    report.failures.push(Failure {
+                        instance: Some(id.clone()),
+                        alarm: None,
+                        error: format!("state not settled: {reason}"),
+                        retryable: true,
+                    });
+                    continue;
+                }
+            };
+            let prefix = self.config.policy.naming.instance_prefix(id);
+            match self.alarms.alarms_with_prefix(&prefix).await {
+                Ok(alarms) => {
+                    observed.extend(alarms);
+                    subjects.push(subject);
+                }
+                Err(error) => report
+                    .failures
+                    .push(Failure::from_port(Some(id), None, &error)),
+            }
+        }
+        report.instances_in_scope = count_in_scope(&self.config, &subjects);
+        let plan = plan(&self.config.policy, &subjects, &observed);
+        self.apply(&plan, options, &mut report).await;
+        report
+    }
+
+    /// The full sweep: every instance and every alarm under the owned prefix.
+    pub async fn sweep(&self, options: RunOptions) -> Report {
+        let mut report = Report::new("sweep", options.dry_run);
+        let (instances, observed) = tokio::join!(
+            self.inventory.all_instances(),
+            self.alarms
+                .alarms_with_prefix(self.config.policy.naming.prefix())
+        );
+        let (instances, observed) = match (instances, observed) {
+            (Ok(instances), Ok(observed)) => (instances, observed),
+            (Err(error), _) | (_, Err(error)) => {
+                report.failures.push(Failure::from_port(None, None, &error));
+                return report;
+            }
+        };
+        let subjects: Vec<Subject> = instances.into_iter().map(Subject::Present).collect();
+        report.instances_examined = subjects.len();
+        report.instances_in_scope = count_in_scope(&self.config, &subjects);
+        let plan = plan(&self.config.policy, &subjects, &observed);
+        self.apply(&plan, options, &mut report).await;
+        report
+    }
+
+    async fn apply(&self, plan: &Plan, options: RunOptions, report: &mut Report) {
+        report.unchanged += plan.unchanged.len();
+        report
+            .notes
+            .extend(plan.notes.iter().map(|(id, note)| format!("{id}: {note}")));
+        for conflict in &plan.conflicts {
+            warn!(instance = %conflict.instance, alarm = %conflict.name, "{conflict}");
+            report.conflicts.push(conflict.to_string());
+        }
+        for (id, note) in &plan.notes {
+            warn!(instance = %id, "{note}");
+        }
+        if options.dry_run {
+            for change in &plan.changes {
+                report.record(change, ChangeStatus::Planned);
+            }
+            return;
+        }
+        let (deletes, writes): (Vec<&Change>, Vec<&Change>) = plan
+            .changes
+            .iter()
+            .partition(|c| matches!(c, Change::Delete { .. }));
+        for change in writes {
+            let (Change::Create { alarm } | Change::Update { alarm, .. }) = change else {
+                continue;
+            };
+            let span = info_span!("alarm", instance = %alarm.instance, alarm = %alarm.name);
+            match self.alarms.put_alarm(alarm).instrument(span).await {
+                Ok(()) => {
+                    info!(instance = %alarm.instance, alarm = %alarm.name, action = change.verb(), reason = %change.reason(), "applied");
+                    report.record(change, ChangeStatus::Applied);
+                }
+                Err(error) => {
+                    warn!(instance = %alarm.instance, alarm = %alarm.name, %error, "change failed");
+                    report.failures.push(Failure::from_port(
+                        Some(&alarm.instance),
+                        Some(alarm.name.as_str()),
+                        &error,
+                    ));
+                    report.record(change, ChangeStatus::Failed);
+                }
+            }
+        }
+        for batch in deletes.chunks(MAX_DELETE_BATCH) {
+            let names: Vec<_> = batch.iter().map(|c| c.alarm_name().clone()).collect();
+            match self.alarms.delete_alarms(&names).await {
+                Ok(()) => {
+                    for change in batch {
+                        info!(instance = %change.instance(), alarm = %change.alarm_name(), action = "delete", reason = %change.reason(), "applied");
+                        report.record(change, ChangeStatus::Applied);
+                    }
+                }
+                Err(error) => {
+                    for change in batch {
+                        warn!(instance = %change.instance(), alarm = %change.alarm_name(), %error, "change failed");
+                        report.failures.push(Failure::from_port(
+                            Some(change.instance()),
+                            Some(change.alarm_name().as_str()),
+                            &error,
+                        ));
+                        report.record(change, ChangeStatus::Failed);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn count_in_scope(config: &Config, subjects: &[Subject]) -> usize {
+    subjects
+        .iter()
+        .filter(|s| match s {
+            Subject::Present(facts) => matches!(
+                config.policy.scope(facts),
+                reconciler_core::ScopeDecision::In { .. }
+            ),
+            Subject::Gone { .. } => false,
+        })
+        .count()
+}

@@ -1,0 +1,175 @@
+//! What one invocation did: the JSON result, the summary log line and the
+//! Embedded Metric Format record all come from this one value.
+
+use std::collections::BTreeMap;
+
+use reconciler_core::{Change, InstanceId};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::ports::PortError;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub trigger: String,
+    pub dry_run: bool,
+    /// Set when the event was deliberately not acted on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    pub instances_examined: usize,
+    pub instances_in_scope: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+    pub changes: Vec<ChangeRecord>,
+    pub conflicts: Vec<String>,
+    pub notes: Vec<String>,
+    pub failures: Vec<Failure>,
+    pub api_calls: BTreeMap<&'static str, u64>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeRecord {
+    pub action: &'static str,
+    pub alarm: String,
+    pub instance: InstanceId,
+    pub reason: String,
+    pub status: ChangeStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeStatus {
+    Applied,
+    /// Dry run: computed, not applied.
+    Planned,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<String>,
+    pub error: String,
+    pub retryable: bool,
+}
+
+impl Failure {
+    pub fn from_port(
+        instance: Option<&InstanceId>,
+        alarm: Option<&str>,
+        error: &PortError,
+    ) -> Self {
+        Self {
+            instance: instance.cloned(),
+            alarm: alarm.map(str::to_owned),
+            error: error.to_string(),
+            retryable: error.retryable(),
+        }
+    }
+}
+
+impl Report {
+    pub fn new(trigger: &str, dry_run: bool) -> Self {
+        Self {
+            trigger: trigger.to_owned(),
+            dry_run,
+            ..Self::default()
+        }
+    }
+
+    pub fn record(&mut self, change: &Change, status: ChangeStatus) {
+        if status != ChangeStatus::Failed {
+            match change {
+                Change::Create { .. } => self.created += 1,
+                Change::Update { .. } => self.updated += 1,
+                Change::Delete { .. } => self.deleted += 1,
+            }
+        }
+        self.changes.push(ChangeRecord {
+            action: change.verb(),
+            alarm: change.alarm_name().to_string(),
+            instance: change.instance().clone(),
+            reason: change.reason(),
+            status,
+        });
+    }
+
+    /// The invocation fails when work was left undone: AWS then retries it,
+    /// and after the retries the event lands in the dead-letter queue.
+    pub fn failed(&self) -> bool {
+        !self.failures.is_empty()
+    }
+
+    /// One line for the error returned to Lambda and for stderr.
+    pub fn failure_summary(&self) -> String {
+        let first = self
+            .failures
+            .first()
+            .map_or(String::new(), |f| format!("; first: {}", f.error));
+        format!(
+            "{} failure(s), {} retryable{first}",
+            self.failures.len(),
+            self.failures.iter().filter(|f| f.retryable).count()
+        )
+    }
+
+    /// CloudWatch Embedded Metric Format: printed as one log line, it becomes
+    /// metrics operators can alarm on without any PutMetricData call.
+    pub fn emf(&self, namespace: &str, timestamp_ms: u64) -> Value {
+        let metrics = [
+            ("InstancesExamined", self.instances_examined),
+            ("InstancesInScope", self.instances_in_scope),
+            ("AlarmsCreated", self.created),
+            ("AlarmsUpdated", self.updated),
+            ("AlarmsDeleted", self.deleted),
+            ("AlarmsUnchanged", self.unchanged),
+            ("Conflicts", self.conflicts.len()),
+            ("Failures", self.failures.len()),
+        ];
+        let mut record = json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": namespace,
+                    "Dimensions": [["Trigger"]],
+                    "Metrics": metrics.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+                        .chain(std::iter::once(json!({"Name": "DurationMs", "Unit": "Milliseconds"})))
+                        .collect::<Vec<_>>(),
+                }],
+            },
+            "Trigger": self.trigger,
+            "DurationMs": self.duration_ms,
+        });
+        for (name, value) in metrics {
+            record[name] = json!(value);
+        }
+        record
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_declares_every_metric_it_carries() {
+        let mut report = Report::new("sweep", false);
+        report.created = 3;
+        let emf = report.emf("DiskAlarmReconciler", 1_700_000_000_000);
+        let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap();
+        assert_eq!(declared.len(), 9);
+        for metric in declared {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(emf[name].is_number(), "{name} is declared but missing");
+        }
+        assert_eq!(emf["AlarmsCreated"], 3);
+        assert_eq!(emf["Trigger"], "sweep");
+    }
+}
