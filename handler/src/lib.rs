@@ -6,7 +6,9 @@
 //! environment once, [`aws`] implements the ports with the AWS SDK and
 //! [`fake`] implements them in memory.
 
+pub mod app;
 pub mod aws;
+pub mod cli;
 pub mod config;
 pub mod event;
 pub mod fake;

@@ -93,6 +93,11 @@ impl ApiCalls {
             .or_default() += 1;
     }
 
+    /// Starts a new count; the Lambda runtime reuses the process across invocations.
+    pub fn reset(&self) {
+        self.0.lock().expect("counter lock").clear();
+    }
+
     pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
         self.0.lock().expect("counter lock").clone()
     }

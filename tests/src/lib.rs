@@ -1,1 +1,209 @@
+//! Support for the end-to-end tests: a moto server on 127.0.0.1 (started by
+//! `scripts/test.sh`, which exports `AWS_ENDPOINT_URL`), SDK clients to set up
+//! and inspect the world, and a runner for the real `alarmctl` binary.
+//!
+//! Tests run in parallel against one server; each test uses a Region of its
+//! own, which moto keeps separate, instead of resetting shared state.
 
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use aws_sdk_cloudwatch::types::MetricAlarm;
+use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
+use serde_json::Value;
+
+/// One of moto's built-in images, present in every Region.
+const IMAGE_ID: &str = "ami-03cf127a";
+pub const ACCOUNT: &str = "123456789012";
+
+pub struct World {
+    pub region: String,
+    pub ec2: aws_sdk_ec2::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    endpoint: String,
+}
+
+impl World {
+    pub async fn new(region: &str) -> Self {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").expect(
+            "AWS_ENDPOINT_URL is not set: run the end-to-end tests through scripts/test.sh, which starts moto",
+        );
+        assert!(
+            endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
+            "refusing to run end-to-end tests against {endpoint}: only a local emulator is allowed"
+        );
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_owned()))
+            .endpoint_url(&endpoint)
+            .test_credentials()
+            .load()
+            .await;
+        Self {
+            region: region.to_owned(),
+            ec2: aws_sdk_ec2::Client::new(&sdk),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
+            endpoint,
+        }
+    }
+
+    pub fn topic(&self, name: &str) -> String {
+        format!("arn:aws:sns:{}:{ACCOUNT}:{name}", self.region)
+    }
+
+    /// Launches one instance with the given tags and returns its id.
+    pub async fn launch(&self, tags: &[(&str, &str)]) -> String {
+        let mut request = self
+            .ec2
+            .run_instances()
+            .image_id(IMAGE_ID)
+            .instance_type(InstanceType::T3Micro)
+            .min_count(1)
+            .max_count(1);
+        if !tags.is_empty() {
+            let mut spec = TagSpecification::builder().resource_type(ResourceType::Instance);
+            for (key, value) in tags {
+                spec = spec.tags(Tag::builder().key(*key).value(*value).build());
+            }
+            request = request.tag_specifications(spec.build());
+        }
+        let output = request.send().await.expect("RunInstances");
+        output.instances()[0]
+            .instance_id()
+            .expect("instance id")
+            .to_owned()
+    }
+
+    pub async fn stop(&self, id: &str) {
+        self.ec2
+            .stop_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .expect("StopInstances");
+    }
+
+    pub async fn terminate(&self, id: &str) {
+        self.ec2
+            .terminate_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .expect("TerminateInstances");
+    }
+
+    /// Every alarm in this Region, by name.
+    pub async fn alarms(&self) -> BTreeMap<String, MetricAlarm> {
+        let output = self
+            .cloudwatch
+            .describe_alarms()
+            .send()
+            .await
+            .expect("DescribeAlarms");
+        output
+            .metric_alarms()
+            .iter()
+            .map(|a| (a.alarm_name().unwrap_or_default().to_owned(), a.clone()))
+            .collect()
+    }
+
+    pub async fn alarm_names(&self) -> Vec<String> {
+        self.alarms().await.into_keys().collect()
+    }
+
+    /// The configuration environment the Lambda gets from the SAM template.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_REGION".into(), self.region.clone()),
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("WARNING_TOPIC_ARN".into(), self.topic("disk-warning")),
+            ("CRITICAL_TOPIC_ARN".into(), self.topic("disk-critical")),
+        ]
+    }
+
+    /// Runs `alarmctl <args>` with `stdin` as standard input.
+    pub fn alarmctl(&self, args: &[&str], stdin: &[u8]) -> Run {
+        let mut child = Command::new(alarmctl_path())
+            .args(args)
+            .env_remove("AWS_PROFILE")
+            .envs(self.env())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("alarmctl starts");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin)
+            .expect("write stdin");
+        Run(child.wait_with_output().expect("alarmctl runs"))
+    }
+
+    /// Feeds a sample event from `events/`, retargeted at `instance`, to `alarmctl handle -`.
+    pub fn handle_sample(&self, sample: &str, instance: &str) -> Run {
+        let event = sample_event(sample, instance);
+        self.alarmctl(&["handle", "-"], event.to_string().as_bytes())
+    }
+}
+
+/// A sample from `events/` with its instance id replaced by `instance`.
+pub fn sample_event(sample: &str, instance: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(sample);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text.replace("i-0123456789abcdef0", instance)).expect("sample is JSON")
+}
+
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+
+    /// The JSON report on stdout, after checking the exit code.
+    pub fn report(&self, expected_code: i32) -> Value {
+        assert_eq!(
+            self.code(),
+            expected_code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        serde_json::from_slice(&self.0.stdout)
+            .unwrap_or_else(|e| panic!("report is not JSON ({e}): {}", self.stdout()))
+    }
+}
+
+/// `target/debug/alarmctl`, built by `cargo test --workspace` before any test runs.
+pub fn alarmctl_path() -> PathBuf {
+    if let Ok(path) = std::env::var("ALARMCTL_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let path = profile_dir.join(format!("alarmctl{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} not found: build it with `cargo build -p handler` first",
+        path.display()
+    );
+    path
+}

@@ -1,1 +1,194 @@
-fn main() {}
+//! `alarmctl`: the reconciler from a terminal, built from the same code as the Lambda.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use handler::app::{handle_event, now, HandleError};
+use handler::aws::{self, AwsPorts};
+use handler::cli;
+use handler::config::Config;
+use handler::ports::ApiCalls;
+use handler::reconcile::{Reconciler, RunOptions};
+use reconciler_core::InstanceId;
+
+/// Keeps per-instance CloudWatch disk alarms true to the EC2 fleet.
+///
+/// Configuration comes from the same environment variables as the Lambda
+/// function (see the README), AWS settings from the standard chain
+/// (AWS_REGION, AWS_ENDPOINT_URL, credentials).
+#[derive(Parser)]
+#[command(name = "alarmctl", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Process one EventBridge event exactly as the Lambda function does and
+    /// print the JSON report.
+    Handle {
+        /// File with the event, or - for standard input.
+        file: String,
+        /// Plan only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Reconcile every instance and every owned alarm.
+    Sweep {
+        /// Print the plan; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the JSON report instead of the readable plan.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The same as `sweep --dry-run`.
+    Plan {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Why an instance has (or lacks) its alarms: facts, scope, desired, actual, diff.
+    Explain {
+        instance_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Exit codes: 0 done, 1 work left undone (retry), 2 invalid input or configuration.
+const EXIT_INCOMPLETE: u8 = 1;
+const EXIT_INVALID: u8 = 2;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("alarmctl: configuration: {error}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let calls = ApiCalls::default();
+    let AwsPorts { ec2, cloudwatch } = aws::load(calls.clone()).await;
+    let reconciler = Reconciler {
+        config,
+        inventory: ec2,
+        alarms: cloudwatch,
+        calls,
+    };
+    match cli.command {
+        Command::Handle { file, dry_run } => handle(&reconciler, &file, dry_run).await,
+        Command::Sweep { dry_run, json } => sweep(&reconciler, dry_run, json).await,
+        Command::Plan { json } => sweep(&reconciler, true, json).await,
+        Command::Explain { instance_id, json } => {
+            let Ok(id) =
+                InstanceId::parse(&instance_id).inspect_err(|e| eprintln!("alarmctl: {e}"))
+            else {
+                return ExitCode::from(EXIT_INVALID);
+            };
+            let explanation = cli::explain(&reconciler, &id).await;
+            match explanation {
+                Ok(explanation) if json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&explanation).unwrap_or_default()
+                ),
+                Ok(explanation) => print!("{}", cli::render_explanation(&explanation)),
+                Err(error) => {
+                    eprintln!("alarmctl: {error}");
+                    return ExitCode::from(EXIT_INCOMPLETE);
+                }
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn handle<I, A>(reconciler: &Reconciler<I, A>, file: &str, dry_run: bool) -> ExitCode
+where
+    I: handler::ports::Inventory,
+    A: handler::ports::AlarmStore,
+{
+    let mut bytes = Vec::new();
+    let read = if file == "-" {
+        std::io::stdin().read_to_end(&mut bytes).map(|_| ())
+    } else {
+        std::fs::read(file).map(|b| bytes = b)
+    };
+    if let Err(error) = read {
+        eprintln!("alarmctl: cannot read {file}: {error}");
+        return ExitCode::from(EXIT_INVALID);
+    }
+    let event = match serde_json::from_slice(&bytes) {
+        Ok(event) => event,
+        Err(error) => {
+            eprintln!(
+                "alarmctl: {}",
+                HandleError::Rejected(handler::event::EventError::Json(error.to_string()))
+            );
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    match handle_event(reconciler, event, dry_run).await {
+        Ok(report) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(HandleError::Rejected(error)) => {
+            eprintln!("alarmctl: rejected event: {error}");
+            ExitCode::from(EXIT_INVALID)
+        }
+        Err(HandleError::Incomplete(report)) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            eprintln!(
+                "alarmctl: reconcile incomplete: {}",
+                report.failure_summary()
+            );
+            ExitCode::from(EXIT_INCOMPLETE)
+        }
+    }
+}
+
+async fn sweep<I, A>(reconciler: &Reconciler<I, A>, dry_run: bool, json: bool) -> ExitCode
+where
+    I: handler::ports::Inventory,
+    A: handler::ports::AlarmStore,
+{
+    let report = reconciler
+        .handle(
+            handler::event::Trigger::Sweep,
+            RunOptions {
+                dry_run,
+                now: now(),
+            },
+        )
+        .await;
+    handler::app::log_summary(&report);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", cli::render_report(&report));
+    }
+    if report.failed() {
+        eprintln!("alarmctl: sweep incomplete: {}", report.failure_summary());
+        return ExitCode::from(EXIT_INCOMPLETE);
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,235 @@
+//! Human-readable output for `alarmctl`: plans grouped by instance, the way
+//! `terraform plan` prints them, and `explain`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use reconciler_core::{
+    desired_alarms, plan, Desire, InstanceFacts, InstanceId, ObservedAlarm, ScopeDecision, Subject,
+};
+use serde::Serialize;
+
+use crate::ports::{AlarmStore, Inventory, PortError};
+use crate::reconcile::Reconciler;
+use crate::report::{ChangeStatus, Report};
+
+pub fn render_report(report: &Report) -> String {
+    let mut out = String::new();
+    let mut by_instance: BTreeMap<&InstanceId, Vec<_>> = BTreeMap::new();
+    for change in &report.changes {
+        by_instance
+            .entry(&change.instance)
+            .or_default()
+            .push(change);
+    }
+    for (instance, changes) in by_instance {
+        let _ = writeln!(out, "{instance}");
+        for change in changes {
+            let symbol = match change.action {
+                "create" => '+',
+                "update" => '~',
+                _ => '-',
+            };
+            let status = match change.status {
+                ChangeStatus::Failed => "  FAILED",
+                ChangeStatus::Applied | ChangeStatus::Planned => "",
+            };
+            let _ = writeln!(
+                out,
+                "  {symbol} {:<6} {:<45} {}{status}",
+                change.action, change.alarm, change.reason
+            );
+        }
+    }
+    for conflict in &report.conflicts {
+        let _ = writeln!(out, "! conflict: {conflict}");
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "! note: {note}");
+    }
+    for failure in &report.failures {
+        let _ = writeln!(out, "! failed: {}", failure.error);
+    }
+    let verb = if report.dry_run { "Plan" } else { "Applied" };
+    let _ = writeln!(
+        out,
+        "{verb}: {} to create, {} to update, {} to delete, {} unchanged; {} instances examined, {} in scope; {} conflicts, {} failures.",
+        report.created,
+        report.updated,
+        report.deleted,
+        report.unchanged,
+        report.instances_examined,
+        report.instances_in_scope,
+        report.conflicts.len(),
+        report.failures.len()
+    );
+    if !report.dry_run {
+        out = out
+            .replace(" to create", " created")
+            .replace(" to update", " updated")
+            .replace(" to delete", " deleted");
+    }
+    out
+}
+
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    pub instance: InstanceId,
+    /// `None` when the EC2 API does not know the instance.
+    pub facts: Option<InstanceFacts>,
+    pub scope: Option<ScopeDecision>,
+    pub desired: Desire,
+    pub actual: Vec<ActualAlarm>,
+    pub plan: Report,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActualAlarm {
+    pub owned: bool,
+    #[serde(flatten)]
+    pub alarm: ObservedAlarm,
+}
+
+/// Everything the reconciler would look at and decide for one instance,
+/// without writing anything.
+pub async fn explain<I: Inventory, A: AlarmStore>(
+    reconciler: &Reconciler<I, A>,
+    id: &InstanceId,
+) -> Result<Explanation, PortError> {
+    let policy = &reconciler.config.policy;
+    let facts = reconciler
+        .inventory
+        .describe_instances(std::slice::from_ref(id))
+        .await?
+        .into_iter()
+        .next();
+    let observed = reconciler
+        .alarms
+        .alarms_with_prefix(&policy.naming.instance_prefix(id))
+        .await?;
+    let subject = facts
+        .clone()
+        .map_or(Subject::Gone { id: id.clone() }, Subject::Present);
+    let plan = plan(policy, std::slice::from_ref(&subject), &observed);
+    let mut report = Report::new("explain", true);
+    for change in &plan.changes {
+        report.record(change, ChangeStatus::Planned);
+    }
+    report.conflicts = plan.conflicts.iter().map(ToString::to_string).collect();
+    report.notes = plan.notes.iter().map(|(_, n)| n.clone()).collect();
+    report.unchanged = plan.unchanged.len();
+    Ok(Explanation {
+        instance: id.clone(),
+        scope: facts.as_ref().map(|f| policy.scope(f)),
+        desired: desired_alarms(policy, &subject),
+        actual: observed
+            .into_iter()
+            .map(|alarm| ActualAlarm {
+                owned: policy.naming.parse(&alarm.name).is_some()
+                    && alarm.config.has_ownership_marker(),
+                alarm,
+            })
+            .collect(),
+        facts,
+        plan: report,
+    })
+}
+
+pub fn render_explanation(e: &Explanation) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Instance {}", e.instance);
+    match &e.facts {
+        None => {
+            let _ = writeln!(
+                out,
+                "  state:   unknown to EC2 (terminated more than an hour ago, or never existed)"
+            );
+        }
+        Some(facts) => {
+            let tags: Vec<String> = facts.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let _ = writeln!(out, "  state:   {}", facts.state);
+            let _ = writeln!(
+                out,
+                "  tags:    {}",
+                if tags.is_empty() {
+                    "(none)".into()
+                } else {
+                    tags.join(", ")
+                }
+            );
+        }
+    }
+    match &e.scope {
+        Some(ScopeDecision::In { thresholds, notes }) => {
+            let _ = writeln!(
+                out,
+                "  scope:   in scope (warning at {}%, critical at {}%)",
+                thresholds.warning, thresholds.critical
+            );
+            for note in notes {
+                let _ = writeln!(out, "           note: {note}");
+            }
+        }
+        Some(ScopeDecision::Out(why)) => {
+            let _ = writeln!(out, "  scope:   {why}");
+        }
+        None => {}
+    }
+    match &e.desired {
+        Desire::Alarms { alarms, .. } => {
+            let _ = writeln!(out, "  desired:");
+            for alarm in alarms {
+                let c = &alarm.config;
+                let dims: Vec<String> = c
+                    .dimensions
+                    .iter()
+                    .map(|d| format!("{}={}", d.name, d.value))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "    {}: {}/{} [{}] >= {} for {}x{}s -> {}",
+                    alarm.name,
+                    c.namespace,
+                    c.metric_name,
+                    dims.join(", "),
+                    c.threshold,
+                    c.evaluation_periods,
+                    c.period_seconds,
+                    c.alarm_actions.join(", ")
+                );
+            }
+        }
+        Desire::None { reason } => {
+            let _ = writeln!(out, "  desired: no alarms ({reason})");
+        }
+    }
+    if e.actual.is_empty() {
+        let _ = writeln!(out, "  actual:  no alarms under this instance's prefix");
+    } else {
+        let _ = writeln!(out, "  actual:");
+        for actual in &e.actual {
+            let owner = if actual.owned {
+                "owned"
+            } else {
+                "not owned: left untouched"
+            };
+            let _ = writeln!(
+                out,
+                "    {} ({owner}), threshold {}",
+                actual.alarm.name, actual.alarm.config.threshold
+            );
+        }
+    }
+    if e.plan.changes.is_empty() && e.plan.conflicts.is_empty() {
+        let _ = writeln!(out, "  diff:    none; the alarms match the policy");
+    } else {
+        let _ = writeln!(out, "  diff:");
+        for line in render_report(&e.plan)
+            .lines()
+            .filter(|l| !l.starts_with("Plan:") && !l.starts_with('i'))
+        {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    out
+}

@@ -1,0 +1,313 @@
+//! The reconcile loop against the in-memory fake: observe → plan → apply in a
+//! world that changes between calls, with faults injected at the ports.
+
+use handler::config::Config;
+use handler::event::{decode, Target, Trigger};
+use handler::fake::FakeCloud;
+use handler::ports::ErrorKind;
+use handler::reconcile::{Reconciler, RunOptions};
+use reconciler_core::{
+    AlarmConfig, InstanceFacts, InstanceId, InstanceState, StateClaim, UnixTime,
+};
+use serde_json::json;
+
+const NOW: i64 = 1_800_000_000;
+const A: &str = "i-0aaaaaaaaaaaaaaaa";
+const B: &str = "i-0bbbbbbbbbbbbbbbb";
+
+fn config() -> Config {
+    Config::from_lookup(|name| match name {
+        "WARNING_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:disk-warning".into()),
+        "CRITICAL_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:disk-critical".into()),
+        _ => None,
+    })
+    .unwrap()
+}
+
+fn reconciler(cloud: &FakeCloud) -> Reconciler<FakeCloud, FakeCloud> {
+    Reconciler {
+        config: config(),
+        inventory: cloud.clone(),
+        alarms: cloud.clone(),
+        calls: cloud.calls.clone(),
+    }
+}
+
+fn id(s: &str) -> InstanceId {
+    InstanceId::parse(s).unwrap()
+}
+
+fn instance(cloud: &FakeCloud, s: &str, state: InstanceState, env: &str) {
+    cloud.put_instance(InstanceFacts {
+        id: id(s),
+        state,
+        tags: [
+            ("Environment".to_string(), env.to_string()),
+            ("Name".to_string(), format!("web-{s}")),
+        ]
+        .into(),
+        launch_time: Some(UnixTime(NOW - 3600)),
+    });
+}
+
+fn options() -> RunOptions {
+    RunOptions {
+        dry_run: false,
+        now: UnixTime(NOW),
+    }
+}
+
+/// An event from `age` seconds ago claiming `state`.
+fn event(s: &str, state: InstanceState, age: i64) -> Trigger {
+    Trigger::Instances {
+        source: "ec2-state-change",
+        targets: vec![Target {
+            instance: id(s),
+            claim: Some(StateClaim {
+                state,
+                time: UnixTime(NOW - age),
+            }),
+        }],
+    }
+}
+
+fn names(cloud: &FakeCloud) -> Vec<String> {
+    cloud.alarm_names()
+}
+
+fn owned_pair(s: &str) -> Vec<String> {
+    vec![
+        format!("ec2-disk-{s}-critical"),
+        format!("ec2-disk-{s}-warning"),
+    ]
+}
+
+#[tokio::test]
+async fn running_event_creates_the_pair_and_a_duplicate_writes_nothing() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, InstanceState::Running, "production");
+    let r = reconciler(&cloud);
+    let report = r
+        .handle(event(A, InstanceState::Running, 10), options())
+        .await;
+    assert!(!report.failed(), "{:?}", report.failures);
+    assert_eq!(report.created, 2);
+    assert_eq!(names(&cloud), owned_pair(A));
+    let writes = cloud.writes();
+    let again = r
+        .handle(event(A, InstanceState::Running, 10), options())
+        .await;
+    assert_eq!(
+        (again.created, again.updated, again.deleted, again.unchanged),
+        (0, 0, 0, 2)
+    );
+    assert_eq!(
+        cloud.writes(),
+        writes,
+        "a duplicate event must cost reads only"
+    );
+}
+
+#[tokio::test]
+async fn stop_then_late_running_event_converges_to_no_alarms() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, InstanceState::Running, "production");
+    let r = reconciler(&cloud);
+    r.handle(event(A, InstanceState::Running, 900), options())
+        .await;
+    cloud.set_state(&id(A), InstanceState::Stopped);
+    r.handle(event(A, InstanceState::Stopped, 600), options())
+        .await;
+    assert!(names(&cloud).is_empty());
+    // The running event from before the stop arrives again, late.
+    let report = r
+        .handle(event(A, InstanceState::Running, 900), options())
+        .await;
+    assert!(!report.failed());
+    assert!(names(&cloud).is_empty());
+}
+
+#[tokio::test]
+async fn fresh_event_the_api_has_not_caught_up_with_is_retried_then_converges() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, InstanceState::Stopped, "production");
+    let r = reconciler(&cloud);
+    let report = r
+        .handle(event(A, InstanceState::Running, 5), options())
+        .await;
+    assert!(
+        report.failed() && report.failures[0].retryable,
+        "{:?}",
+        report.failures
+    );
+    assert!(names(&cloud).is_empty());
+    cloud.set_state(&id(A), InstanceState::Running);
+    let retry = r
+        .handle(event(A, InstanceState::Running, 65), options())
+        .await;
+    assert!(!retry.failed());
+    assert_eq!(names(&cloud), owned_pair(A));
+}
+
+#[tokio::test]
+async fn terminated_event_wins_over_a_lagging_api() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, InstanceState::Running, "production");
+    let r = reconciler(&cloud);
+    r.handle(event(A, InstanceState::Running, 100), options())
+        .await;
+    let report = r
+        .handle(event(A, InstanceState::Terminated, 1), options())
+        .await;
+    assert_eq!(report.deleted, 2);
+    assert!(names(&cloud).is_empty());
+}
+
+#[tokio::test]
+async fn unknown_instance_gets_no_alarms_and_loses_leftovers() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, InstanceState::Running, "production");
+    let r = reconciler(&cloud);
+    r.handle(event(A, InstanceState::Running, 100), options())
+        .await;
+    cloud.forget_instance(&id(A));
+    let report = r
+        .handle(event(A, InstanceState::Terminated, 7200), options())
+        .await;
+    assert!(!report.failed());
+    assert!(names(&cloud).is_empty());
+    let never_existed = r
+        .handle(event(B, InstanceState::Running, 7200), options())
+        .await;
+    assert!(!never_existed.failed());
+    assert_eq!(never_existed.created, 0);
+}
+
+#[tokio::test]
+async fn out_of_scope_and_opted_out_instances_get_none() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, InstanceState::Running, "staging");
+    let r = reconciler(&cloud);
+    let report = r
+        .handle(event(A, InstanceState::Running, 100), options())
+        .await;
+    assert_eq!((report.created, report.instances_in_scope), (0, 0));
+    assert!(names(&cloud).is_empty());
+}
+
+#[tokio::test]
+async fn a_persons_alarm_under_our_name_is_never_overwritten() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, InstanceState::Running, "production");
+    let person = AlarmConfig {
+        description: "Alice's own alarm".into(),
+        namespace: "CWAgent".into(),
+        metric_name: "disk_used_percent".into(),
+        dimensions: vec![],
+        statistic: "Maximum".into(),
+        period_seconds: 60,
+        evaluation_periods: 1,
+        datapoints_to_alarm: None,
+        threshold: 95.0,
+        comparison_operator: "GreaterThanThreshold".into(),
+        treat_missing_data: "missing".into(),
+        actions_enabled: true,
+        alarm_actions: vec![],
+        ok_actions: vec![],
+        insufficient_data_actions: vec![],
+    };
+    let name = format!("ec2-disk-{A}-warning");
+    cloud.put_alarm_by_hand(&name, person.clone());
+    let r = reconciler(&cloud);
+    let report = r
+        .handle(event(A, InstanceState::Running, 100), options())
+        .await;
+    assert_eq!(report.conflicts.len(), 1, "{:?}", report.conflicts);
+    assert_eq!(report.created, 1, "the critical alarm is still created");
+    assert_eq!(cloud.alarm(&name), Some(person.clone()));
+    cloud.set_state(&id(A), InstanceState::Stopped);
+    r.handle(event(A, InstanceState::Stopped, 100), options())
+        .await;
+    assert_eq!(cloud.alarm(&name), Some(person), "never deleted either");
+}
+
+#[tokio::test]
+async fn a_failed_write_fails_the_invocation_and_the_retry_finishes() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, InstanceState::Running, "production");
+    let r = reconciler(&cloud);
+    cloud.fail_next("PutMetricAlarm", ErrorKind::Throttled, 1);
+    let report = r
+        .handle(event(A, InstanceState::Running, 100), options())
+        .await;
+    assert!(report.failed());
+    assert_eq!((report.created, report.failures.len()), (1, 1));
+    assert!(report.failures[0].retryable);
+    let retry = r
+        .handle(event(A, InstanceState::Running, 100), options())
+        .await;
+    assert!(!retry.failed());
+    assert_eq!(names(&cloud), owned_pair(A));
+}
+
+#[tokio::test]
+async fn failed_reads_write_nothing_and_are_reported() {
+    for operation in ["DescribeInstances", "DescribeAlarms"] {
+        let cloud = FakeCloud::new();
+        instance(&cloud, A, InstanceState::Running, "production");
+        cloud.fail_next(operation, ErrorKind::Transient, 1);
+        let report = reconciler(&cloud)
+            .handle(event(A, InstanceState::Running, 100), options())
+            .await;
+        assert!(report.failed(), "{operation}");
+        assert_eq!(cloud.writes(), 0, "{operation}");
+    }
+}
+
+#[tokio::test]
+async fn failed_batch_delete_is_reported_per_alarm() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, InstanceState::Running, "production");
+    let r = reconciler(&cloud);
+    r.handle(event(A, InstanceState::Running, 100), options())
+        .await;
+    cloud.set_state(&id(A), InstanceState::Stopped);
+    cloud.fail_next("DeleteAlarms", ErrorKind::Transient, 1);
+    let report = r
+        .handle(event(A, InstanceState::Stopped, 100), options())
+        .await;
+    assert_eq!(report.failures.len(), 2);
+    assert_eq!(names(&cloud), owned_pair(A));
+    r.handle(event(A, InstanceState::Stopped, 100), options())
+        .await;
+    assert!(names(&cloud).is_empty());
+}
+
+#[tokio::test]
+async fn dry_run_writes_nothing() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, InstanceState::Running, "production");
+    let report = reconciler(&cloud)
+        .handle(
+            event(A, InstanceState::Running, 100),
+            RunOptions {
+                dry_run: true,
+                now: UnixTime(NOW),
+            },
+        )
+        .await;
+    assert_eq!(report.created, 2);
+    assert_eq!(cloud.writes(), 0);
+    assert!(names(&cloud).is_empty());
+}
+
+#[tokio::test]
+async fn ignored_events_touch_nothing() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, InstanceState::Running, "production");
+    let trigger =
+        decode(json!({"source": "com.example", "detail-type": "Thing", "detail": {}})).unwrap();
+    let report = reconciler(&cloud).handle(trigger, options()).await;
+    assert!(report.skipped.is_some());
+    assert!(cloud.calls.snapshot().is_empty(), "not even a read");
+}

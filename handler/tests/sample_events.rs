@@ -1,0 +1,44 @@
+//! Every file in `events/` is a fixture: it must decode, to the trigger its name promises.
+
+use std::path::Path;
+
+use handler::event::{decode_bytes, Trigger};
+use reconciler_core::InstanceState;
+
+#[test]
+fn every_sample_event_decodes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        let trigger = decode_bytes(&std::fs::read(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{name} does not decode: {e}"));
+        match (name.as_str(), &trigger) {
+            (n, Trigger::Sweep) if n.starts_with("scheduled") => {}
+            (n, Trigger::Instances { targets, .. }) if n.starts_with("ec2-") => {
+                let state = n.trim_start_matches("ec2-");
+                assert_eq!(targets.len(), 1);
+                assert_eq!(
+                    targets[0].claim.map(|c| c.state),
+                    InstanceState::parse(state),
+                    "{name}"
+                );
+                assert_eq!(targets[0].instance.as_str(), "i-0123456789abcdef0");
+            }
+            (n, Trigger::Instances { targets, .. }) if n.starts_with("autoscaling-") => {
+                assert_eq!(targets[0].instance.as_str(), "i-0123456789abcdef0");
+            }
+            _ => panic!("{name} decoded to an unexpected trigger: {trigger:?}"),
+        }
+        seen += 1;
+    }
+    assert!(
+        seen >= 10,
+        "only {seen} sample events found in {}",
+        dir.display()
+    );
+}

@@ -1,0 +1,68 @@
+"""Sets up and shows the demo's world in the local emulator (see scripts/demo.sh).
+
+  setup        create the two SNS topics and four instances; print shell assignments
+  stop ID      stop an instance
+  table        print every alarm in the Region as a table
+"""
+import os
+import sys
+
+import boto3
+
+REGION = os.environ.get("AWS_REGION", "us-east-1")
+
+
+def client(service):
+    return boto3.client(service, region_name=REGION, endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+
+
+def setup():
+    sns = client("sns")
+    warning = sns.create_topic(Name="disk-warning")["TopicArn"]
+    critical = sns.create_topic(Name="disk-critical")["TopicArn"]
+    print(f"WARNING_TOPIC_ARN={warning}")
+    print(f"CRITICAL_TOPIC_ARN={critical}")
+    ec2 = client("ec2")
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    for var, name, env in [
+        ("WEB1", "web-1", "production"),
+        ("WEB2", "web-2", "production"),
+        ("DB1", "db-1", "production"),
+        ("BATCH1", "batch-1", "staging"),
+    ]:
+        tags = [{"Key": "Name", "Value": name}, {"Key": "Environment", "Value": env}]
+        instance = ec2.run_instances(
+            ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        )["Instances"][0]
+        print(f"{var}={instance['InstanceId']}")
+
+
+def stop(instance_id):
+    client("ec2").stop_instances(InstanceIds=[instance_id])
+
+
+def table():
+    alarms = client("cloudwatch").describe_alarms()["MetricAlarms"]
+    rows = [("ALARM", "METRIC", "DIMENSIONS", ">=", "ACTIONS")]
+    for alarm in sorted(alarms, key=lambda a: a["AlarmName"]):
+        dims = ",".join(f"{d['Name']}={d['Value']}" for d in alarm.get("Dimensions", []))
+        actions = ",".join(a.rsplit(":", 1)[-1] for a in alarm.get("AlarmActions", []))
+        rows.append((alarm["AlarmName"], f"{alarm['Namespace']}/{alarm['MetricName']}", dims,
+                     f"{alarm['Threshold']:g}%", actions))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print(f"({len(alarms)} alarms)")
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "setup":
+        setup()
+    elif command == "stop" and len(sys.argv) == 3:
+        stop(sys.argv[2])
+    elif command == "table":
+        table()
+    else:
+        sys.exit(__doc__)

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, the SAM template lint,
+# unit / reconcile-loop / adapter tests, and end-to-end tests of the real
+# binaries against moto on 127.0.0.1. Installs what it needs into .venv/.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
+
+ensure_venv
+echo "== cargo fmt --check" >&2
+cargo fmt --all -- --check
+echo "== cfn-lint template.yaml" >&2
+"$VENV_DIR/bin/cfn-lint" template.yaml
+echo "== cargo clippy" >&2
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo build" >&2
+cargo build --workspace --all-targets
+
+trap stop_moto EXIT
+start_moto
+echo "== CloudWatch CBOR shim self-check" >&2
+"$VENV_DIR/bin/python" tests/support/check_cbor_proxy.py
+echo "== cargo test" >&2
+cargo test --workspace
