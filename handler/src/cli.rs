@@ -17,10 +17,7 @@ pub fn render_report(report: &Report) -> String {
     let mut out = String::new();
     let mut by_instance: BTreeMap<&InstanceId, Vec<_>> = BTreeMap::new();
     for change in &report.changes {
-        by_instance
-            .entry(&change.instance)
-            .or_default()
-            .push(change);
+        by_instance.entry(&change.instance).or_default().push(change);
     }
     for (instance, changes) in by_instance {
         let _ = writeln!(out, "{instance}");
@@ -97,19 +94,9 @@ pub async fn explain<I: Inventory, A: AlarmStore>(
     id: &InstanceId,
 ) -> Result<Explanation, PortError> {
     let policy = &reconciler.config.policy;
-    let facts = reconciler
-        .inventory
-        .describe_instances(std::slice::from_ref(id))
-        .await?
-        .into_iter()
-        .next();
-    let observed = reconciler
-        .alarms
-        .alarms_with_prefix(&policy.naming.instance_prefix(id))
-        .await?;
-    let subject = facts
-        .clone()
-        .map_or(Subject::Gone { id: id.clone() }, Subject::Present);
+    let facts = reconciler.inventory.describe_instances(std::slice::from_ref(id)).await?.into_iter().next();
+    let observed = reconciler.alarms.alarms_with_prefix(&policy.naming.instance_prefix(id)).await?;
+    let subject = facts.clone().map_or(Subject::Gone { id: id.clone() }, Subject::Present);
     let plan = plan(policy, std::slice::from_ref(&subject), &observed);
     let mut report = Report::new("explain", true);
     for change in &plan.changes {
@@ -125,8 +112,7 @@ pub async fn explain<I: Inventory, A: AlarmStore>(
         actual: observed
             .into_iter()
             .map(|alarm| ActualAlarm {
-                owned: policy.naming.parse(&alarm.name).is_some()
-                    && alarm.config.has_ownership_marker(),
+                owned: policy.naming.parse(&alarm.name).is_some() && alarm.config.has_ownership_marker(),
                 alarm,
             })
             .collect(),
@@ -151,11 +137,7 @@ pub fn render_explanation(e: &Explanation) -> String {
             let _ = writeln!(
                 out,
                 "  tags:    {}",
-                if tags.is_empty() {
-                    "(none)".into()
-                } else {
-                    tags.join(", ")
-                }
+                if tags.is_empty() { "(none)".into() } else { tags.join(", ") }
             );
         }
     }
@@ -180,11 +162,8 @@ pub fn render_explanation(e: &Explanation) -> String {
             let _ = writeln!(out, "  desired:");
             for alarm in alarms {
                 let c = &alarm.config;
-                let dims: Vec<String> = c
-                    .dimensions
-                    .iter()
-                    .map(|d| format!("{}={}", d.name, d.value))
-                    .collect();
+                let dims: Vec<String> =
+                    c.dimensions.iter().map(|d| format!("{}={}", d.name, d.value)).collect();
                 let _ = writeln!(
                     out,
                     "    {}: {}/{} [{}] >= {} for {}x{}s -> {}",
@@ -208,11 +187,7 @@ pub fn render_explanation(e: &Explanation) -> String {
     } else {
         let _ = writeln!(out, "  actual:");
         for actual in &e.actual {
-            let owner = if actual.owned {
-                "owned"
-            } else {
-                "not owned: left untouched"
-            };
+            let owner = if actual.owned { "owned" } else { "not owned: left untouched" };
             let _ = writeln!(
                 out,
                 "    {} ({owner}), threshold {}",
@@ -224,9 +199,7 @@ pub fn render_explanation(e: &Explanation) -> String {
         let _ = writeln!(out, "  diff:    none; the alarms match the policy");
     } else {
         let _ = writeln!(out, "  diff:");
-        for line in render_report(&e.plan)
-            .lines()
-            .filter(|l| !l.starts_with("Plan:") && !l.starts_with('i'))
+        for line in render_report(&e.plan).lines().filter(|l| !l.starts_with("Plan:") && !l.starts_with('i'))
         {
             let _ = writeln!(out, "  {line}");
         }

@@ -9,11 +9,17 @@ use std::collections::BTreeSet;
 use reconciler_core::alarm::Dimension;
 use reconciler_core::{MetricProfile, Naming, Policy, SeverityPolicy, TopicArn};
 
+use crate::ports::{default_rate_limits, RateLimits};
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub policy: Policy,
     /// How long after an event the EC2 API may still lag behind it.
     pub consistency_window_seconds: i64,
+    /// Client-side pacing of API calls, per second.
+    pub rate_limits: RateLimits,
+    /// How long before the Lambda's deadline a sweep stops writing.
+    pub deadline_margin_seconds: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -21,11 +27,7 @@ pub enum ConfigError {
     #[error("{0} is required but not set")]
     Missing(&'static str),
     #[error("{var}={value:?} is invalid: {reason}")]
-    Invalid {
-        var: &'static str,
-        value: String,
-        reason: String,
-    },
+    Invalid { var: &'static str, value: String, reason: String },
 }
 
 pub const DEFAULT_ALARM_NAME_PREFIX: &str = "ec2-disk-";
@@ -39,33 +41,28 @@ impl Config {
     /// process environment. Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
-        let invalid =
-            |var: &'static str, value: &str, reason: &dyn ToString| ConfigError::Invalid {
-                var,
-                value: value.to_owned(),
-                reason: reason.to_string(),
-            };
+        let invalid = |var: &'static str, value: &str, reason: &dyn ToString| ConfigError::Invalid {
+            var,
+            value: value.to_owned(),
+            reason: reason.to_string(),
+        };
         let number = |var: &'static str, default: f64| -> Result<f64, ConfigError> {
             match get(var) {
                 None => Ok(default),
-                Some(raw) => reconciler_core::policy::parse_threshold(&raw)
-                    .map_err(|e| invalid(var, &raw, &e)),
+                Some(raw) => {
+                    reconciler_core::policy::parse_threshold(&raw).map_err(|e| invalid(var, &raw, &e))
+                }
             }
         };
-        let integer =
-            |var: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
-                match get(var) {
-                    None => Ok(default),
-                    Some(raw) => match raw.trim().parse::<i64>() {
-                        Ok(v) if (min..=max).contains(&v) => Ok(v),
-                        _ => Err(invalid(
-                            var,
-                            &raw,
-                            &format!("expected a whole number from {min} to {max}"),
-                        )),
-                    },
-                }
-            };
+        let integer = |var: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some(raw) => match raw.trim().parse::<i64>() {
+                    Ok(v) if (min..=max).contains(&v) => Ok(v),
+                    _ => Err(invalid(var, &raw, &format!("expected a whole number from {min} to {max}"))),
+                },
+            }
+        };
         let topic = |var: &'static str| -> Result<TopicArn, ConfigError> {
             let raw = get(var).ok_or(ConfigError::Missing(var))?;
             TopicArn::parse(raw.trim()).map_err(|e| invalid(var, &raw, &e))
@@ -73,18 +70,10 @@ impl Config {
 
         let scope_tag_key = get("SCOPE_TAG_KEY").unwrap_or_else(|| "Environment".into());
         let scope_values_raw = get("SCOPE_TAG_VALUES").unwrap_or_else(|| "production".into());
-        let scope_tag_values: BTreeSet<String> = scope_values_raw
-            .split(',')
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let scope_tag_values: BTreeSet<String> =
+            scope_values_raw.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect();
         if scope_tag_values.is_empty() {
-            return Err(invalid(
-                "SCOPE_TAG_VALUES",
-                &scope_values_raw,
-                &"lists no value",
-            ));
+            return Err(invalid("SCOPE_TAG_VALUES", &scope_values_raw, &"lists no value"));
         }
 
         let warning = number("WARNING_THRESHOLD", 60.0)?;
@@ -99,26 +88,16 @@ impl Config {
 
         let dimensions = match get("DISK_DIMENSIONS") {
             None => None,
-            Some(raw) => {
-                Some(parse_dimensions(&raw).map_err(|e| invalid("DISK_DIMENSIONS", &raw, &e))?)
-            }
+            Some(raw) => Some(parse_dimensions(&raw).map_err(|e| invalid("DISK_DIMENSIONS", &raw, &e))?),
         };
         let metric = match get("METRIC_PROFILE").as_deref().map(str::trim) {
             None | Some("cwagent") => MetricProfile::cwagent(dimensions),
             Some("legacy") => MetricProfile::legacy(dimensions),
-            Some(other) => {
-                return Err(invalid(
-                    "METRIC_PROFILE",
-                    other,
-                    &"expected cwagent or legacy",
-                ))
-            }
+            Some(other) => return Err(invalid("METRIC_PROFILE", other, &"expected cwagent or legacy")),
         };
 
         let treat_missing_data = get("TREAT_MISSING_DATA").unwrap_or_else(|| "missing".into());
-        if !["missing", "ignore", "breaching", "notBreaching"]
-            .contains(&treat_missing_data.as_str())
-        {
+        if !["missing", "ignore", "breaching", "notBreaching"].contains(&treat_missing_data.as_str()) {
             return Err(invalid(
                 "TREAT_MISSING_DATA",
                 &treat_missing_data,
@@ -139,18 +118,38 @@ impl Config {
         let prefix = get("ALARM_NAME_PREFIX").unwrap_or_else(|| DEFAULT_ALARM_NAME_PREFIX.into());
         let naming = Naming::new(&prefix).map_err(|e| invalid("ALARM_NAME_PREFIX", &prefix, &e))?;
 
+        let mut rate_limits = default_rate_limits();
+        let rate_limits: Result<RateLimits, ConfigError> = [
+            ("PUT_METRIC_ALARM_TPS", "PutMetricAlarm"),
+            ("DELETE_ALARMS_TPS", "DeleteAlarms"),
+            ("DESCRIBE_ALARMS_TPS", "DescribeAlarms"),
+        ]
+        .into_iter()
+        .try_for_each(|(var, operation)| {
+            if let Some(raw) = get(var) {
+                match raw.trim().parse::<f64>() {
+                    Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1000.0 => {
+                        rate_limits.insert(operation, rate);
+                    }
+                    _ => {
+                        return Err(invalid(
+                            var,
+                            &raw,
+                            &"expected calls per second, above 0 and at most 1000",
+                        ))
+                    }
+                }
+            }
+            Ok(())
+        })
+        .map(|()| rate_limits);
+
         Ok(Self {
             policy: Policy {
                 scope_tag_key,
                 scope_tag_values,
-                warning: SeverityPolicy {
-                    threshold: warning,
-                    topic: topic("WARNING_TOPIC_ARN")?,
-                },
-                critical: SeverityPolicy {
-                    threshold: critical,
-                    topic: topic("CRITICAL_TOPIC_ARN")?,
-                },
+                warning: SeverityPolicy { threshold: warning, topic: topic("WARNING_TOPIC_ARN")? },
+                critical: SeverityPolicy { threshold: critical, topic: topic("CRITICAL_TOPIC_ARN")? },
                 metric,
                 statistic: "Average".into(),
                 period_seconds: period_seconds as i32,
@@ -159,6 +158,8 @@ impl Config {
                 naming,
             },
             consistency_window_seconds: integer("CONSISTENCY_WINDOW_SECONDS", 120, 0, 3600)?,
+            rate_limits: rate_limits?,
+            deadline_margin_seconds: integer("SWEEP_DEADLINE_MARGIN_SECONDS", 60, 5, 600)? as u64,
         })
     }
 }
@@ -167,14 +168,10 @@ impl Config {
 fn parse_dimensions(raw: &str) -> Result<Vec<Dimension>, String> {
     let mut dimensions: Vec<Dimension> = Vec::new();
     for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, value) = pair
-            .split_once('=')
-            .ok_or(format!("{pair:?} is not name=value"))?;
+        let (name, value) = pair.split_once('=').ok_or(format!("{pair:?} is not name=value"))?;
         let (name, value) = (name.trim(), value.trim());
         if name.is_empty() || value.is_empty() || name.len() > 255 || value.len() > 1024 {
-            return Err(format!(
-                "{pair:?} needs a name (1-255) and a value (1-1024 characters)"
-            ));
+            return Err(format!("{pair:?} needs a name (1-255) and a value (1-1024 characters)"));
         }
         if name == "InstanceId" {
             return Err("InstanceId is always added per instance; do not list it".into());
@@ -199,13 +196,11 @@ mod tests {
     const CRITICAL: &str = "arn:aws:sns:us-east-1:123456789012:disk-critical";
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let mut env: HashMap<String, String> = [
-            ("WARNING_TOPIC_ARN", WARNING),
-            ("CRITICAL_TOPIC_ARN", CRITICAL),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let mut env: HashMap<String, String> =
+            [("WARNING_TOPIC_ARN", WARNING), ("CRITICAL_TOPIC_ARN", CRITICAL)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         for (k, v) in vars {
             env.insert(k.to_string(), v.to_string());
         }
@@ -220,14 +215,14 @@ mod tests {
         assert_eq!(p.scope_tag_values, ["production".to_string()].into());
         assert_eq!((p.warning.threshold, p.critical.threshold), (60.0, 80.0));
         assert_eq!(p.metric.namespace, "CWAgent");
-        assert_eq!(
-            p.metric.dimensions,
-            vec![Dimension::new("path", "/"), Dimension::new("fstype", "xfs")]
-        );
+        assert_eq!(p.metric.dimensions, vec![Dimension::new("path", "/"), Dimension::new("fstype", "xfs")]);
         assert_eq!((p.period_seconds, p.evaluation_periods), (300, 2));
         assert_eq!(p.treat_missing_data, "missing");
         assert_eq!(p.naming.prefix(), "ec2-disk-");
         assert_eq!(config.consistency_window_seconds, 120);
+        assert_eq!(config.rate_limits["PutMetricAlarm"], 3.0);
+        assert_eq!(config.rate_limits["DescribeAlarms"], 9.0);
+        assert_eq!(config.deadline_margin_seconds, 60);
     }
 
     #[test]
@@ -241,67 +236,38 @@ mod tests {
             ("DISK_DIMENSIONS", "Filesystem=/dev/nvme0n1p1,MountPath=/"),
             ("ALARM_NAME_PREFIX", "disk/"),
             ("TREAT_MISSING_DATA", "breaching"),
+            ("PUT_METRIC_ALARM_TPS", "1.5"),
         ])
         .unwrap();
         let p = &config.policy;
-        assert_eq!(
-            p.scope_tag_values,
-            ["prod".to_string(), "production".to_string()].into()
-        );
+        assert_eq!(p.scope_tag_values, ["prod".to_string(), "production".to_string()].into());
         assert_eq!((p.warning.threshold, p.critical.threshold), (70.0, 90.0));
         assert_eq!(p.metric.namespace, "System/Linux");
-        assert_eq!(
-            p.metric.dimensions[0],
-            Dimension::new("Filesystem", "/dev/nvme0n1p1")
-        );
+        assert_eq!(p.metric.dimensions[0], Dimension::new("Filesystem", "/dev/nvme0n1p1"));
         assert_eq!(p.naming.prefix(), "disk/");
+        assert_eq!(config.rate_limits["PutMetricAlarm"], 1.5);
     }
 
     #[test]
     fn errors_name_the_variable() {
         let cases: &[(&[(&str, &str)], &str)] = &[
-            (
-                &[("WARNING_TOPIC_ARN", "")],
-                "WARNING_TOPIC_ARN is required but not set",
-            ),
-            (
-                &[("CRITICAL_TOPIC_ARN", "pager")],
-                "CRITICAL_TOPIC_ARN=\"pager\" is invalid",
-            ),
-            (
-                &[("WARNING_THRESHOLD", "abc")],
-                "WARNING_THRESHOLD=\"abc\" is invalid: not a number",
-            ),
-            (
-                &[("CRITICAL_THRESHOLD", "150")],
-                "CRITICAL_THRESHOLD=\"150\" is invalid",
-            ),
-            (
-                &[("WARNING_THRESHOLD", "85")],
-                "must be below CRITICAL_THRESHOLD",
-            ),
-            (
-                &[("METRIC_PROFILE", "prometheus")],
-                "expected cwagent or legacy",
-            ),
+            (&[("WARNING_TOPIC_ARN", "")], "WARNING_TOPIC_ARN is required but not set"),
+            (&[("CRITICAL_TOPIC_ARN", "pager")], "CRITICAL_TOPIC_ARN=\"pager\" is invalid"),
+            (&[("WARNING_THRESHOLD", "abc")], "WARNING_THRESHOLD=\"abc\" is invalid: not a number"),
+            (&[("CRITICAL_THRESHOLD", "150")], "CRITICAL_THRESHOLD=\"150\" is invalid"),
+            (&[("WARNING_THRESHOLD", "85")], "must be below CRITICAL_THRESHOLD"),
+            (&[("METRIC_PROFILE", "prometheus")], "expected cwagent or legacy"),
             (&[("DISK_DIMENSIONS", "path")], "is not name=value"),
-            (
-                &[("DISK_DIMENSIONS", "InstanceId=i-1")],
-                "InstanceId is always added",
-            ),
-            (
-                &[("DISK_DIMENSIONS", "path=/,path=/data")],
-                "path is listed twice",
-            ),
+            (&[("DISK_DIMENSIONS", "InstanceId=i-1")], "InstanceId is always added"),
+            (&[("DISK_DIMENSIONS", "path=/,path=/data")], "path is listed twice"),
             (&[("SCOPE_TAG_VALUES", " , ")], "lists no value"),
             (&[("TREAT_MISSING_DATA", "yes")], "expected missing"),
             (&[("ALARM_PERIOD_SECONDS", "45")], "multiple of 60"),
             (&[("ALARM_EVALUATION_PERIODS", "0")], "from 1 to 100"),
             (&[("ALARM_NAME_PREFIX", "a*")], "ALARM_NAME_PREFIX"),
-            (
-                &[("CONSISTENCY_WINDOW_SECONDS", "-1")],
-                "CONSISTENCY_WINDOW_SECONDS",
-            ),
+            (&[("CONSISTENCY_WINDOW_SECONDS", "-1")], "CONSISTENCY_WINDOW_SECONDS"),
+            (&[("PUT_METRIC_ALARM_TPS", "0")], "expected calls per second"),
+            (&[("DESCRIBE_ALARMS_TPS", "NaN")], "expected calls per second"),
         ];
         for (vars, expected) in cases {
             let error = load(vars).unwrap_err().to_string();

@@ -13,12 +13,10 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Trigger {
     /// Reconcile these instances; each may carry the event's claim about its state.
-    Instances {
-        source: &'static str,
-        targets: Vec<Target>,
-    },
-    /// Reconcile every instance and every owned alarm.
-    Sweep,
+    Instances { source: &'static str, targets: Vec<Target> },
+    /// Reconcile every instance and every owned alarm. `generation` counts
+    /// the follow-up invocations that finish a sweep cut short by the deadline.
+    Sweep { generation: u32 },
     /// A well-formed event this function deliberately does nothing with.
     Ignore { reason: String },
 }
@@ -36,10 +34,23 @@ pub enum EventError {
     #[error("event is not an EventBridge event: {0}")]
     Envelope(String),
     #[error("event field {field}: {problem}")]
-    Field {
-        field: &'static str,
-        problem: String,
-    },
+    Field { field: &'static str, problem: String },
+}
+
+/// The event a sweep sends to its own function to finish what it started.
+pub const CONTINUATION_SOURCE: &str = "ec2-disk-alarms";
+pub const CONTINUATION_DETAIL_TYPE: &str = "Sweep Continuation";
+
+pub fn continuation_event(generation: u32, time: &str) -> Value {
+    serde_json::json!({
+        "version": "0",
+        "id": format!("sweep-continuation-{generation}"),
+        "detail-type": CONTINUATION_DETAIL_TYPE,
+        "source": CONTINUATION_SOURCE,
+        "time": time,
+        "resources": [],
+        "detail": {"generation": generation},
+    })
 }
 
 pub const STATE_CHANGE: &str = "EC2 Instance State-change Notification";
@@ -47,8 +58,7 @@ const ASG_LAUNCHED: &str = "EC2 Instance Launch Successful";
 const ASG_TERMINATED: &str = "EC2 Instance Terminate Successful";
 
 pub fn decode_bytes(bytes: &[u8]) -> Result<Trigger, EventError> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| EventError::Json(e.to_string()))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| EventError::Json(e.to_string()))?;
     decode(value)
 }
 
@@ -67,16 +77,10 @@ pub fn decode(value: Value) -> Result<Trigger, EventError> {
                 field: "detail.state",
                 problem: format!("unknown instance state {:?}", truncate(state)),
             })?;
-            let time = time.ok_or(EventError::Field {
-                field: "time",
-                problem: "missing".into(),
-            })?;
+            let time = time.ok_or(EventError::Field { field: "time", problem: "missing".into() })?;
             Ok(Trigger::Instances {
                 source: "ec2-state-change",
-                targets: vec![Target {
-                    instance,
-                    claim: Some(StateClaim { state, time }),
-                }],
+                targets: vec![Target { instance, claim: Some(StateClaim { state, time }) }],
             })
         }
         ("aws.autoscaling", ASG_LAUNCHED | ASG_TERMINATED) => {
@@ -84,21 +88,26 @@ pub fn decode(value: Value) -> Result<Trigger, EventError> {
             // A successful terminate is final; a successful launch is only a
             // hint (the instance may have been stopped since).
             let claim = match (event.detail_type.as_str(), time) {
-                (ASG_TERMINATED, Some(time)) => Some(StateClaim {
-                    state: InstanceState::Terminated,
-                    time,
-                }),
+                (ASG_TERMINATED, Some(time)) => Some(StateClaim { state: InstanceState::Terminated, time }),
                 _ => None,
             };
-            Ok(Trigger::Instances {
-                source: "autoscaling",
-                targets: vec![Target { instance, claim }],
-            })
+            Ok(Trigger::Instances { source: "autoscaling", targets: vec![Target { instance, claim }] })
         }
-        ("aws.events" | "aws.scheduler", "Scheduled Event") => Ok(Trigger::Sweep),
-        ("aws.health", _) => Ok(Trigger::Ignore {
-            reason: "AWS Health events are not acted on by this version".into(),
-        }),
+        ("aws.events" | "aws.scheduler", "Scheduled Event") => Ok(Trigger::Sweep { generation: 0 }),
+        (CONTINUATION_SOURCE, CONTINUATION_DETAIL_TYPE) => {
+            let generation = match event.detail.get("generation") {
+                Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+                _ => None,
+            };
+            let generation = generation.ok_or(EventError::Field {
+                field: "detail.generation",
+                problem: "expected a whole number".into(),
+            })?;
+            Ok(Trigger::Sweep { generation })
+        }
+        ("aws.health", _) => {
+            Ok(Trigger::Ignore { reason: "AWS Health events are not acted on by this version".into() })
+        }
         (source, detail_type) => Ok(Trigger::Ignore {
             reason: format!(
                 "no handling for source {:?} with detail-type {:?}",
@@ -112,27 +121,19 @@ pub fn decode(value: Value) -> Result<Trigger, EventError> {
 fn string<'a>(detail: &'a Value, field: &'static str, key: &str) -> Result<&'a str, EventError> {
     match detail.get(key) {
         Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(EventError::Field {
-            field,
-            problem: format!("expected a string, got {}", kind(other)),
-        }),
-        None if detail.is_object() => Err(EventError::Field {
-            field,
-            problem: "missing".into(),
-        }),
-        None => Err(EventError::Field {
-            field,
-            problem: format!("detail is {}, not an object", kind(detail)),
-        }),
+        Some(other) => {
+            Err(EventError::Field { field, problem: format!("expected a string, got {}", kind(other)) })
+        }
+        None if detail.is_object() => Err(EventError::Field { field, problem: "missing".into() }),
+        None => {
+            Err(EventError::Field { field, problem: format!("detail is {}, not an object", kind(detail)) })
+        }
     }
 }
 
 fn instance_id(detail: &Value, field: &'static str, key: &str) -> Result<InstanceId, EventError> {
     let raw = string(detail, field, key)?;
-    InstanceId::parse(raw).map_err(|e| EventError::Field {
-        field,
-        problem: e.to_string(),
-    })
+    InstanceId::parse(raw).map_err(|e| EventError::Field { field, problem: e.to_string() })
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -168,12 +169,8 @@ mod tests {
 
     #[test]
     fn state_change_becomes_a_claim() {
-        let trigger = decode(state_change(
-            json!({"instance-id": "i-0123456789abcdef0", "state": "running"}),
-        ));
-        let Ok(Trigger::Instances { targets, .. }) = trigger else {
-            panic!("{trigger:?}")
-        };
+        let trigger = decode(state_change(json!({"instance-id": "i-0123456789abcdef0", "state": "running"})));
+        let Ok(Trigger::Instances { targets, .. }) = trigger else { panic!("{trigger:?}") };
         assert_eq!(targets[0].instance.as_str(), "i-0123456789abcdef0");
         let claim = targets[0].claim.unwrap();
         assert_eq!(claim.state, InstanceState::Running);
@@ -187,11 +184,7 @@ mod tests {
             ("array", json!([]), "Envelope"),
             ("string", json!("hello"), "Envelope"),
             ("empty object", json!({}), "Envelope"),
-            (
-                "missing source",
-                json!({"detail-type": STATE_CHANGE, "detail": {}}),
-                "Envelope",
-            ),
+            ("missing source", json!({"detail-type": STATE_CHANGE, "detail": {}}), "Envelope"),
             (
                 "source is a number",
                 json!({"source": 1, "detail-type": STATE_CHANGE, "detail": {}}),
@@ -200,18 +193,13 @@ mod tests {
             (
                 "bad time",
                 {
-                    let mut e =
-                        state_change(json!({"instance-id": "i-1234abcd", "state": "running"}));
+                    let mut e = state_change(json!({"instance-id": "i-1234abcd", "state": "running"}));
                     e["time"] = json!("yesterday");
                     e
                 },
                 "Envelope",
             ),
-            (
-                "missing instance id",
-                state_change(json!({"state": "running"})),
-                "Field",
-            ),
+            ("missing instance id", state_change(json!({"state": "running"})), "Field"),
             (
                 "instance id not a string",
                 state_change(json!({"instance-id": 7, "state": "running"})),
@@ -243,16 +231,8 @@ mod tests {
                 json!({"source": "aws.health", "detail-type": "AWS Health Event", "detail": {}}),
                 "Ignore",
             ),
-            (
-                "scheduled rule",
-                scheduled("aws.events", json!({})),
-                "Sweep",
-            ),
-            (
-                "scheduler with string detail",
-                scheduled("aws.scheduler", json!("{}")),
-                "Sweep",
-            ),
+            ("scheduled rule", scheduled("aws.events", json!({})), "Sweep"),
+            ("scheduler with string detail", scheduled("aws.scheduler", json!("{}")), "Sweep"),
         ];
         for (name, event, expected) in cases {
             let outcome = match decode(event) {
@@ -260,29 +240,20 @@ mod tests {
                 Err(EventError::Envelope(_)) => "Envelope",
                 Err(EventError::Field { .. }) => "Field",
                 Ok(Trigger::Ignore { .. }) => "Ignore",
-                Ok(Trigger::Sweep) => "Sweep",
+                Ok(Trigger::Sweep { .. }) => "Sweep",
                 Ok(Trigger::Instances { .. }) => "Instances",
             };
             assert_eq!(outcome, expected, "{name}");
         }
-        assert!(matches!(
-            decode_bytes(b"{not json"),
-            Err(EventError::Json(_))
-        ));
+        assert!(matches!(decode_bytes(b"{not json"), Err(EventError::Json(_))));
         assert!(matches!(decode_bytes(b""), Err(EventError::Json(_))));
-        assert!(matches!(
-            decode_bytes(&[0xff, 0xfe]),
-            Err(EventError::Json(_))
-        ));
+        assert!(matches!(decode_bytes(&[0xff, 0xfe]), Err(EventError::Json(_))));
     }
 
     #[test]
     fn errors_quote_hostile_values_briefly() {
         let long = "x".repeat(100_000);
-        let error = decode(state_change(
-            json!({"instance-id": long, "state": "running"}),
-        ))
-        .unwrap_err();
+        let error = decode(state_change(json!({"instance-id": long, "state": "running"}))).unwrap_err();
         assert!(error.to_string().len() < 400, "{}", error.to_string().len());
     }
 }

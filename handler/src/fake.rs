@@ -1,20 +1,33 @@
 //! An in-memory AWS account implementing the ports: a real, stateful fake
 //! (not a script of expected calls), with fault injection. Used by the
-//! reconcile-loop tests and the scale benchmark.
+//! reconcile-loop tests and, with AWS's page sizes and quotas switched on,
+//! by the scale benchmark.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use reconciler_core::{
     AlarmConfig, AlarmName, DesiredAlarm, InstanceFacts, InstanceId, InstanceState, ObservedAlarm,
 };
 
-use crate::ports::{AlarmStore, ApiCalls, ErrorKind, Inventory, PortError, MAX_DELETE_BATCH};
+use crate::ports::{AlarmStore, ApiCalls, ErrorKind, Inventory, PortError, RateLimits, MAX_DELETE_BATCH};
+
+/// `DescribeInstances` returns up to 1000 instances a page, `DescribeAlarms` 100 alarms.
+const INSTANCE_PAGE: usize = 1000;
+const ALARM_PAGE: usize = 100;
+/// Attempts per request, as the SDK's standard retry mode makes them.
+const SDK_ATTEMPTS: u32 = 3;
 
 #[derive(Clone, Default)]
 pub struct FakeCloud {
     state: Arc<Mutex<State>>,
+    /// The client side: what the reconciler counts and paces.
     pub calls: ApiCalls,
+    /// The server side: AWS's per-API quotas, when modelled.
+    quotas: Option<ApiCalls>,
+    throttles: Arc<Throttles>,
 }
 
 #[derive(Default)]
@@ -23,6 +36,14 @@ struct State {
     alarms: BTreeMap<AlarmName, AlarmConfig>,
     faults: Vec<Fault>,
     writes: u64,
+}
+
+#[derive(Default)]
+struct Throttles {
+    /// Throttling answers the modelled SDK retried away.
+    retried: AtomicU64,
+    /// Throttling errors that reached the reconciler.
+    surfaced: AtomicU64,
 }
 
 struct Fault {
@@ -36,7 +57,22 @@ impl FakeCloud {
         Self::default()
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    /// An account whose APIs throttle above `quotas` calls per second, used by
+    /// a client that paces itself at `client_limits`.
+    pub fn with_quotas(quotas: &RateLimits, client_limits: &RateLimits) -> Self {
+        Self {
+            calls: ApiCalls::with_limits(client_limits),
+            quotas: Some(ApiCalls::with_limits(quotas)),
+            ..Self::default()
+        }
+    }
+
+    /// Throttling answers (retried by the modelled SDK, surfaced to the reconciler).
+    pub fn throttles(&self) -> (u64, u64) {
+        (self.throttles.retried.load(Ordering::Relaxed), self.throttles.surfaced.load(Ordering::Relaxed))
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().expect("fake cloud lock")
     }
 
@@ -57,24 +93,21 @@ impl FakeCloud {
 
     /// Puts an alarm directly, as a person or another tool would.
     pub fn put_alarm_by_hand(&self, name: &str, config: AlarmConfig) {
-        self.state()
-            .alarms
-            .insert(AlarmName::parse(name).expect("valid alarm name"), config);
+        self.state().alarms.insert(AlarmName::parse(name).expect("valid alarm name"), config);
+    }
+
+    pub fn remove_alarm_by_hand(&self, name: &str) {
+        if let Ok(name) = AlarmName::parse(name) {
+            self.state().alarms.remove(&name);
+        }
     }
 
     pub fn alarm(&self, name: &str) -> Option<AlarmConfig> {
-        self.state()
-            .alarms
-            .get(&AlarmName::parse(name).ok()?)
-            .cloned()
+        self.state().alarms.get(&AlarmName::parse(name).ok()?).cloned()
     }
 
     pub fn alarm_names(&self) -> Vec<String> {
-        self.state()
-            .alarms
-            .keys()
-            .map(ToString::to_string)
-            .collect()
+        self.state().alarms.keys().map(ToString::to_string).collect()
     }
 
     /// Alarm writes (PutMetricAlarm calls and deleted names) that succeeded.
@@ -84,79 +117,82 @@ impl FakeCloud {
 
     /// The next `times` calls of `operation` fail with `kind`.
     pub fn fail_next(&self, operation: &'static str, kind: ErrorKind, times: u32) {
-        self.state().faults.push(Fault {
-            operation,
-            remaining: times,
-            kind,
-        });
+        self.state().faults.push(Fault { operation, remaining: times, kind });
     }
 
-    fn call(&self, operation: &'static str) -> Result<std::sync::MutexGuard<'_, State>, PortError> {
-        self.calls.record(operation);
-        let mut state = self.state();
-        if let Some(fault) = state
-            .faults
-            .iter_mut()
-            .find(|f| f.operation == operation && f.remaining > 0)
-        {
-            fault.remaining -= 1;
-            let kind = fault.kind;
-            return Err(PortError::new(operation, kind, "injected fault"));
+    /// One request: client-side pacing and counting, the server's quota (with
+    /// the SDK's retries), then any injected fault.
+    async fn request(&self, operation: &'static str) -> Result<(), PortError> {
+        self.calls.begin(operation).await;
+        if let Some(quotas) = &self.quotas {
+            let mut attempt = 0;
+            while quotas.try_begin(operation).is_err() {
+                attempt += 1;
+                if attempt == SDK_ATTEMPTS {
+                    self.throttles.surfaced.fetch_add(1, Ordering::Relaxed);
+                    return Err(PortError::new(operation, ErrorKind::Throttled, "Throttling: Rate exceeded"));
+                }
+                self.throttles.retried.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+            }
         }
-        Ok(state)
+        let mut state = self.state();
+        if let Some(fault) = state.faults.iter_mut().find(|f| f.operation == operation && f.remaining > 0) {
+            fault.remaining -= 1;
+            return Err(PortError::new(operation, fault.kind, "injected fault"));
+        }
+        Ok(())
     }
 }
 
 impl Inventory for FakeCloud {
-    async fn describe_instances(
-        &self,
-        ids: &[InstanceId],
-    ) -> Result<Vec<InstanceFacts>, PortError> {
-        let state = self.call("DescribeInstances")?;
-        Ok(ids
-            .iter()
-            .filter_map(|id| state.instances.get(id).cloned())
-            .collect())
+    async fn describe_instances(&self, ids: &[InstanceId]) -> Result<Vec<InstanceFacts>, PortError> {
+        self.request("DescribeInstances").await?;
+        let state = self.state();
+        Ok(ids.iter().filter_map(|id| state.instances.get(id).cloned()).collect())
     }
 
     async fn all_instances(&self) -> Result<Vec<InstanceFacts>, PortError> {
-        let state = self.call("DescribeInstances")?;
-        Ok(state.instances.values().cloned().collect())
+        let all: Vec<InstanceFacts> = self.state().instances.values().cloned().collect();
+        for _ in 0..all.len().div_ceil(INSTANCE_PAGE).max(1) {
+            self.request("DescribeInstances").await?;
+        }
+        Ok(all)
     }
 }
 
 impl AlarmStore for FakeCloud {
     async fn alarms_with_prefix(&self, prefix: &str) -> Result<Vec<ObservedAlarm>, PortError> {
-        let state = self.call("DescribeAlarms")?;
-        Ok(state
-            .alarms
-            .range(AlarmName::parse(prefix).expect("prefix is a valid name")..)
-            .take_while(|(name, _)| name.as_str().starts_with(prefix))
-            .map(|(name, config)| ObservedAlarm {
-                name: name.clone(),
-                config: config.clone(),
-            })
-            .collect())
+        let matching: Vec<ObservedAlarm> = {
+            let state = self.state();
+            let start = AlarmName::parse(prefix).expect("prefix is a valid name");
+            state
+                .alarms
+                .range(start..)
+                .take_while(|(name, _)| name.as_str().starts_with(prefix))
+                .map(|(name, config)| ObservedAlarm { name: name.clone(), config: config.clone() })
+                .collect()
+        };
+        for _ in 0..matching.len().div_ceil(ALARM_PAGE).max(1) {
+            self.request("DescribeAlarms").await?;
+        }
+        Ok(matching)
     }
 
     async fn put_alarm(&self, alarm: &DesiredAlarm) -> Result<(), PortError> {
-        let mut state = self.call("PutMetricAlarm")?;
-        state
-            .alarms
-            .insert(alarm.name.clone(), alarm.config.clone());
+        self.request("PutMetricAlarm").await?;
+        let mut state = self.state();
+        state.alarms.insert(alarm.name.clone(), alarm.config.clone());
         state.writes += 1;
         Ok(())
     }
 
     async fn delete_alarms(&self, names: &[AlarmName]) -> Result<(), PortError> {
-        let mut state = self.call("DeleteAlarms")?;
         if names.len() > MAX_DELETE_BATCH {
-            return Err(PortError::new(
-                "DeleteAlarms",
-                ErrorKind::Refused,
-                "more than 100 names",
-            ));
+            return Err(PortError::new("DeleteAlarms", ErrorKind::Refused, "more than 100 names"));
         }
+        self.request("DeleteAlarms").await?;
+        let mut state = self.state();
         for name in names {
             if state.alarms.remove(name).is_some() {
                 state.writes += 1;

@@ -32,14 +32,15 @@ pub trait AlarmStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ObservedAlarm>, PortError>> + Send;
 
     /// Creates or overwrites the alarm (`PutMetricAlarm` is an upsert).
-    fn put_alarm(&self, alarm: &DesiredAlarm)
-        -> impl Future<Output = Result<(), PortError>> + Send;
+    fn put_alarm(&self, alarm: &DesiredAlarm) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// Deletes up to [`MAX_DELETE_BATCH`] alarms; names that do not exist are skipped.
-    fn delete_alarms(
-        &self,
-        names: &[AlarmName],
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn delete_alarms(&self, names: &[AlarmName]) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Hands the rest of a sweep that ran out of time to a new invocation.
+pub trait Continuation: Send + Sync {
+    fn continue_sweep(&self, generation: u32) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// `DeleteAlarms` takes at most 100 names per call.
@@ -67,11 +68,7 @@ pub struct PortError {
 
 impl PortError {
     pub fn new(operation: &'static str, kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            operation,
-            kind,
-            message: message.into(),
-        }
+        Self { operation, kind, message: message.into() }
     }
 
     pub fn retryable(&self) -> bool {
@@ -79,35 +76,128 @@ impl PortError {
     }
 }
 
-/// Counts calls per API operation, for the report and the benchmark.
+/// Client-side accounting of API calls: counts them per operation for the
+/// report and the benchmark, and paces them with one token bucket per
+/// operation so that a large sweep stays within the account's API quotas
+/// instead of throttling itself (and the event path) into retries.
+///
+/// Time is `tokio::time`, so a benchmark with a paused clock simulates it.
 #[derive(Debug, Clone, Default)]
-pub struct ApiCalls(Arc<Mutex<BTreeMap<&'static str, u64>>>);
+pub struct ApiCalls(Arc<Mutex<Accounting>>);
+
+#[derive(Debug, Default)]
+struct Accounting {
+    counts: BTreeMap<&'static str, u64>,
+    buckets: BTreeMap<&'static str, TokenBucket>,
+}
+
+/// Calls per second allowed for each operation; operations not listed are not paced.
+pub type RateLimits = BTreeMap<&'static str, f64>;
+
+/// CloudWatch's default quotas (per account and Region) for the calls we make.
+pub fn default_rate_limits() -> RateLimits {
+    [("PutMetricAlarm", 3.0), ("DeleteAlarms", 3.0), ("DescribeAlarms", 9.0)].into()
+}
+
+#[derive(Debug)]
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    updated: tokio::time::Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64) -> Self {
+        Self { rate, tokens: 1.0, updated: tokio::time::Instant::now() }
+    }
+
+    /// Takes a token, or says how long until one is available. The burst is
+    /// one second's worth, as in AWS's own buckets.
+    fn take(&mut self) -> Option<std::time::Duration> {
+        let now = tokio::time::Instant::now();
+        let elapsed = now.duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate.max(1.0));
+        self.updated = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            None
+        } else {
+            Some(std::time::Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+        }
+    }
+}
 
 impl ApiCalls {
-    pub fn record(&self, operation: &'static str) {
-        *self
-            .0
-            .lock()
-            .expect("counter lock")
-            .entry(operation)
-            .or_default() += 1;
+    pub fn with_limits(limits: &RateLimits) -> Self {
+        let buckets = limits
+            .iter()
+            .filter(|(_, rate)| **rate > 0.0)
+            .map(|(op, rate)| (*op, TokenBucket::new(*rate)))
+            .collect();
+        Self(Arc::new(Mutex::new(Accounting { counts: BTreeMap::new(), buckets })))
+    }
+
+    /// Waits for the operation's rate limit, then counts the call. Call it
+    /// once per request actually sent (each page of a paginated call).
+    pub async fn begin(&self, operation: &'static str) {
+        loop {
+            let wait = {
+                let mut accounting = self.0.lock().expect("counter lock");
+                match accounting.buckets.get_mut(operation).and_then(TokenBucket::take) {
+                    None => {
+                        *accounting.counts.entry(operation).or_default() += 1;
+                        return;
+                    }
+                    Some(wait) => wait,
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Counts the call if the operation's bucket has a token; otherwise says
+    /// how long until it will. This is how the in-memory account models
+    /// AWS's own quotas, which answer with a throttling error instead of waiting.
+    pub fn try_begin(&self, operation: &'static str) -> Result<(), std::time::Duration> {
+        let mut accounting = self.0.lock().expect("counter lock");
+        if let Some(wait) = accounting.buckets.get_mut(operation).and_then(TokenBucket::take) {
+            return Err(wait);
+        }
+        *accounting.counts.entry(operation).or_default() += 1;
+        Ok(())
     }
 
     /// Starts a new count; the Lambda runtime reuses the process across invocations.
     pub fn reset(&self) {
-        self.0.lock().expect("counter lock").clear();
+        self.0.lock().expect("counter lock").counts.clear();
     }
 
     pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
-        self.0.lock().expect("counter lock").clone()
+        self.0.lock().expect("counter lock").counts.clone()
     }
 
     pub fn get(&self, operation: &str) -> u64 {
-        self.0
-            .lock()
-            .expect("counter lock")
-            .get(operation)
-            .copied()
-            .unwrap_or(0)
+        self.0.lock().expect("counter lock").counts.get(operation).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_are_paced_to_the_rate_limit() {
+        let calls = ApiCalls::with_limits(&default_rate_limits());
+        let start = tokio::time::Instant::now();
+        for _ in 0..31 {
+            calls.begin("PutMetricAlarm").await;
+        }
+        // One token to start with, then 3 per second: 30 more take 10 s.
+        let elapsed = start.elapsed().as_secs_f64();
+        assert!((9.9..10.1).contains(&elapsed), "{elapsed}");
+        assert_eq!(calls.get("PutMetricAlarm"), 31);
+        // Operations without a limit are only counted.
+        calls.begin("DescribeInstances").await;
+        assert!((start.elapsed().as_secs_f64() - elapsed).abs() < 0.001);
     }
 }

@@ -3,9 +3,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use reconciler_core::{
-    plan, settle, Change, InstanceId, ObservedAlarm, Plan, Settlement, Subject, UnixTime,
-};
+use reconciler_core::{plan, settle, Change, InstanceId, ObservedAlarm, Plan, Settlement, Subject, UnixTime};
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::config::Config;
@@ -25,6 +23,19 @@ pub struct RunOptions {
     /// Observe and plan, write nothing.
     pub dry_run: bool,
     pub now: UnixTime,
+    /// Stop writing at this point and report the rest as deferred (the
+    /// Lambda's deadline minus a margin). `None`: run to the end.
+    pub deadline: Option<tokio::time::Instant>,
+}
+
+impl RunOptions {
+    pub fn new(now: UnixTime) -> Self {
+        Self { dry_run: false, now, deadline: None }
+    }
+
+    fn out_of_time(&self) -> bool {
+        self.deadline.is_some_and(|deadline| tokio::time::Instant::now() >= deadline)
+    }
 }
 
 impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
@@ -34,7 +45,11 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             Trigger::Instances { source, targets } => {
                 self.reconcile_instances(source, &targets, options).await
             }
-            Trigger::Sweep => self.sweep(options).await,
+            Trigger::Sweep { generation } => {
+                let mut report = self.sweep(options).await;
+                report.generation = generation;
+                report
+            }
             Trigger::Ignore { reason } => {
                 info!(%reason, "event skipped");
                 let mut report = Report::new("ignored", options.dry_run);
@@ -48,12 +63,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
     }
 
     /// The event path: re-read the named instances and their alarms, then converge.
-    pub async fn reconcile_instances(
-        &self,
-        source: &str,
-        targets: &[Target],
-        options: RunOptions,
-    ) -> Report {
+    pub async fn reconcile_instances(&self, source: &str, targets: &[Target], options: RunOptions) -> Report {
         let mut report = Report::new(source, options.dry_run);
         let ids: Vec<InstanceId> = targets.iter().map(|t| t.instance.clone()).collect();
         report.instances_examined = ids.len();
@@ -61,15 +71,12 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             Ok(facts) => facts,
             Err(error) => {
                 for id in &ids {
-                    report
-                        .failures
-                        .push(Failure::from_port(Some(id), None, &error));
+                    report.failures.push(Failure::from_port(Some(id), None, &error));
                 }
                 return report;
             }
         };
-        let mut facts: HashMap<InstanceId, _> =
-            facts.into_iter().map(|f| (f.id.clone(), f)).collect();
+        let mut facts: HashMap<InstanceId, _> = facts.into_iter().map(|f| (f.id.clone(), f)).collect();
 
         let mut subjects = Vec::new();
         let mut observed: Vec<ObservedAlarm> = Vec::new();
@@ -96,9 +103,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                     observed.extend(alarms);
                     subjects.push(subject);
                 }
-                Err(error) => report
-                    .failures
-                    .push(Failure::from_port(Some(id), None, &error)),
+                Err(error) => report.failures.push(Failure::from_port(Some(id), None, &error)),
             }
         }
         report.instances_in_scope = count_in_scope(&self.config, &subjects);
@@ -112,8 +117,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         let mut report = Report::new("sweep", options.dry_run);
         let (instances, observed) = tokio::join!(
             self.inventory.all_instances(),
-            self.alarms
-                .alarms_with_prefix(self.config.policy.naming.prefix())
+            self.alarms.alarms_with_prefix(self.config.policy.naming.prefix())
         );
         let (instances, observed) = match (instances, observed) {
             (Ok(instances), Ok(observed)) => (instances, observed),
@@ -132,9 +136,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
 
     async fn apply(&self, plan: &Plan, options: RunOptions, report: &mut Report) {
         report.unchanged += plan.unchanged.len();
-        report
-            .notes
-            .extend(plan.notes.iter().map(|(id, note)| format!("{id}: {note}")));
+        report.notes.extend(plan.notes.iter().map(|(id, note)| format!("{id}: {note}")));
         for conflict in &plan.conflicts {
             warn!(instance = %conflict.instance, alarm = %conflict.name, "{conflict}");
             report.conflicts.push(conflict.to_string());
@@ -148,10 +150,8 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             }
             return;
         }
-        let (deletes, writes): (Vec<&Change>, Vec<&Change>) = plan
-            .changes
-            .iter()
-            .partition(|c| matches!(c, Change::Delete { .. }));
+        let (deletes, writes): (Vec<&Change>, Vec<&Change>) =
+            plan.changes.iter().partition(|c| matches!(c, Change::Delete { .. }));
         for change in writes {
             let (Change::Create { alarm } | Change::Update { alarm, .. }) = change else {
                 continue;
@@ -173,7 +173,12 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                 }
             }
         }
-        for batch in deletes.chunks(MAX_DELETE_BATCH) {
+        for (index, batch) in deletes.chunks(MAX_DELETE_BATCH).enumerate() {
+            if options.out_of_time() {
+                report.deferred = deletes.len() - index * MAX_DELETE_BATCH;
+                warn!(deferred = report.deferred, "deadline reached; the rest is deferred");
+                return;
+            }
             let names: Vec<_> = batch.iter().map(|c| c.alarm_name().clone()).collect();
             match self.alarms.delete_alarms(&names).await {
                 Ok(()) => {
@@ -202,10 +207,9 @@ fn count_in_scope(config: &Config, subjects: &[Subject]) -> usize {
     subjects
         .iter()
         .filter(|s| match s {
-            Subject::Present(facts) => matches!(
-                config.policy.scope(facts),
-                reconciler_core::ScopeDecision::In { .. }
-            ),
+            Subject::Present(facts) => {
+                matches!(config.policy.scope(facts), reconciler_core::ScopeDecision::In { .. })
+            }
             Subject::Gone { .. } => false,
         })
         .count()

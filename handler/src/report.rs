@@ -22,6 +22,13 @@ pub struct Report {
     pub updated: usize,
     pub deleted: usize,
     pub unchanged: usize,
+    /// Changes not attempted because the invocation ran out of time.
+    pub deferred: usize,
+    /// Which link of a chain of sweep invocations this was (0: the scheduled one).
+    pub generation: u32,
+    /// Set when a follow-up invocation was asked to finish the deferred changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub continuation: Option<String>,
     pub changes: Vec<ChangeRecord>,
     pub conflicts: Vec<String>,
     pub notes: Vec<String>,
@@ -59,11 +66,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn from_port(
-        instance: Option<&InstanceId>,
-        alarm: Option<&str>,
-        error: &PortError,
-    ) -> Self {
+    pub fn from_port(instance: Option<&InstanceId>, alarm: Option<&str>, error: &PortError) -> Self {
         Self {
             instance: instance.cloned(),
             alarm: alarm.map(str::to_owned),
@@ -75,11 +78,7 @@ impl Failure {
 
 impl Report {
     pub fn new(trigger: &str, dry_run: bool) -> Self {
-        Self {
-            trigger: trigger.to_owned(),
-            dry_run,
-            ..Self::default()
-        }
+        Self { trigger: trigger.to_owned(), dry_run, ..Self::default() }
     }
 
     pub fn record(&mut self, change: &Change, status: ChangeStatus) {
@@ -107,10 +106,7 @@ impl Report {
 
     /// One line for the error returned to Lambda and for stderr.
     pub fn failure_summary(&self) -> String {
-        let first = self
-            .failures
-            .first()
-            .map_or(String::new(), |f| format!("; first: {}", f.error));
+        let first = self.failures.first().map_or(String::new(), |f| format!("; first: {}", f.error));
         format!(
             "{} failure(s), {} retryable{first}",
             self.failures.len(),
@@ -128,6 +124,7 @@ impl Report {
             ("AlarmsUpdated", self.updated),
             ("AlarmsDeleted", self.deleted),
             ("AlarmsUnchanged", self.unchanged),
+            ("ChangesDeferred", self.deferred),
             ("Conflicts", self.conflicts.len()),
             ("Failures", self.failures.len()),
         ];
@@ -161,10 +158,8 @@ mod tests {
         let mut report = Report::new("sweep", false);
         report.created = 3;
         let emf = report.emf("DiskAlarmReconciler", 1_700_000_000_000);
-        let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-            .as_array()
-            .unwrap();
-        assert_eq!(declared.len(), 9);
+        let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
+        assert_eq!(declared.len(), 10);
         for metric in declared {
             let name = metric["Name"].as_str().unwrap();
             assert!(emf[name].is_number(), "{name} is declared but missing");

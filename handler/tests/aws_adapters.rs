@@ -28,23 +28,16 @@ const ID_B: &str = "i-1234abcd";
 
 /// Retries off, so that error tests see the first answer without waiting.
 fn ec2(rules: &[&Rule]) -> (Ec2Inventory, ApiCalls) {
-    let client = mock_client!(
-        aws_sdk_ec2,
-        RuleMode::MatchAny,
-        rules.iter().copied(),
-        |c| { c.retry_config(RetryConfig::disabled()) }
-    );
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules.iter().copied(), |c| {
+        c.retry_config(RetryConfig::disabled())
+    });
     let calls = ApiCalls::default();
     (Ec2Inventory::new(client, calls.clone()), calls)
 }
 
 fn cloudwatch_with(rules: &[&Rule], retry: RetryConfig) -> (CloudWatchAlarms, ApiCalls) {
-    let client = mock_client!(
-        aws_sdk_cloudwatch,
-        RuleMode::Sequential,
-        rules.iter().copied(),
-        |c| c.retry_config(retry.clone())
-    );
+    let client = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, rules.iter().copied(), |c| c
+        .retry_config(retry.clone()));
     let calls = ApiCalls::default();
     (CloudWatchAlarms::new(client, calls.clone()), calls)
 }
@@ -60,21 +53,13 @@ fn id(s: &str) -> InstanceId {
 fn instance(id: &str, state: &str) -> Instance {
     Instance::builder()
         .instance_id(id)
-        .state(
-            aws_sdk_ec2::types::InstanceState::builder()
-                .name(InstanceStateName::from(state))
-                .build(),
-        )
+        .state(aws_sdk_ec2::types::InstanceState::builder().name(InstanceStateName::from(state)).build())
         .build()
 }
 
 fn page(instances: Vec<Instance>, next_token: Option<&str>) -> DescribeInstancesOutput {
     DescribeInstancesOutput::builder()
-        .reservations(
-            Reservation::builder()
-                .set_instances(Some(instances))
-                .build(),
-        )
+        .reservations(Reservation::builder().set_instances(Some(instances)).build())
         .set_next_token(next_token.map(str::to_owned))
         .build()
 }
@@ -83,9 +68,7 @@ fn ids_of(facts: &[reconciler_core::InstanceFacts]) -> Vec<&str> {
     facts.iter().map(|f| f.id.as_str()).collect()
 }
 
-fn filter_values(
-    input: &aws_sdk_ec2::operation::describe_instances::DescribeInstancesInput,
-) -> Vec<String> {
+fn filter_values(input: &aws_sdk_ec2::operation::describe_instances::DescribeInstancesInput) -> Vec<String> {
     match input.filters() {
         [filter] if filter.name() == Some("instance-id") => filter.values().to_vec(),
         _ => Vec::new(),
@@ -107,10 +90,7 @@ async fn describe_instances_filters_by_id_and_reads_every_page() {
         .then_output(|| page(vec![instance(ID_B, "stopped")], None));
     let (inventory, calls) = ec2(&[&first, &second]);
 
-    let facts = inventory
-        .describe_instances(&[id(ID_A), id(ID_B)])
-        .await
-        .unwrap();
+    let facts = inventory.describe_instances(&[id(ID_A), id(ID_B)]).await.unwrap();
 
     assert_eq!(ids_of(&facts), [ID_A, ID_B]);
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
@@ -162,42 +142,24 @@ async fn instances_convert_state_tags_and_launch_time() {
     let rule = mock!(aws_sdk_ec2::Client::describe_instances).then_output(|| {
         let tagged = Instance::builder()
             .instance_id(ID_A)
-            .state(
-                aws_sdk_ec2::types::InstanceState::builder()
-                    .name(InstanceStateName::ShuttingDown)
-                    .build(),
-            )
+            .state(aws_sdk_ec2::types::InstanceState::builder().name(InstanceStateName::ShuttingDown).build())
             .tags(Tag::builder().key("Name").value("web-1").build())
             .tags(Tag::builder().key("team").value("").build())
             .launch_time(DateTime::from_secs(1_700_000_000))
             .build();
-        page(
-            vec![
-                tagged,
-                instance(ID_B, "hibernating"),
-                instance("not-an-id", "running"),
-            ],
-            None,
-        )
+        page(vec![tagged, instance(ID_B, "hibernating"), instance("not-an-id", "running")], None)
     });
     let (inventory, _) = ec2(&[&rule]);
 
     let facts = inventory.all_instances().await.unwrap();
 
-    assert_eq!(
-        facts.len(),
-        1,
-        "unknown states and malformed ids are skipped"
-    );
+    assert_eq!(facts.len(), 1, "unknown states and malformed ids are skipped");
     let facts = &facts[0];
     assert_eq!(facts.id, id(ID_A));
     assert_eq!(facts.state, InstanceState::ShuttingDown);
     assert_eq!(
         facts.tags,
-        BTreeMap::from([
-            ("Name".to_owned(), "web-1".to_owned()),
-            ("team".to_owned(), String::new()),
-        ])
+        BTreeMap::from([("Name".to_owned(), "web-1".to_owned()), ("team".to_owned(), String::new()),])
     );
     assert_eq!(facts.launch_time, Some(UnixTime(1_700_000_000)));
 }
@@ -225,30 +187,19 @@ async fn describe_alarms_sends_prefix_and_type_and_reads_every_page() {
     let second = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
         .match_requests(move |r| is_query(r) && r.next_token() == Some("page-2"))
         .then_output(|| {
-            DescribeAlarmsOutput::builder()
-                .metric_alarms(alarm("ec2-disk-i-1234abcd-critical"))
-                .build()
+            DescribeAlarmsOutput::builder().metric_alarms(alarm("ec2-disk-i-1234abcd-critical")).build()
         });
     let (store, calls) = cloudwatch(&[&first, &second]);
 
     let alarms = store.alarms_with_prefix("ec2-disk-").await.unwrap();
 
     let names: Vec<&str> = alarms.iter().map(|a| a.name.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "ec2-disk-i-1234abcd-warning",
-            "ec2-disk-i-1234abcd-critical"
-        ]
-    );
+    assert_eq!(names, ["ec2-disk-i-1234abcd-warning", "ec2-disk-i-1234abcd-critical"]);
     assert_eq!(calls.get("DescribeAlarms"), 2);
 }
 
 fn cw_dimension(name: &str, value: &str) -> aws_sdk_cloudwatch::types::Dimension {
-    aws_sdk_cloudwatch::types::Dimension::builder()
-        .name(name)
-        .value(value)
-        .build()
+    aws_sdk_cloudwatch::types::Dimension::builder().name(name).value(value).build()
 }
 
 const WARNING_TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:disk-warning";
@@ -299,10 +250,7 @@ async fn metric_alarm_converts_to_alarm_config() {
             description: "disk\n[managed-by: ec2-disk-alarms]".into(),
             namespace: "CWAgent".into(),
             metric_name: "disk_used_percent".into(),
-            dimensions: vec![
-                Dimension::new("InstanceId", ID_B),
-                Dimension::new("path", "/")
-            ],
+            dimensions: vec![Dimension::new("InstanceId", ID_B), Dimension::new("path", "/")],
             statistic: "Average".into(),
             period_seconds: 300,
             evaluation_periods: 3,
@@ -352,10 +300,7 @@ fn config() -> AlarmConfig {
         description: "Disk / on web-1\n[managed-by: ec2-disk-alarms]".into(),
         namespace: "CWAgent".into(),
         metric_name: "disk_used_percent".into(),
-        dimensions: vec![
-            Dimension::new("InstanceId", ID_B),
-            Dimension::new("path", "/"),
-        ],
+        dimensions: vec![Dimension::new("InstanceId", ID_B), Dimension::new("path", "/")],
         statistic: "Maximum".into(),
         period_seconds: 300,
         evaluation_periods: 3,
@@ -413,11 +358,7 @@ async fn put_alarm_sends_percentiles_as_extended_statistic() {
         })
         .then_output(|| PutMetricAlarmOutput::builder().build());
     let (store, _) = cloudwatch(&[&rule]);
-    let config = AlarmConfig {
-        statistic: "p99".into(),
-        datapoints_to_alarm: None,
-        ..config()
-    };
+    let config = AlarmConfig { statistic: "p99".into(), datapoints_to_alarm: None, ..config() };
 
     store.put_alarm(&desired(config)).await.unwrap();
 
@@ -425,17 +366,13 @@ async fn put_alarm_sends_percentiles_as_extended_statistic() {
 }
 
 fn names(count: usize) -> Vec<AlarmName> {
-    (0..count)
-        .map(|n| AlarmName::parse(&format!("ec2-disk-i-{n:08x}-warning")).unwrap())
-        .collect()
+    (0..count).map(|n| AlarmName::parse(&format!("ec2-disk-i-{n:08x}-warning")).unwrap()).collect()
 }
 
 #[tokio::test]
 async fn delete_alarms_sends_the_names_in_one_call() {
     let rule = mock!(aws_sdk_cloudwatch::Client::delete_alarms)
-        .match_requests(|r| {
-            r.alarm_names() == ["ec2-disk-i-00000000-warning", "ec2-disk-i-00000001-warning"]
-        })
+        .match_requests(|r| r.alarm_names() == ["ec2-disk-i-00000000-warning", "ec2-disk-i-00000001-warning"])
         .then_output(|| DeleteAlarmsOutput::builder().build());
     let (store, calls) = cloudwatch(&[&rule]);
 
@@ -461,10 +398,7 @@ async fn delete_alarms_takes_a_full_batch() {
 async fn delete_alarms_refuses_more_than_a_batch_without_calling() {
     let (store, calls) = cloudwatch(&[]);
 
-    let error = store
-        .delete_alarms(&names(MAX_DELETE_BATCH + 1))
-        .await
-        .unwrap_err();
+    let error = store.delete_alarms(&names(MAX_DELETE_BATCH + 1)).await.unwrap_err();
 
     assert_eq!(error.kind, ErrorKind::Refused);
     assert!(!error.retryable());
@@ -493,20 +427,14 @@ async fn cloudwatch_throttling_is_throttled_and_retryable() {
     assert_eq!(error.kind, ErrorKind::Throttled);
     assert!(error.retryable());
     assert_eq!(error.operation, "DescribeAlarms");
-    assert!(
-        error.message.contains("Throttling: Rate exceeded"),
-        "{error}"
-    );
+    assert!(error.message.contains("Throttling: Rate exceeded"), "{error}");
     assert_eq!(calls.get("DescribeAlarms"), 1);
 }
 
 #[tokio::test]
 async fn ec2_request_limit_exceeded_is_throttled() {
     let rule = mock!(aws_sdk_ec2::Client::describe_instances).then_error(|| {
-        DescribeInstancesError::generic(error_meta(
-            "RequestLimitExceeded",
-            "Request limit exceeded.",
-        ))
+        DescribeInstancesError::generic(error_meta("RequestLimitExceeded", "Request limit exceeded."))
     });
     let (inventory, _) = ec2(&[&rule]);
 
@@ -530,18 +458,12 @@ async fn access_denied_is_refused() {
 
     assert_eq!(error.kind, ErrorKind::Refused);
     assert!(!error.retryable());
-    assert!(
-        error.message.starts_with("AccessDenied: not authorized"),
-        "{error}"
-    );
+    assert!(error.message.starts_with("AccessDenied: not authorized"), "{error}");
 }
 
 #[tokio::test]
 async fn server_error_is_transient() {
-    let rule = mock!(aws_sdk_cloudwatch::Client::delete_alarms)
-        .sequence()
-        .http_status(503, None)
-        .build();
+    let rule = mock!(aws_sdk_cloudwatch::Client::delete_alarms).sequence().http_status(503, None).build();
     let (store, _) = cloudwatch(&[&rule]);
 
     let error = store.delete_alarms(&names(1)).await.unwrap_err();
@@ -557,24 +479,16 @@ async fn sdk_retries_a_throttled_call_until_it_succeeds() {
         .error(|| DescribeAlarmsError::generic(error_meta("ThrottlingException", "slow down")))
         .times(1)
         .output(|| {
-            DescribeAlarmsOutput::builder()
-                .metric_alarms(alarm("ec2-disk-i-1234abcd-warning"))
-                .build()
+            DescribeAlarmsOutput::builder().metric_alarms(alarm("ec2-disk-i-1234abcd-warning")).build()
         })
         .build();
     // Standard mode as in production, with a backoff short enough for a test.
-    let retry = RetryConfig::standard()
-        .with_max_attempts(3)
-        .with_initial_backoff(Duration::from_millis(1));
+    let retry = RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1));
     let (store, calls) = cloudwatch_with(&[&rule], retry);
 
     let alarms = store.alarms_with_prefix("ec2-disk-").await.unwrap();
 
     assert_eq!(alarms.len(), 1);
     assert_eq!(rule.num_calls(), 2, "one throttled attempt, one retry");
-    assert_eq!(
-        calls.get("DescribeAlarms"),
-        1,
-        "the retry is inside one page request"
-    );
+    assert_eq!(calls.get("DescribeAlarms"), 1, "the retry is inside one page request");
 }

@@ -6,9 +6,7 @@ use handler::event::{decode, Target, Trigger};
 use handler::fake::FakeCloud;
 use handler::ports::ErrorKind;
 use handler::reconcile::{Reconciler, RunOptions};
-use reconciler_core::{
-    AlarmConfig, InstanceFacts, InstanceId, InstanceState, StateClaim, UnixTime,
-};
+use reconciler_core::{AlarmConfig, InstanceFacts, InstanceId, InstanceState, StateClaim, UnixTime};
 use serde_json::json;
 
 const NOW: i64 = 1_800_000_000;
@@ -41,20 +39,13 @@ fn instance(cloud: &FakeCloud, s: &str, state: InstanceState, env: &str) {
     cloud.put_instance(InstanceFacts {
         id: id(s),
         state,
-        tags: [
-            ("Environment".to_string(), env.to_string()),
-            ("Name".to_string(), format!("web-{s}")),
-        ]
-        .into(),
+        tags: [("Environment".to_string(), env.to_string()), ("Name".to_string(), format!("web-{s}"))].into(),
         launch_time: Some(UnixTime(NOW - 3600)),
     });
 }
 
 fn options() -> RunOptions {
-    RunOptions {
-        dry_run: false,
-        now: UnixTime(NOW),
-    }
+    RunOptions::new(UnixTime(NOW))
 }
 
 /// An event from `age` seconds ago claiming `state`.
@@ -63,10 +54,7 @@ fn event(s: &str, state: InstanceState, age: i64) -> Trigger {
         source: "ec2-state-change",
         targets: vec![Target {
             instance: id(s),
-            claim: Some(StateClaim {
-                state,
-                time: UnixTime(NOW - age),
-            }),
+            claim: Some(StateClaim { state, time: UnixTime(NOW - age) }),
         }],
     }
 }
@@ -76,10 +64,7 @@ fn names(cloud: &FakeCloud) -> Vec<String> {
 }
 
 fn owned_pair(s: &str) -> Vec<String> {
-    vec![
-        format!("ec2-disk-{s}-critical"),
-        format!("ec2-disk-{s}-warning"),
-    ]
+    vec![format!("ec2-disk-{s}-critical"), format!("ec2-disk-{s}-warning")]
 }
 
 #[tokio::test]
@@ -87,25 +72,14 @@ async fn running_event_creates_the_pair_and_a_duplicate_writes_nothing() {
     let cloud = FakeCloud::new();
     instance(&cloud, A, InstanceState::Running, "production");
     let r = reconciler(&cloud);
-    let report = r
-        .handle(event(A, InstanceState::Running, 10), options())
-        .await;
+    let report = r.handle(event(A, InstanceState::Running, 10), options()).await;
     assert!(!report.failed(), "{:?}", report.failures);
     assert_eq!(report.created, 2);
     assert_eq!(names(&cloud), owned_pair(A));
     let writes = cloud.writes();
-    let again = r
-        .handle(event(A, InstanceState::Running, 10), options())
-        .await;
-    assert_eq!(
-        (again.created, again.updated, again.deleted, again.unchanged),
-        (0, 0, 0, 2)
-    );
-    assert_eq!(
-        cloud.writes(),
-        writes,
-        "a duplicate event must cost reads only"
-    );
+    let again = r.handle(event(A, InstanceState::Running, 10), options()).await;
+    assert_eq!((again.created, again.updated, again.deleted, again.unchanged), (0, 0, 0, 2));
+    assert_eq!(cloud.writes(), writes, "a duplicate event must cost reads only");
 }
 
 #[tokio::test]
@@ -113,16 +87,12 @@ async fn stop_then_late_running_event_converges_to_no_alarms() {
     let cloud = FakeCloud::new();
     instance(&cloud, A, InstanceState::Running, "production");
     let r = reconciler(&cloud);
-    r.handle(event(A, InstanceState::Running, 900), options())
-        .await;
+    r.handle(event(A, InstanceState::Running, 900), options()).await;
     cloud.set_state(&id(A), InstanceState::Stopped);
-    r.handle(event(A, InstanceState::Stopped, 600), options())
-        .await;
+    r.handle(event(A, InstanceState::Stopped, 600), options()).await;
     assert!(names(&cloud).is_empty());
     // The running event from before the stop arrives again, late.
-    let report = r
-        .handle(event(A, InstanceState::Running, 900), options())
-        .await;
+    let report = r.handle(event(A, InstanceState::Running, 900), options()).await;
     assert!(!report.failed());
     assert!(names(&cloud).is_empty());
 }
@@ -132,19 +102,11 @@ async fn fresh_event_the_api_has_not_caught_up_with_is_retried_then_converges() 
     let cloud = FakeCloud::new();
     instance(&cloud, A, InstanceState::Stopped, "production");
     let r = reconciler(&cloud);
-    let report = r
-        .handle(event(A, InstanceState::Running, 5), options())
-        .await;
-    assert!(
-        report.failed() && report.failures[0].retryable,
-        "{:?}",
-        report.failures
-    );
+    let report = r.handle(event(A, InstanceState::Running, 5), options()).await;
+    assert!(report.failed() && report.failures[0].retryable, "{:?}", report.failures);
     assert!(names(&cloud).is_empty());
     cloud.set_state(&id(A), InstanceState::Running);
-    let retry = r
-        .handle(event(A, InstanceState::Running, 65), options())
-        .await;
+    let retry = r.handle(event(A, InstanceState::Running, 65), options()).await;
     assert!(!retry.failed());
     assert_eq!(names(&cloud), owned_pair(A));
 }
@@ -154,11 +116,8 @@ async fn terminated_event_wins_over_a_lagging_api() {
     let cloud = FakeCloud::new();
     instance(&cloud, A, InstanceState::Running, "production");
     let r = reconciler(&cloud);
-    r.handle(event(A, InstanceState::Running, 100), options())
-        .await;
-    let report = r
-        .handle(event(A, InstanceState::Terminated, 1), options())
-        .await;
+    r.handle(event(A, InstanceState::Running, 100), options()).await;
+    let report = r.handle(event(A, InstanceState::Terminated, 1), options()).await;
     assert_eq!(report.deleted, 2);
     assert!(names(&cloud).is_empty());
 }
@@ -168,17 +127,12 @@ async fn unknown_instance_gets_no_alarms_and_loses_leftovers() {
     let cloud = FakeCloud::new();
     instance(&cloud, A, InstanceState::Running, "production");
     let r = reconciler(&cloud);
-    r.handle(event(A, InstanceState::Running, 100), options())
-        .await;
+    r.handle(event(A, InstanceState::Running, 100), options()).await;
     cloud.forget_instance(&id(A));
-    let report = r
-        .handle(event(A, InstanceState::Terminated, 7200), options())
-        .await;
+    let report = r.handle(event(A, InstanceState::Terminated, 7200), options()).await;
     assert!(!report.failed());
     assert!(names(&cloud).is_empty());
-    let never_existed = r
-        .handle(event(B, InstanceState::Running, 7200), options())
-        .await;
+    let never_existed = r.handle(event(B, InstanceState::Running, 7200), options()).await;
     assert!(!never_existed.failed());
     assert_eq!(never_existed.created, 0);
 }
@@ -188,9 +142,7 @@ async fn out_of_scope_and_opted_out_instances_get_none() {
     let cloud = FakeCloud::new();
     instance(&cloud, A, InstanceState::Running, "staging");
     let r = reconciler(&cloud);
-    let report = r
-        .handle(event(A, InstanceState::Running, 100), options())
-        .await;
+    let report = r.handle(event(A, InstanceState::Running, 100), options()).await;
     assert_eq!((report.created, report.instances_in_scope), (0, 0));
     assert!(names(&cloud).is_empty());
 }
@@ -219,15 +171,12 @@ async fn a_persons_alarm_under_our_name_is_never_overwritten() {
     let name = format!("ec2-disk-{A}-warning");
     cloud.put_alarm_by_hand(&name, person.clone());
     let r = reconciler(&cloud);
-    let report = r
-        .handle(event(A, InstanceState::Running, 100), options())
-        .await;
+    let report = r.handle(event(A, InstanceState::Running, 100), options()).await;
     assert_eq!(report.conflicts.len(), 1, "{:?}", report.conflicts);
     assert_eq!(report.created, 1, "the critical alarm is still created");
     assert_eq!(cloud.alarm(&name), Some(person.clone()));
     cloud.set_state(&id(A), InstanceState::Stopped);
-    r.handle(event(A, InstanceState::Stopped, 100), options())
-        .await;
+    r.handle(event(A, InstanceState::Stopped, 100), options()).await;
     assert_eq!(cloud.alarm(&name), Some(person), "never deleted either");
 }
 
@@ -237,15 +186,11 @@ async fn a_failed_write_fails_the_invocation_and_the_retry_finishes() {
     instance(&cloud, A, InstanceState::Running, "production");
     let r = reconciler(&cloud);
     cloud.fail_next("PutMetricAlarm", ErrorKind::Throttled, 1);
-    let report = r
-        .handle(event(A, InstanceState::Running, 100), options())
-        .await;
+    let report = r.handle(event(A, InstanceState::Running, 100), options()).await;
     assert!(report.failed());
     assert_eq!((report.created, report.failures.len()), (1, 1));
     assert!(report.failures[0].retryable);
-    let retry = r
-        .handle(event(A, InstanceState::Running, 100), options())
-        .await;
+    let retry = r.handle(event(A, InstanceState::Running, 100), options()).await;
     assert!(!retry.failed());
     assert_eq!(names(&cloud), owned_pair(A));
 }
@@ -256,9 +201,7 @@ async fn failed_reads_write_nothing_and_are_reported() {
         let cloud = FakeCloud::new();
         instance(&cloud, A, InstanceState::Running, "production");
         cloud.fail_next(operation, ErrorKind::Transient, 1);
-        let report = reconciler(&cloud)
-            .handle(event(A, InstanceState::Running, 100), options())
-            .await;
+        let report = reconciler(&cloud).handle(event(A, InstanceState::Running, 100), options()).await;
         assert!(report.failed(), "{operation}");
         assert_eq!(cloud.writes(), 0, "{operation}");
     }
@@ -269,17 +212,13 @@ async fn failed_batch_delete_is_reported_per_alarm() {
     let cloud = FakeCloud::new();
     instance(&cloud, A, InstanceState::Running, "production");
     let r = reconciler(&cloud);
-    r.handle(event(A, InstanceState::Running, 100), options())
-        .await;
+    r.handle(event(A, InstanceState::Running, 100), options()).await;
     cloud.set_state(&id(A), InstanceState::Stopped);
     cloud.fail_next("DeleteAlarms", ErrorKind::Transient, 1);
-    let report = r
-        .handle(event(A, InstanceState::Stopped, 100), options())
-        .await;
+    let report = r.handle(event(A, InstanceState::Stopped, 100), options()).await;
     assert_eq!(report.failures.len(), 2);
     assert_eq!(names(&cloud), owned_pair(A));
-    r.handle(event(A, InstanceState::Stopped, 100), options())
-        .await;
+    r.handle(event(A, InstanceState::Stopped, 100), options()).await;
     assert!(names(&cloud).is_empty());
 }
 
@@ -290,10 +229,7 @@ async fn dry_run_writes_nothing() {
     let report = reconciler(&cloud)
         .handle(
             event(A, InstanceState::Running, 100),
-            RunOptions {
-                dry_run: true,
-                now: UnixTime(NOW),
-            },
+            RunOptions { dry_run: true, ..RunOptions::new(UnixTime(NOW)) },
         )
         .await;
     assert_eq!(report.created, 2);
@@ -305,8 +241,7 @@ async fn dry_run_writes_nothing() {
 async fn ignored_events_touch_nothing() {
     let cloud = FakeCloud::new();
     instance(&cloud, A, InstanceState::Running, "production");
-    let trigger =
-        decode(json!({"source": "com.example", "detail-type": "Thing", "detail": {}})).unwrap();
+    let trigger = decode(json!({"source": "com.example", "detail-type": "Thing", "detail": {}})).unwrap();
     let report = reconciler(&cloud).handle(trigger, options()).await;
     assert!(report.skipped.is_some());
     assert!(cloud.calls.snapshot().is_empty(), "not even a read");

@@ -36,10 +36,7 @@ pub struct Dimension {
 
 impl Dimension {
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            value: value.into(),
-        }
+        Self { name: name.into(), value: value.into() }
     }
 }
 
@@ -116,9 +113,7 @@ impl Naming {
         if prefix.chars().any(|c| c.is_control() || c == '*') {
             return Err("must not contain control characters or '*'".into());
         }
-        Ok(Self {
-            prefix: prefix.to_owned(),
-        })
+        Ok(Self { prefix: prefix.to_owned() })
     }
 
     pub fn prefix(&self) -> &str {
@@ -159,15 +154,10 @@ mod tests {
         let naming = Naming::new("ec2-disk-").unwrap();
         for severity in Severity::ALL {
             let name = naming.alarm_name(&id("i-0123456789abcdef0"), severity);
-            assert_eq!(
-                naming.parse(&name),
-                Some((id("i-0123456789abcdef0"), severity))
-            );
+            assert_eq!(naming.parse(&name), Some((id("i-0123456789abcdef0"), severity)));
         }
         assert_eq!(
-            naming
-                .alarm_name(&id("i-1234abcd"), Severity::Critical)
-                .as_str(),
+            naming.alarm_name(&id("i-1234abcd"), Severity::Critical).as_str(),
             "ec2-disk-i-1234abcd-critical"
         );
     }
@@ -183,11 +173,7 @@ mod tests {
             "ec2-disk-web-server-warning",
             "EC2-DISK-i-1234abcd-warning",
         ] {
-            assert_eq!(
-                naming.parse(&AlarmName::parse(name).unwrap()),
-                None,
-                "{name}"
-            );
+            assert_eq!(naming.parse(&AlarmName::parse(name).unwrap()), None, "{name}");
         }
     }
 

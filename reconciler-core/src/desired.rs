@@ -19,13 +19,8 @@ pub struct DesiredAlarm {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "desire", rename_all = "kebab-case")]
 pub enum Desire {
-    Alarms {
-        alarms: Vec<DesiredAlarm>,
-        notes: Vec<String>,
-    },
-    None {
-        reason: NoAlarmsReason,
-    },
+    Alarms { alarms: Vec<DesiredAlarm>, notes: Vec<String> },
+    None { reason: NoAlarmsReason },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -53,22 +48,14 @@ impl fmt::Display for NoAlarmsReason {
 /// gets its alarms with the `running` event that follows.
 pub fn desired_alarms(policy: &Policy, subject: &Subject) -> Desire {
     let facts = match subject {
-        Subject::Gone { .. } => {
-            return Desire::None {
-                reason: NoAlarmsReason::Gone,
-            }
-        }
+        Subject::Gone { .. } => return Desire::None { reason: NoAlarmsReason::Gone },
         Subject::Present(facts) => facts,
     };
     if facts.state != InstanceState::Running {
-        return Desire::None {
-            reason: NoAlarmsReason::NotRunning { state: facts.state },
-        };
+        return Desire::None { reason: NoAlarmsReason::NotRunning { state: facts.state } };
     }
     match policy.scope(facts) {
-        ScopeDecision::Out(why) => Desire::None {
-            reason: NoAlarmsReason::OutOfScope(why),
-        },
+        ScopeDecision::Out(why) => Desire::None { reason: NoAlarmsReason::OutOfScope(why) },
         ScopeDecision::In { thresholds, notes } => Desire::Alarms {
             alarms: Severity::ALL
                 .into_iter()
@@ -84,12 +71,7 @@ pub fn desired_alarms(policy: &Policy, subject: &Subject) -> Desire {
     }
 }
 
-fn alarm_config(
-    policy: &Policy,
-    facts: &InstanceFacts,
-    severity: Severity,
-    threshold: f64,
-) -> AlarmConfig {
+fn alarm_config(policy: &Policy, facts: &InstanceFacts, severity: Severity, threshold: f64) -> AlarmConfig {
     let topic = policy.severity(severity).topic.as_str().to_owned();
     let mut dimensions = vec![Dimension::new("InstanceId", facts.id.as_str())];
     dimensions.extend(policy.metric.dimensions.iter().cloned());
@@ -114,12 +96,7 @@ fn alarm_config(
 }
 
 /// Written for the person who receives the page at 3 a.m.
-fn description(
-    policy: &Policy,
-    facts: &InstanceFacts,
-    severity: Severity,
-    threshold: f64,
-) -> String {
+fn description(policy: &Policy, facts: &InstanceFacts, severity: Severity, threshold: f64) -> String {
     let who = match facts.name() {
         Some(name) => format!("{} ({})", facts.id, truncate(name, 100)),
         None => facts.id.to_string(),
@@ -129,9 +106,7 @@ fn description(
         .dimensions
         .iter()
         .find(|d| d.name == "path" || d.name == "MountPath")
-        .map_or("the monitored filesystem".to_owned(), |d| {
-            format!("filesystem {}", d.value)
-        });
+        .map_or("the monitored filesystem".to_owned(), |d| format!("filesystem {}", d.value));
     let minutes = i64::from(policy.period_seconds) * i64::from(policy.evaluation_periods) / 60;
     let action = match severity {
         Severity::Warning => "Plan clean-up or growth of the volume within the day.",
@@ -148,11 +123,7 @@ fn description(
 }
 
 fn truncate(value: &str, max_chars: usize) -> String {
-    value
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(max_chars)
-        .collect()
+    value.chars().filter(|c| !c.is_control()).take(max_chars).collect()
 }
 
 #[cfg(test)]
@@ -176,31 +147,16 @@ mod tests {
         let alarms = alarms(desired_alarms(&p, &Subject::Present(facts)));
         assert_eq!(alarms.len(), 2);
         let (warning, critical) = (&alarms[0], &alarms[1]);
-        assert_eq!(
-            warning.name.as_str(),
-            "ec2-disk-i-0123456789abcdef0-warning"
-        );
+        assert_eq!(warning.name.as_str(), "ec2-disk-i-0123456789abcdef0-warning");
         assert_eq!(warning.config.threshold, 60.0);
-        assert_eq!(
-            warning.config.alarm_actions,
-            vec![p.warning.topic.to_string()]
-        );
+        assert_eq!(warning.config.alarm_actions, vec![p.warning.topic.to_string()]);
         assert_eq!(warning.config.ok_actions, vec![p.warning.topic.to_string()]);
-        assert_eq!(
-            critical.name.as_str(),
-            "ec2-disk-i-0123456789abcdef0-critical"
-        );
+        assert_eq!(critical.name.as_str(), "ec2-disk-i-0123456789abcdef0-critical");
         assert_eq!(critical.config.threshold, 80.0);
-        assert_eq!(
-            critical.config.alarm_actions,
-            vec![p.critical.topic.to_string()]
-        );
+        assert_eq!(critical.config.alarm_actions, vec![p.critical.topic.to_string()]);
         for alarm in &alarms {
             let c = &alarm.config;
-            assert_eq!(
-                (c.namespace.as_str(), c.metric_name.as_str()),
-                ("CWAgent", "disk_used_percent")
-            );
+            assert_eq!((c.namespace.as_str(), c.metric_name.as_str()), ("CWAgent", "disk_used_percent"));
             assert_eq!(
                 c.dimensions,
                 vec![
@@ -210,18 +166,11 @@ mod tests {
                 ]
             );
             assert_eq!(c.comparison_operator, "GreaterThanOrEqualToThreshold");
-            assert_eq!(
-                (c.statistic.as_str(), c.period_seconds, c.evaluation_periods),
-                ("Average", 300, 2)
-            );
+            assert_eq!((c.statistic.as_str(), c.period_seconds, c.evaluation_periods), ("Average", 300, 2));
             assert_eq!(c.treat_missing_data, "missing");
             assert!(c.actions_enabled);
             assert!(c.has_ownership_marker());
-            assert!(
-                c.description.contains("i-0123456789abcdef0 (web-1)"),
-                "{}",
-                c.description
-            );
+            assert!(c.description.contains("i-0123456789abcdef0 (web-1)"), "{}", c.description);
             assert!(c.description.contains("filesystem /"));
             assert!(c.description.contains("10 minutes"));
             assert!(c.description.len() <= 1024);
@@ -232,15 +181,10 @@ mod tests {
     fn legacy_profile_watches_the_monitoring_scripts_metric() {
         let mut p = policy();
         p.metric = MetricProfile::legacy(None);
-        let alarms = alarms(desired_alarms(
-            &p,
-            &Subject::Present(instance(&[("Environment", "production")])),
-        ));
+        let alarms =
+            alarms(desired_alarms(&p, &Subject::Present(instance(&[("Environment", "production")]))));
         let c = &alarms[0].config;
-        assert_eq!(
-            (c.namespace.as_str(), c.metric_name.as_str()),
-            ("System/Linux", "DiskSpaceUtilization")
-        );
+        assert_eq!((c.namespace.as_str(), c.metric_name.as_str()), ("System/Linux", "DiskSpaceUtilization"));
         assert_eq!(
             c.dimensions,
             vec![
@@ -257,21 +201,12 @@ mod tests {
         let facts = instance(&[
             ("Environment", "production"),
             ("disk-alarms:warning-threshold", "70"),
-            (
-                "disk-alarms:alarm-actions",
-                "arn:aws:sns:eu-west-1:1:attacker",
-            ),
+            ("disk-alarms:alarm-actions", "arn:aws:sns:eu-west-1:1:attacker"),
         ]);
         let alarms = alarms(desired_alarms(&p, &Subject::Present(facts)));
         assert_eq!(alarms[0].config.threshold, 70.0);
-        assert_eq!(
-            alarms[0].config.alarm_actions,
-            vec![p.warning.topic.to_string()]
-        );
-        assert_eq!(
-            alarms[1].config.alarm_actions,
-            vec![p.critical.topic.to_string()]
-        );
+        assert_eq!(alarms[0].config.alarm_actions, vec![p.warning.topic.to_string()]);
+        assert_eq!(alarms[1].config.alarm_actions, vec![p.critical.topic.to_string()]);
     }
 
     #[test]
@@ -281,21 +216,9 @@ mod tests {
             (InstanceState::Pending, "production", "instance pending"),
             (InstanceState::Stopping, "production", "instance stopping"),
             (InstanceState::Stopped, "production", "instance stopped"),
-            (
-                InstanceState::ShuttingDown,
-                "production",
-                "instance shutting-down",
-            ),
-            (
-                InstanceState::Terminated,
-                "production",
-                "instance terminated",
-            ),
-            (
-                InstanceState::Running,
-                "staging",
-                "out of scope: Environment=staging",
-            ),
+            (InstanceState::ShuttingDown, "production", "instance shutting-down"),
+            (InstanceState::Terminated, "production", "instance terminated"),
+            (InstanceState::Running, "staging", "out of scope: Environment=staging"),
         ];
         for (state, env, reason) in cases {
             let mut facts = instance(&[("Environment", env)]);
@@ -305,15 +228,8 @@ mod tests {
                 Desire::Alarms { .. } => panic!("{state} {env} should have no alarms"),
             }
         }
-        let gone = Subject::Gone {
-            id: InstanceId::parse("i-1234abcd").unwrap(),
-        };
-        assert_eq!(
-            desired_alarms(&p, &gone),
-            Desire::None {
-                reason: NoAlarmsReason::Gone
-            }
-        );
+        let gone = Subject::Gone { id: InstanceId::parse("i-1234abcd").unwrap() };
+        assert_eq!(desired_alarms(&p, &gone), Desire::None { reason: NoAlarmsReason::Gone });
     }
 
     #[test]

@@ -14,11 +14,7 @@ impl std::error::Error for IdError {}
 impl fmt::Display for IdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shown: String = self.value.chars().take(80).collect();
-        write!(
-            f,
-            "invalid {} {:?}: expected {}",
-            self.kind, shown, self.expected
-        )
+        write!(f, "invalid {} {:?}: expected {}", self.kind, shown, self.expected)
     }
 }
 
@@ -31,9 +27,7 @@ impl InstanceId {
     pub fn parse(value: &str) -> Result<Self, IdError> {
         let hex = value.strip_prefix("i-").unwrap_or("");
         let valid = matches!(hex.len(), 8 | 17)
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if valid {
             Ok(Self(value.to_owned()))
         } else {
@@ -66,11 +60,7 @@ impl AlarmName {
         if (1..=255).contains(&value.chars().count()) {
             Ok(Self(value.to_owned()))
         } else {
-            Err(IdError {
-                kind: "alarm name",
-                value: value.to_owned(),
-                expected: "1 to 255 characters",
-            })
+            Err(IdError { kind: "alarm name", value: value.to_owned(), expected: "1 to 255 characters" })
         }
     }
 

@@ -16,7 +16,9 @@ pub type DeleteReason = NoAlarmsReason;
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Change {
     /// The alarm is missing.
-    Create { alarm: DesiredAlarm },
+    Create {
+        alarm: DesiredAlarm,
+    },
     /// The alarm exists but differs in `differences` (never empty).
     Update {
         alarm: DesiredAlarm,
@@ -56,11 +58,9 @@ impl Change {
     pub fn reason(&self) -> String {
         match self {
             Self::Create { .. } => "missing".into(),
-            Self::Update { differences, .. } => differences
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
+            Self::Update { differences, .. } => {
+                differences.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            }
             Self::Delete { reason, .. } => reason.to_string(),
         }
     }
@@ -136,8 +136,7 @@ impl Plan {
 /// changed or deleted. Owned alarms of instances that are not among
 /// `subjects` are orphans: their instance no longer exists.
 pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -> Plan {
-    let by_name: HashMap<&AlarmName, &ObservedAlarm> =
-        observed.iter().map(|a| (&a.name, a)).collect();
+    let by_name: HashMap<&AlarmName, &ObservedAlarm> = observed.iter().map(|a| (&a.name, a)).collect();
     let mut owned_by_instance: HashMap<InstanceId, Vec<&ObservedAlarm>> = HashMap::new();
     for alarm in observed {
         if let Some((instance, _)) = policy.naming.parse(&alarm.name) {
@@ -156,24 +155,17 @@ pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -
         let owned = owned_by_instance.remove(subject.id()).unwrap_or_default();
         match desired_alarms(policy, subject) {
             Desire::Alarms { alarms, notes } => {
-                result
-                    .notes
-                    .extend(notes.into_iter().map(|n| (subject.id().clone(), n)));
+                result.notes.extend(notes.into_iter().map(|n| (subject.id().clone(), n)));
                 let wanted: HashSet<&AlarmName> = alarms.iter().map(|a| &a.name).collect();
                 for stale in owned.iter().filter(|a| !wanted.contains(&a.name)) {
                     // Only reachable if a later version stops wanting a severity.
-                    result
-                        .changes
-                        .push(delete(stale, subject.id(), NoAlarmsReason::Gone));
+                    result.changes.push(delete(stale, subject.id(), NoAlarmsReason::Gone));
                 }
                 for alarm in alarms {
                     match by_name.get(&alarm.name) {
                         None => result.changes.push(Change::Create { alarm }),
                         Some(existing) if !existing.config.has_ownership_marker() => {
-                            result.conflicts.push(Conflict {
-                                name: alarm.name,
-                                instance: alarm.instance,
-                            })
+                            result.conflicts.push(Conflict { name: alarm.name, instance: alarm.instance })
                         }
                         Some(existing) => {
                             let differences = diff(&existing.config, &alarm.config);
@@ -188,18 +180,14 @@ pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -
             }
             Desire::None { reason } => {
                 for alarm in owned {
-                    result
-                        .changes
-                        .push(delete(alarm, subject.id(), reason.clone()));
+                    result.changes.push(delete(alarm, subject.id(), reason.clone()));
                 }
             }
         }
     }
     for (instance, alarms) in owned_by_instance {
         for alarm in alarms {
-            result
-                .changes
-                .push(delete(alarm, &instance, NoAlarmsReason::Gone));
+            result.changes.push(delete(alarm, &instance, NoAlarmsReason::Gone));
         }
     }
 
@@ -212,11 +200,7 @@ pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -
 }
 
 fn delete(alarm: &ObservedAlarm, instance: &InstanceId, reason: DeleteReason) -> Change {
-    Change::Delete {
-        name: alarm.name.clone(),
-        instance: instance.clone(),
-        reason,
-    }
+    Change::Delete { name: alarm.name.clone(), instance: instance.clone(), reason }
 }
 
 /// Every field of the full configuration, compared after normalisation.
@@ -225,94 +209,37 @@ pub fn diff(actual: &AlarmConfig, desired: &AlarmConfig) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     let mut field = |name: &'static str, before: String, after: String| {
         if before != after {
-            changes.push(FieldChange {
-                field: name,
-                before,
-                after,
-            });
+            changes.push(FieldChange { field: name, before, after });
         }
     };
     let list = |items: &[String]| format!("[{}]", items.join(", "));
     let dims = |c: &AlarmConfig| {
-        list(
-            &c.dimensions
-                .iter()
-                .map(|d| format!("{}={}", d.name, d.value))
-                .collect::<Vec<_>>(),
-        )
+        list(&c.dimensions.iter().map(|d| format!("{}={}", d.name, d.value)).collect::<Vec<_>>())
     };
     let opt = |v: Option<i32>| v.map_or("unset".to_owned(), |v| v.to_string());
-    field(
-        "namespace",
-        actual.namespace.clone(),
-        desired.namespace.clone(),
-    );
-    field(
-        "metric",
-        actual.metric_name.clone(),
-        desired.metric_name.clone(),
-    );
+    field("namespace", actual.namespace.clone(), desired.namespace.clone());
+    field("metric", actual.metric_name.clone(), desired.metric_name.clone());
     field("dimensions", dims(&actual), dims(desired));
-    field(
-        "statistic",
-        actual.statistic.clone(),
-        desired.statistic.clone(),
-    );
-    field(
-        "period",
-        actual.period_seconds.to_string(),
-        desired.period_seconds.to_string(),
-    );
+    field("statistic", actual.statistic.clone(), desired.statistic.clone());
+    field("period", actual.period_seconds.to_string(), desired.period_seconds.to_string());
     field(
         "evaluation periods",
         actual.evaluation_periods.to_string(),
         desired.evaluation_periods.to_string(),
     );
-    field(
-        "datapoints to alarm",
-        opt(actual.datapoints_to_alarm),
-        opt(desired.datapoints_to_alarm),
-    );
-    field(
-        "threshold",
-        actual.threshold.to_string(),
-        desired.threshold.to_string(),
-    );
-    field(
-        "operator",
-        actual.comparison_operator.clone(),
-        desired.comparison_operator.clone(),
-    );
-    field(
-        "missing data",
-        actual.treat_missing_data.clone(),
-        desired.treat_missing_data.clone(),
-    );
-    field(
-        "actions enabled",
-        actual.actions_enabled.to_string(),
-        desired.actions_enabled.to_string(),
-    );
-    field(
-        "alarm actions",
-        list(&actual.alarm_actions),
-        list(&desired.alarm_actions),
-    );
-    field(
-        "OK actions",
-        list(&actual.ok_actions),
-        list(&desired.ok_actions),
-    );
+    field("datapoints to alarm", opt(actual.datapoints_to_alarm), opt(desired.datapoints_to_alarm));
+    field("threshold", actual.threshold.to_string(), desired.threshold.to_string());
+    field("operator", actual.comparison_operator.clone(), desired.comparison_operator.clone());
+    field("missing data", actual.treat_missing_data.clone(), desired.treat_missing_data.clone());
+    field("actions enabled", actual.actions_enabled.to_string(), desired.actions_enabled.to_string());
+    field("alarm actions", list(&actual.alarm_actions), list(&desired.alarm_actions));
+    field("OK actions", list(&actual.ok_actions), list(&desired.ok_actions));
     field(
         "insufficient-data actions",
         list(&actual.insufficient_data_actions),
         list(&desired.insufficient_data_actions),
     );
-    field(
-        "description",
-        actual.description.clone(),
-        desired.description.clone(),
-    );
+    field("description", actual.description.clone(), desired.description.clone());
     changes
 }
 
@@ -342,22 +269,15 @@ mod tests {
     /// The alarms a previous, successful reconcile of `subject` left behind.
     fn existing(subject: &Subject) -> Vec<ObservedAlarm> {
         match desired_alarms(&policy(), subject) {
-            Desire::Alarms { alarms, .. } => alarms
-                .into_iter()
-                .map(|a| ObservedAlarm {
-                    name: a.name,
-                    config: a.config,
-                })
-                .collect(),
+            Desire::Alarms { alarms, .. } => {
+                alarms.into_iter().map(|a| ObservedAlarm { name: a.name, config: a.config }).collect()
+            }
             Desire::None { .. } => Vec::new(),
         }
     }
 
     fn summary(plan: &Plan) -> Vec<String> {
-        plan.changes
-            .iter()
-            .map(|c| format!("{} {} ({})", c.verb(), c.alarm_name(), c.reason()))
-            .collect()
+        plan.changes.iter().map(|c| format!("{} {} ({})", c.verb(), c.alarm_name(), c.reason())).collect()
     }
 
     const A: &str = "i-0000000000000000a";
@@ -378,11 +298,7 @@ mod tests {
     #[test]
     fn matching_alarms_need_no_change() {
         let subject = running(A, "production");
-        let plan = plan(
-            &policy(),
-            std::slice::from_ref(&subject),
-            &existing(&subject),
-        );
+        let plan = plan(&policy(), std::slice::from_ref(&subject), &existing(&subject));
         assert!(plan.is_empty(), "{:?}", summary(&plan));
         assert_eq!(plan.unchanged.len(), 2);
     }
@@ -432,17 +348,12 @@ mod tests {
         let subject = running(A, "production");
         for (name, edit, reason) in cases {
             let mut observed = existing(&subject);
-            let warning = observed
-                .iter_mut()
-                .find(|a| a.name.as_str().ends_with("-warning"))
-                .unwrap();
+            let warning = observed.iter_mut().find(|a| a.name.as_str().ends_with("-warning")).unwrap();
             edit(&mut warning.config);
             let plan = plan(&policy(), std::slice::from_ref(&subject), &observed);
             assert_eq!(
                 summary(&plan),
-                [format!(
-                    "update ec2-disk-i-0000000000000000a-warning ({reason})"
-                )],
+                [format!("update ec2-disk-i-0000000000000000a-warning ({reason})")],
                 "{name}"
             );
         }
@@ -451,21 +362,10 @@ mod tests {
     #[test]
     fn owned_alarms_are_deleted_with_the_reason() {
         let cases = [
-            (
-                with_state(running(A, "production"), InstanceState::Stopped),
-                "instance stopped",
-            ),
-            (
-                with_state(running(A, "production"), InstanceState::Terminated),
-                "instance terminated",
-            ),
+            (with_state(running(A, "production"), InstanceState::Stopped), "instance stopped"),
+            (with_state(running(A, "production"), InstanceState::Terminated), "instance terminated"),
             (running(A, "staging"), "out of scope: Environment=staging"),
-            (
-                Subject::Gone {
-                    id: InstanceId::parse(A).unwrap(),
-                },
-                "instance no longer exists",
-            ),
+            (Subject::Gone { id: InstanceId::parse(A).unwrap() }, "instance no longer exists"),
         ];
         let previously = existing(&running(A, "production"));
         for (subject, reason) in cases {
@@ -484,10 +384,7 @@ mod tests {
     fn owned_alarms_of_unknown_instances_are_orphans() {
         let plan = plan(&policy(), &[], &existing(&running(B, "production")));
         assert_eq!(plan.changes.len(), 2);
-        assert!(plan
-            .changes
-            .iter()
-            .all(|c| c.reason() == "instance no longer exists"));
+        assert!(plan.changes.iter().all(|c| c.reason() == "instance no longer exists"));
     }
 
     #[test]
@@ -522,10 +419,7 @@ mod tests {
         observed.extend(existing(&running(B, "production")));
         let plan = plan(
             &policy(),
-            &[
-                running(A, "production"),
-                running("i-0000000000000000c", "production"),
-            ],
+            &[running(A, "production"), running("i-0000000000000000c", "production")],
             &observed,
         );
         let verbs: Vec<&str> = plan.changes.iter().map(Change::verb).collect();
@@ -534,10 +428,8 @@ mod tests {
 
     #[test]
     fn override_notes_reach_the_plan() {
-        let mut facts = instance(&[
-            ("Environment", "production"),
-            ("disk-alarms:critical-threshold", "lots"),
-        ]);
+        let mut facts =
+            instance(&[("Environment", "production"), ("disk-alarms:critical-threshold", "lots")]);
         facts.id = InstanceId::parse(A).unwrap();
         let plan = plan(&policy(), &[Subject::Present(facts)], &[]);
         assert_eq!(plan.notes.len(), 1);
@@ -548,9 +440,6 @@ mod tests {
     fn severity_is_part_of_the_name() {
         let p = policy();
         let id = InstanceId::parse(A).unwrap();
-        assert_ne!(
-            p.naming.alarm_name(&id, Severity::Warning),
-            p.naming.alarm_name(&id, Severity::Critical)
-        );
+        assert_ne!(p.naming.alarm_name(&id, Severity::Warning), p.naming.alarm_name(&id, Severity::Critical));
     }
 }

@@ -52,9 +52,8 @@ impl MetricProfile {
             name: "cwagent",
             namespace: "CWAgent".into(),
             metric_name: "disk_used_percent".into(),
-            dimensions: extra.unwrap_or_else(|| {
-                vec![Dimension::new("path", "/"), Dimension::new("fstype", "xfs")]
-            }),
+            dimensions: extra
+                .unwrap_or_else(|| vec![Dimension::new("path", "/"), Dimension::new("fstype", "xfs")]),
         }
     }
 
@@ -65,10 +64,7 @@ impl MetricProfile {
             namespace: "System/Linux".into(),
             metric_name: "DiskSpaceUtilization".into(),
             dimensions: extra.unwrap_or_else(|| {
-                vec![
-                    Dimension::new("Filesystem", "/dev/xvda1"),
-                    Dimension::new("MountPath", "/"),
-                ]
+                vec![Dimension::new("Filesystem", "/dev/xvda1"), Dimension::new("MountPath", "/")]
             }),
         }
     }
@@ -85,19 +81,12 @@ impl Policy {
     /// Whether the instance's tags put it in scope, and with which thresholds.
     pub fn scope(&self, instance: &InstanceFacts) -> ScopeDecision {
         if let Some(value) = instance.tags.get(OPT_OUT_TAG) {
-            if matches!(
-                value.trim().to_ascii_lowercase().as_str(),
-                "true" | "yes" | "1"
-            ) {
-                return ScopeDecision::Out(OutOfScope::OptedOut {
-                    value: value.clone(),
-                });
+            if matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "yes" | "1") {
+                return ScopeDecision::Out(OutOfScope::OptedOut { value: value.clone() });
             }
         }
         match instance.tags.get(&self.scope_tag_key) {
-            None => ScopeDecision::Out(OutOfScope::NoScopeTag {
-                key: self.scope_tag_key.clone(),
-            }),
+            None => ScopeDecision::Out(OutOfScope::NoScopeTag { key: self.scope_tag_key.clone() }),
             Some(value) if !self.scope_tag_values.contains(value) => {
                 ScopeDecision::Out(OutOfScope::ScopeTagValue {
                     key: self.scope_tag_key.clone(),
@@ -141,13 +130,7 @@ impl Policy {
             "ignored threshold overrides: warning {warning} must be below critical {critical}; using {} and {}",
             self.warning.threshold, self.critical.threshold
         ));
-        (
-            Thresholds {
-                warning: self.warning.threshold,
-                critical: self.critical.threshold,
-            },
-            notes,
-        )
+        (Thresholds { warning: self.warning.threshold, critical: self.critical.threshold }, notes)
     }
 }
 
@@ -238,10 +221,7 @@ pub(crate) mod tests {
         InstanceFacts {
             id: InstanceId::parse("i-0123456789abcdef0").unwrap(),
             state: InstanceState::Running,
-            tags: tags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             launch_time: None,
         }
     }
@@ -259,31 +239,16 @@ pub(crate) mod tests {
     fn scope_decisions() {
         let p = policy();
         // (behaviour, tags, Some((warning, critical, notes)) when in scope, reason when out)
-        type Case<'a> = (
-            &'a str,
-            &'a [(&'a str, &'a str)],
-            Option<(f64, f64, usize)>,
-            Option<&'a str>,
-        );
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<(f64, f64, usize)>, Option<&'a str>);
         let cases: &[Case] = &[
-            (
-                "production tag is in scope",
-                &[("Environment", "production")],
-                Some((60.0, 80.0, 0)),
-                None,
-            ),
+            ("production tag is in scope", &[("Environment", "production")], Some((60.0, 80.0, 0)), None),
             (
                 "staging is out",
                 &[("Environment", "staging")],
                 None,
                 Some("out of scope: Environment=staging"),
             ),
-            (
-                "untagged is out",
-                &[],
-                None,
-                Some("out of scope: no Environment tag"),
-            ),
+            ("untagged is out", &[], None, Some("out of scope: no Environment tag")),
             (
                 "values are case-sensitive",
                 &[("Environment", "Production")],
@@ -326,19 +291,13 @@ pub(crate) mod tests {
             ),
             (
                 "non-numeric override is ignored",
-                &[
-                    ("Environment", "production"),
-                    (WARNING_THRESHOLD_TAG, "high"),
-                ],
+                &[("Environment", "production"), (WARNING_THRESHOLD_TAG, "high")],
                 Some((60.0, 80.0, 1)),
                 None,
             ),
             (
                 "override above 100 is ignored",
-                &[
-                    ("Environment", "production"),
-                    (CRITICAL_THRESHOLD_TAG, "101"),
-                ],
+                &[("Environment", "production"), (CRITICAL_THRESHOLD_TAG, "101")],
                 Some((60.0, 80.0, 1)),
                 None,
             ),
@@ -356,28 +315,19 @@ pub(crate) mod tests {
             ),
             (
                 "NaN is ignored",
-                &[
-                    ("Environment", "production"),
-                    (WARNING_THRESHOLD_TAG, "NaN"),
-                ],
+                &[("Environment", "production"), (WARNING_THRESHOLD_TAG, "NaN")],
                 Some((60.0, 80.0, 1)),
                 None,
             ),
             (
                 "inf is ignored",
-                &[
-                    ("Environment", "production"),
-                    (CRITICAL_THRESHOLD_TAG, "inf"),
-                ],
+                &[("Environment", "production"), (CRITICAL_THRESHOLD_TAG, "inf")],
                 Some((60.0, 80.0, 1)),
                 None,
             ),
             (
                 "an ARN in an override tag is just not a number",
-                &[
-                    ("Environment", "production"),
-                    (CRITICAL_THRESHOLD_TAG, "arn:aws:sns:eu-west-1:1:evil"),
-                ],
+                &[("Environment", "production"), (CRITICAL_THRESHOLD_TAG, "arn:aws:sns:eu-west-1:1:evil")],
                 Some((60.0, 80.0, 1)),
                 None,
             ),
@@ -401,9 +351,6 @@ pub(crate) mod tests {
     fn several_scope_values() {
         let mut p = policy();
         p.scope_tag_values = ["production".to_string(), "prod".to_string()].into();
-        assert!(matches!(
-            p.scope(&instance(&[("Environment", "prod")])),
-            ScopeDecision::In { .. }
-        ));
+        assert!(matches!(p.scope(&instance(&[("Environment", "prod")])), ScopeDecision::In { .. }));
     }
 }

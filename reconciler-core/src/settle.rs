@@ -49,9 +49,7 @@ pub fn settle(
     let Some(mut facts) = api else {
         return match claim {
             Some(c) if c.state == InstanceState::Running && recent(&c) => Settlement::NotSettled {
-                reason: format!(
-                    "a running event names {id}, which DescribeInstances does not show yet"
-                ),
+                reason: format!("a running event names {id}, which DescribeInstances does not show yet"),
             },
             _ => Settlement::Settled(Subject::Gone { id: id.clone() }),
         };
@@ -110,10 +108,7 @@ mod tests {
     }
 
     fn claim(state: InstanceState, age: i64) -> Option<StateClaim> {
-        Some(StateClaim {
-            state,
-            time: UnixTime(NOW - age),
-        })
+        Some(StateClaim { state, time: UnixTime(NOW - age) })
     }
 
     /// The state the reconciler acts on, "gone", or "retry".
@@ -128,24 +123,9 @@ mod tests {
     #[test]
     fn settlement_table() {
         let cases = [
-            (
-                "no event: the API decides",
-                None,
-                api(Stopped, 0),
-                "stopped",
-            ),
-            (
-                "agreement",
-                claim(Running, 5),
-                api(Running, NOW - 30),
-                "running",
-            ),
-            (
-                "terminated event beats a lagging API",
-                claim(Terminated, 5),
-                api(Running, 0),
-                "terminated",
-            ),
+            ("no event: the API decides", None, api(Stopped, 0), "stopped"),
+            ("agreement", claim(Running, 5), api(Running, NOW - 30), "running"),
+            ("terminated event beats a lagging API", claim(Terminated, 5), api(Running, 0), "terminated"),
             (
                 "shutting-down event beats a lagging API",
                 claim(ShuttingDown, 500),
@@ -158,49 +138,14 @@ mod tests {
                 api(Terminated, 0),
                 "terminated",
             ),
-            (
-                "pending is only a hint",
-                claim(Pending, 5),
-                api(Stopped, 0),
-                "stopped",
-            ),
-            (
-                "unknown instance, old event",
-                claim(Running, 500),
-                None,
-                "gone",
-            ),
-            (
-                "unknown instance, stopped event",
-                claim(Stopped, 5),
-                None,
-                "gone",
-            ),
+            ("pending is only a hint", claim(Pending, 5), api(Stopped, 0), "stopped"),
+            ("unknown instance, old event", claim(Running, 500), None, "gone"),
+            ("unknown instance, stopped event", claim(Stopped, 5), None, "gone"),
             ("unknown instance, no event", None, None, "gone"),
-            (
-                "brand-new instance not visible yet",
-                claim(Running, 5),
-                None,
-                "retry",
-            ),
-            (
-                "late running event after a stop",
-                claim(Running, 500),
-                api(Stopped, NOW - 600),
-                "stopped",
-            ),
-            (
-                "fresh running event, API lags on start",
-                claim(Running, 5),
-                api(Stopped, NOW - 9000),
-                "retry",
-            ),
-            (
-                "fresh stopped event, API lags on stop",
-                claim(Stopped, 5),
-                api(Running, NOW - 9000),
-                "retry",
-            ),
+            ("brand-new instance not visible yet", claim(Running, 5), None, "retry"),
+            ("late running event after a stop", claim(Running, 500), api(Stopped, NOW - 600), "stopped"),
+            ("fresh running event, API lags on start", claim(Running, 5), api(Stopped, NOW - 9000), "retry"),
+            ("fresh stopped event, API lags on stop", claim(Stopped, 5), api(Running, NOW - 9000), "retry"),
             (
                 "old stopped event, started again since",
                 claim(Stopped, 500),
@@ -213,18 +158,8 @@ mod tests {
                 api(Running, NOW - 10),
                 "running",
             ),
-            (
-                "stopping counts as not running",
-                claim(Stopping, 500),
-                api(Running, NOW - 9000),
-                "running",
-            ),
-            (
-                "API pending counts as running",
-                claim(Running, 5),
-                api(Pending, NOW - 10),
-                "pending",
-            ),
+            ("stopping counts as not running", claim(Stopping, 500), api(Running, NOW - 9000), "running"),
+            ("API pending counts as running", claim(Running, 5), api(Pending, NOW - 10), "pending"),
         ];
         for (name, claim, api, expected) in cases {
             assert_eq!(outcome(claim, api), expected, "{name}");
@@ -236,14 +171,9 @@ mod tests {
         // Whatever order a running and a later stopped event arrive in, once
         // both are older than the window the API's final answer wins.
         let final_api = api(Stopped, NOW - 1000);
-        for events in [
-            [claim(Running, 900), claim(Stopped, 800)],
-            [claim(Stopped, 800), claim(Running, 900)],
-        ] {
-            let outcomes: Vec<String> = events
-                .iter()
-                .map(|e| outcome(*e, final_api.clone()))
-                .collect();
+        for events in [[claim(Running, 900), claim(Stopped, 800)], [claim(Stopped, 800), claim(Running, 900)]]
+        {
+            let outcomes: Vec<String> = events.iter().map(|e| outcome(*e, final_api.clone())).collect();
             assert_eq!(outcomes, ["stopped", "stopped"]);
         }
     }

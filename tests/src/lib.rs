@@ -69,38 +69,20 @@ impl World {
             request = request.tag_specifications(spec.build());
         }
         let output = request.send().await.expect("RunInstances");
-        output.instances()[0]
-            .instance_id()
-            .expect("instance id")
-            .to_owned()
+        output.instances()[0].instance_id().expect("instance id").to_owned()
     }
 
     pub async fn stop(&self, id: &str) {
-        self.ec2
-            .stop_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .expect("StopInstances");
+        self.ec2.stop_instances().instance_ids(id).send().await.expect("StopInstances");
     }
 
     pub async fn terminate(&self, id: &str) {
-        self.ec2
-            .terminate_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .expect("TerminateInstances");
+        self.ec2.terminate_instances().instance_ids(id).send().await.expect("TerminateInstances");
     }
 
     /// Every alarm in this Region, by name.
     pub async fn alarms(&self) -> BTreeMap<String, MetricAlarm> {
-        let output = self
-            .cloudwatch
-            .describe_alarms()
-            .send()
-            .await
-            .expect("DescribeAlarms");
+        let output = self.cloudwatch.describe_alarms().send().await.expect("DescribeAlarms");
         output
             .metric_alarms()
             .iter()
@@ -135,12 +117,7 @@ impl World {
             .stderr(Stdio::piped())
             .spawn()
             .expect("alarmctl starts");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin)
-            .expect("write stdin");
+        child.stdin.take().expect("stdin").write_all(stdin).expect("write stdin");
         Run(child.wait_with_output().expect("alarmctl runs"))
     }
 
@@ -153,9 +130,7 @@ impl World {
 
 /// A sample from `events/` with its instance id replaced by `instance`.
 pub fn sample_event(sample: &str, instance: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../events")
-        .join(sample);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events").join(sample);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text.replace("i-0123456789abcdef0", instance)).expect("sample is JSON")
 }
@@ -177,13 +152,7 @@ impl Run {
 
     /// The JSON report on stdout, after checking the exit code.
     pub fn report(&self, expected_code: i32) -> Value {
-        assert_eq!(
-            self.code(),
-            expected_code,
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout(),
-            self.stderr()
-        );
+        assert_eq!(self.code(), expected_code, "stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
         serde_json::from_slice(&self.0.stdout)
             .unwrap_or_else(|e| panic!("report is not JSON ({e}): {}", self.stdout()))
     }
@@ -195,15 +164,8 @@ pub fn alarmctl_path() -> PathBuf {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
     let path = profile_dir.join(format!("alarmctl{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} not found: build it with `cargo build -p handler` first",
-        path.display()
-    );
+    assert!(path.exists(), "{} not found: build it with `cargo build -p handler` first", path.display());
     path
 }

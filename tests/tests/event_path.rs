@@ -8,96 +8,55 @@ fn dimensions(alarm: &aws_sdk_cloudwatch::types::MetricAlarm) -> Vec<(String, St
     let mut dims: Vec<(String, String)> = alarm
         .dimensions()
         .iter()
-        .map(|d| {
-            (
-                d.name().unwrap_or_default().to_owned(),
-                d.value().unwrap_or_default().to_owned(),
-            )
-        })
+        .map(|d| (d.name().unwrap_or_default().to_owned(), d.value().unwrap_or_default().to_owned()))
         .collect();
     dims.sort();
     dims
 }
 
 #[tokio::test]
-async fn running_production_instance_gets_exactly_two_correct_alarms_and_a_duplicate_writes_nothing(
-) {
+async fn running_production_instance_gets_exactly_two_correct_alarms_and_a_duplicate_writes_nothing() {
     let world = World::new("us-east-2").await;
-    let id = world
-        .launch(&[("Environment", "production"), ("Name", "web-1")])
-        .await;
+    let id = world.launch(&[("Environment", "production"), ("Name", "web-1")]).await;
 
     let report = world.handle_sample("ec2-running.json", &id).report(0);
     assert_eq!(report["created"], 2, "{report:#}");
 
     let alarms = world.alarms().await;
     let names: Vec<&String> = alarms.keys().collect();
-    assert_eq!(
-        names,
-        [
-            &format!("ec2-disk-{id}-critical"),
-            &format!("ec2-disk-{id}-warning")
-        ]
-    );
-    for (severity, threshold, topic) in [
-        ("warning", 60.0, "disk-warning"),
-        ("critical", 80.0, "disk-critical"),
-    ] {
+    assert_eq!(names, [&format!("ec2-disk-{id}-critical"), &format!("ec2-disk-{id}-warning")]);
+    for (severity, threshold, topic) in
+        [("warning", 60.0, "disk-warning"), ("critical", 80.0, "disk-critical")]
+    {
         let alarm = &alarms[&format!("ec2-disk-{id}-{severity}")];
         assert_eq!(alarm.namespace(), Some("CWAgent"));
         assert_eq!(alarm.metric_name(), Some("disk_used_percent"));
         assert_eq!(
             dimensions(alarm),
-            [
-                ("InstanceId".into(), id.clone()),
-                ("fstype".into(), "xfs".into()),
-                ("path".into(), "/".into())
-            ]
+            [("InstanceId".into(), id.clone()), ("fstype".into(), "xfs".into()), ("path".into(), "/".into())]
         );
         assert_eq!(alarm.threshold(), Some(threshold));
-        assert_eq!(
-            alarm.comparison_operator(),
-            Some(&ComparisonOperator::GreaterThanOrEqualToThreshold)
-        );
+        assert_eq!(alarm.comparison_operator(), Some(&ComparisonOperator::GreaterThanOrEqualToThreshold));
         assert_eq!(alarm.statistic(), Some(&Statistic::Average));
-        assert_eq!(
-            (alarm.period(), alarm.evaluation_periods()),
-            (Some(300), Some(2))
-        );
+        assert_eq!((alarm.period(), alarm.evaluation_periods()), (Some(300), Some(2)));
         assert_eq!(alarm.treat_missing_data(), Some("missing"));
         assert_eq!(alarm.alarm_actions(), [world.topic(topic)]);
         assert_eq!(alarm.ok_actions(), [world.topic(topic)]);
         assert_eq!(alarm.actions_enabled(), Some(true));
         let description = alarm.alarm_description().unwrap_or_default();
-        assert!(
-            description.contains(&format!("{id} (web-1)")),
-            "{description}"
-        );
-        assert!(
-            description.contains("[managed-by: ec2-disk-alarms]"),
-            "{description}"
-        );
+        assert!(description.contains(&format!("{id} (web-1)")), "{description}");
+        assert!(description.contains("[managed-by: ec2-disk-alarms]"), "{description}");
     }
 
     // moto stamps every PutMetricAlarm; an unchanged stamp proves no write.
-    let stamps =
-        |alarms: &std::collections::BTreeMap<String, aws_sdk_cloudwatch::types::MetricAlarm>| {
-            alarms
-                .values()
-                .map(|a| a.alarm_configuration_updated_timestamp().cloned())
-                .collect::<Vec<_>>()
-        };
+    let stamps = |alarms: &std::collections::BTreeMap<String, aws_sdk_cloudwatch::types::MetricAlarm>| {
+        alarms.values().map(|a| a.alarm_configuration_updated_timestamp().cloned()).collect::<Vec<_>>()
+    };
     let before = stamps(&alarms);
     let duplicate = world.handle_sample("ec2-running.json", &id).report(0);
-    assert_eq!(
-        (duplicate["created"].as_u64(), duplicate["updated"].as_u64()),
-        (Some(0), Some(0))
-    );
+    assert_eq!((duplicate["created"].as_u64(), duplicate["updated"].as_u64()), (Some(0), Some(0)));
     assert_eq!(duplicate["unchanged"], 2);
-    assert!(
-        duplicate["api_calls"].get("PutMetricAlarm").is_none(),
-        "{duplicate:#}"
-    );
+    assert!(duplicate["api_calls"].get("PutMetricAlarm").is_none(), "{duplicate:#}");
     assert_eq!(stamps(&world.alarms().await), before);
 }
 
@@ -116,9 +75,7 @@ async fn stopped_and_terminated_instances_lose_their_alarms() {
     assert_eq!(report["deleted"], 2, "{report:#}");
 
     world.terminate(&terminated).await;
-    let report = world
-        .handle_sample("ec2-terminated.json", &terminated)
-        .report(0);
+    let report = world.handle_sample("ec2-terminated.json", &terminated).report(0);
     assert_eq!(report["deleted"], 2, "{report:#}");
     assert!(world.alarm_names().await.is_empty());
 }
@@ -160,12 +117,7 @@ async fn a_persons_alarm_on_the_same_instance_is_untouched_throughout() {
         .alarm_description("Alice watches this one herself")
         .namespace("CWAgent")
         .metric_name("disk_used_percent")
-        .dimensions(
-            aws_sdk_cloudwatch::types::Dimension::builder()
-                .name("InstanceId")
-                .value(&id)
-                .build(),
-        )
+        .dimensions(aws_sdk_cloudwatch::types::Dimension::builder().name("InstanceId").value(&id).build())
         .statistic(Statistic::Maximum)
         .period(60)
         .evaluation_periods(1)
@@ -191,9 +143,7 @@ async fn a_persons_alarm_on_the_same_instance_is_untouched_throughout() {
 #[tokio::test]
 async fn an_event_for_an_unknown_instance_creates_nothing_and_does_not_fail() {
     let world = World::new("eu-central-1").await;
-    let report = world
-        .handle_sample("ec2-running.json", "i-0fedcba9876543210")
-        .report(0);
+    let report = world.handle_sample("ec2-running.json", "i-0fedcba9876543210").report(0);
     assert_eq!(report["created"], 0, "{report:#}");
     assert!(world.alarm_names().await.is_empty());
 }
@@ -216,11 +166,7 @@ async fn malformed_events_exit_non_zero_and_write_nothing() {
     for (name, input) in cases {
         let run = world.alarmctl(&["handle", "-"], &input);
         assert_eq!(run.code(), 2, "{name}: {}", run.stderr());
-        assert!(
-            run.stderr().contains("rejected event"),
-            "{name}: {}",
-            run.stderr()
-        );
+        assert!(run.stderr().contains("rejected event"), "{name}: {}", run.stderr());
         assert!(run.stdout().is_empty(), "{name}");
     }
     assert!(world.alarm_names().await.is_empty());
@@ -231,12 +177,7 @@ async fn missing_configuration_is_a_clear_error() {
     let world = World::new("ap-northeast-1").await;
     let run = std::process::Command::new(e2e_tests::alarmctl_path())
         .args(["sweep", "--dry-run"])
-        .envs(
-            world
-                .env()
-                .into_iter()
-                .filter(|(k, _)| k != "CRITICAL_TOPIC_ARN"),
-        )
+        .envs(world.env().into_iter().filter(|(k, _)| k != "CRITICAL_TOPIC_ARN"))
         .env_remove("CRITICAL_TOPIC_ARN")
         .output()
         .expect("alarmctl runs");

@@ -35,7 +35,7 @@ impl AlarmStore for CloudWatchAlarms {
             .send();
         let mut alarms = Vec::new();
         while let Some(page) = pages.next().await {
-            self.calls.record(DESCRIBE);
+            self.calls.begin(DESCRIBE).await;
             let page = page.map_err(|e| classify(DESCRIBE, &e))?;
             alarms.extend(page.metric_alarms().iter().filter_map(observed));
         }
@@ -44,12 +44,10 @@ impl AlarmStore for CloudWatchAlarms {
 
     async fn put_alarm(&self, alarm: &DesiredAlarm) -> Result<(), PortError> {
         let c = &alarm.config;
-        let dimensions = c.dimensions.iter().map(|d| {
-            aws_sdk_cloudwatch::types::Dimension::builder()
-                .name(&d.name)
-                .value(&d.value)
-                .build()
-        });
+        let dimensions = c
+            .dimensions
+            .iter()
+            .map(|d| aws_sdk_cloudwatch::types::Dimension::builder().name(&d.name).value(&d.value).build());
         let (statistic, extended_statistic) = match Statistic::try_parse(&c.statistic) {
             Ok(statistic) => (Some(statistic), None),
             Err(_) => (None, Some(c.statistic.clone())),
@@ -74,12 +72,10 @@ impl AlarmStore for CloudWatchAlarms {
             .set_alarm_actions(Some(c.alarm_actions.clone()))
             .set_ok_actions(Some(c.ok_actions.clone()))
             .set_insufficient_data_actions(Some(c.insufficient_data_actions.clone()));
-        self.calls.record(PUT);
+        self.calls.begin(PUT).await;
         // The SDK's request futures are boxed because nesting them unboxed in
         // the Lambda runtime's futures overflows the compiler's layout depth limit.
-        Box::pin(request.send())
-            .await
-            .map_err(|e| classify(PUT, &e))?;
+        Box::pin(request.send()).await.map_err(|e| classify(PUT, &e))?;
         Ok(())
     }
 
@@ -96,10 +92,8 @@ impl AlarmStore for CloudWatchAlarms {
         }
         let names = names.iter().map(|n| n.as_str().to_owned()).collect();
         let request = self.client.delete_alarms().set_alarm_names(Some(names));
-        self.calls.record(DELETE);
-        Box::pin(request.send())
-            .await
-            .map_err(|e| classify(DELETE, &e))?;
+        self.calls.begin(DELETE).await;
+        Box::pin(request.send()).await.map_err(|e| classify(DELETE, &e))?;
         Ok(())
     }
 }

@@ -31,24 +31,16 @@ impl Ec2Inventory {
         let mut pages = request.max_results(PAGE_SIZE).into_paginator().send();
         let mut facts = Vec::new();
         while let Some(page) = pages.next().await {
-            self.calls.record(OPERATION);
+            self.calls.begin(OPERATION).await;
             let page = page.map_err(|e| classify(OPERATION, &e))?;
-            facts.extend(
-                page.reservations()
-                    .iter()
-                    .flat_map(|r| r.instances())
-                    .filter_map(convert),
-            );
+            facts.extend(page.reservations().iter().flat_map(|r| r.instances()).filter_map(convert));
         }
         Ok(facts)
     }
 }
 
 impl Inventory for Ec2Inventory {
-    async fn describe_instances(
-        &self,
-        ids: &[InstanceId],
-    ) -> Result<Vec<InstanceFacts>, PortError> {
+    async fn describe_instances(&self, ids: &[InstanceId]) -> Result<Vec<InstanceFacts>, PortError> {
         let mut facts = Vec::new();
         for chunk in ids.chunks(MAX_FILTER_VALUES) {
             // A filter, unlike `InstanceIds`, leaves unknown ids out instead of
@@ -70,13 +62,8 @@ impl Inventory for Ec2Inventory {
 
 fn convert(instance: &Instance) -> Option<InstanceFacts> {
     let raw_id = instance.instance_id().unwrap_or_default();
-    let id = InstanceId::parse(raw_id)
-        .inspect_err(|error| warn!(%error, "instance skipped"))
-        .ok()?;
-    let raw_state = instance
-        .state()
-        .and_then(|s| s.name())
-        .map_or("", |name| name.as_str());
+    let id = InstanceId::parse(raw_id).inspect_err(|error| warn!(%error, "instance skipped")).ok()?;
+    let raw_state = instance.state().and_then(|s| s.name()).map_or("", |name| name.as_str());
     let Some(state) = InstanceState::parse(raw_state) else {
         warn!(instance = %id, state = raw_state, "instance with unknown state skipped");
         return None;
@@ -84,17 +71,7 @@ fn convert(instance: &Instance) -> Option<InstanceFacts> {
     let tags: BTreeMap<String, String> = instance
         .tags()
         .iter()
-        .filter_map(|tag| {
-            Some((
-                tag.key()?.to_owned(),
-                tag.value().unwrap_or_default().to_owned(),
-            ))
-        })
+        .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned())))
         .collect();
-    Some(InstanceFacts {
-        id,
-        state,
-        tags,
-        launch_time: instance.launch_time().map(|t| UnixTime(t.secs())),
-    })
+    Some(InstanceFacts { id, state, tags, launch_time: instance.launch_time().map(|t| UnixTime(t.secs())) })
 }

@@ -6,6 +6,7 @@
 
 mod cloudwatch;
 mod ec2;
+mod lambda;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 
 pub use cloudwatch::CloudWatchAlarms;
 pub use ec2::Ec2Inventory;
+pub use lambda::{LambdaContinuation, NoContinuation};
 
 use crate::ports::{ApiCalls, ErrorKind, PortError};
 
@@ -42,21 +44,19 @@ impl AwsPorts {
 
 /// Region, endpoint (`AWS_ENDPOINT_URL`), credentials and retry settings come
 /// from the SDK's standard provider chain.
-pub async fn load(calls: ApiCalls) -> AwsPorts {
+pub async fn load(calls: ApiCalls) -> (AwsPorts, aws_config::SdkConfig) {
     // A hung connection should cost one retry attempt, not the whole Lambda timeout.
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
         .operation_attempt_timeout(Duration::from_secs(20))
         .build();
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .load()
-        .await;
-    AwsPorts::from_clients(
+    let config = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await;
+    let ports = AwsPorts::from_clients(
         aws_sdk_ec2::Client::new(&config),
         aws_sdk_cloudwatch::Client::new(&config),
         calls,
-    )
+    );
+    (ports, config)
 }
 
 /// Error codes AWS services use for throttling. `LimitExceededException` is
@@ -76,13 +76,8 @@ const THROTTLING_CODES: &[&str] = &[
     "PriorRequestNotComplete",
 ];
 
-const TRANSIENT_CODES: &[&str] = &[
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "InternalError",
-    "InternalFailure",
-    "ServiceUnavailable",
-];
+const TRANSIENT_CODES: &[&str] =
+    &["RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure", "ServiceUnavailable"];
 
 /// Maps an error the SDK gave up on to the port's error kinds.
 pub(crate) fn classify<E>(operation: &'static str, error: &SdkError<E, HttpResponse>) -> PortError

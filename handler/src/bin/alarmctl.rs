@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use handler::app::{handle_event, now, HandleError};
-use handler::aws::{self, AwsPorts};
+use handler::aws::{self, AwsPorts, NoContinuation};
 use handler::cli;
 use handler::config::Config;
 use handler::ports::ApiCalls;
@@ -77,30 +77,22 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let calls = ApiCalls::default();
-    let AwsPorts { ec2, cloudwatch } = aws::load(calls.clone()).await;
-    let reconciler = Reconciler {
-        config,
-        inventory: ec2,
-        alarms: cloudwatch,
-        calls,
-    };
+    let calls = ApiCalls::with_limits(&config.rate_limits);
+    let (AwsPorts { ec2, cloudwatch }, _) = aws::load(calls.clone()).await;
+    let reconciler = Reconciler { config, inventory: ec2, alarms: cloudwatch, calls };
     match cli.command {
         Command::Handle { file, dry_run } => handle(&reconciler, &file, dry_run).await,
         Command::Sweep { dry_run, json } => sweep(&reconciler, dry_run, json).await,
         Command::Plan { json } => sweep(&reconciler, true, json).await,
         Command::Explain { instance_id, json } => {
-            let Ok(id) =
-                InstanceId::parse(&instance_id).inspect_err(|e| eprintln!("alarmctl: {e}"))
-            else {
+            let Ok(id) = InstanceId::parse(&instance_id).inspect_err(|e| eprintln!("alarmctl: {e}")) else {
                 return ExitCode::from(EXIT_INVALID);
             };
             let explanation = cli::explain(&reconciler, &id).await;
             match explanation {
-                Ok(explanation) if json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&explanation).unwrap_or_default()
-                ),
+                Ok(explanation) if json => {
+                    println!("{}", serde_json::to_string_pretty(&explanation).unwrap_or_default())
+                }
                 Ok(explanation) => print!("{}", cli::render_explanation(&explanation)),
                 Err(error) => {
                     eprintln!("alarmctl: {error}");
@@ -137,12 +129,10 @@ where
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    match handle_event(reconciler, event, dry_run).await {
+    let options = RunOptions { dry_run, ..RunOptions::new(now()) };
+    match handle_event(reconciler, &NoContinuation, event, options).await {
         Ok(report) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).unwrap_or_default()
-            );
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             ExitCode::SUCCESS
         }
         Err(HandleError::Rejected(error)) => {
@@ -150,14 +140,8 @@ where
             ExitCode::from(EXIT_INVALID)
         }
         Err(HandleError::Incomplete(report)) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).unwrap_or_default()
-            );
-            eprintln!(
-                "alarmctl: reconcile incomplete: {}",
-                report.failure_summary()
-            );
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            eprintln!("alarmctl: reconcile incomplete: {}", report.failure_summary());
             ExitCode::from(EXIT_INCOMPLETE)
         }
     }
@@ -170,19 +154,13 @@ where
 {
     let report = reconciler
         .handle(
-            handler::event::Trigger::Sweep,
-            RunOptions {
-                dry_run,
-                now: now(),
-            },
+            handler::event::Trigger::Sweep { generation: 0 },
+            RunOptions { dry_run, ..RunOptions::new(now()) },
         )
         .await;
     handler::app::log_summary(&report);
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {
         print!("{}", cli::render_report(&report));
     }
