@@ -264,7 +264,7 @@ async fn a_sweep_repairs_every_kind_of_drift_and_leaves_persons_alarms_alone() {
     assert_eq!(rendered.by_instance, expected_text, "plan:\n{text}");
     assert_eq!(
         rendered.other,
-        ["MUTATED Plan: 3 to create, 1 to update, 7 to delete, 4 unchanged; 7 instances examined, 6 in scope; 0 conflicts, 0 failures."],
+        ["Plan: 3 to create, 1 to update, 7 to delete, 4 unchanged; 7 instances examined, 6 in scope; 0 conflicts, 0 failures."],
         "plan:\n{text}"
     );
     assert!(!text.contains(&persons), "plan:\n{text}");
