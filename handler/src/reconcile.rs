@@ -26,11 +26,13 @@ pub struct RunOptions {
     /// Stop writing at this point and report the rest as deferred (the
     /// Lambda's deadline minus a margin). `None`: run to the end.
     pub deadline: Option<tokio::time::Instant>,
+    /// Show how many changes are done on stderr (for `alarmctl` on a terminal).
+    pub progress: bool,
 }
 
 impl RunOptions {
     pub fn new(now: UnixTime) -> Self {
-        Self { dry_run: false, now, deadline: None }
+        Self { dry_run: false, now, deadline: None, progress: false }
     }
 
     fn out_of_time(&self) -> bool {
@@ -152,7 +154,16 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         }
         let (deletes, writes): (Vec<&Change>, Vec<&Change>) =
             plan.changes.iter().partition(|c| matches!(c, Change::Delete { .. }));
-        for change in writes {
+        let total = plan.changes.len();
+        for (done, change) in writes.iter().enumerate() {
+            if options.progress && done % 10 == 0 {
+                eprint!("\r{done}/{total} changes applied");
+            }
+            if options.out_of_time() {
+                report.deferred = writes.len() - done + deletes.len();
+                warn!(deferred = report.deferred, "deadline reached; the rest is deferred");
+                return;
+            }
             let (Change::Create { alarm } | Change::Update { alarm, .. }) = change else {
                 continue;
             };
@@ -174,6 +185,9 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             }
         }
         for (index, batch) in deletes.chunks(MAX_DELETE_BATCH).enumerate() {
+            if options.progress {
+                eprint!("\r{}/{total} changes applied", writes.len() + index * MAX_DELETE_BATCH);
+            }
             if options.out_of_time() {
                 report.deferred = deletes.len() - index * MAX_DELETE_BATCH;
                 warn!(deferred = report.deferred, "deadline reached; the rest is deferred");

@@ -152,12 +152,17 @@ where
     I: handler::ports::Inventory,
     A: handler::ports::AlarmStore,
 {
+    // Large accounts take minutes at CloudWatch's write quota: show progress on a terminal.
+    let progress = !dry_run && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let report = reconciler
         .handle(
             handler::event::Trigger::Sweep { generation: 0 },
-            RunOptions { dry_run, ..RunOptions::new(now()) },
+            RunOptions { dry_run, progress, ..RunOptions::new(now()) },
         )
         .await;
+    if progress {
+        eprintln!();
+    }
     handler::app::log_summary(&report);
     if json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());

@@ -37,6 +37,7 @@ async fn main() -> Result<(), Error> {
             dry_run: false,
             now: now(),
             deadline: Some(tokio::time::Instant::now() + remaining.saturating_sub(margin)),
+            progress: false,
         };
         match handle_event(reconciler, continuation, event.payload, options).await {
             Ok(report) => {

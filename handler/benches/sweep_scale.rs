@@ -1,0 +1,590 @@
+//! Scale benchmark: full sweeps of a simulated 10 000-instance account.
+//!
+//! Runs on a paused tokio clock, so API pacing, AWS's quotas, the SDK's retry
+//! back-off and the Lambda deadline cost simulated time, not real time.
+//! `cargo bench -p handler --bench sweep_scale`; BENCHMARKS.md explains the
+//! model and the figures. Exits non-zero when an account does not end up
+//! holding exactly the desired alarms, or a change was lost.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use handler::app::{handle_event, HandleError};
+use handler::config::Config;
+use handler::event::continuation_event;
+use handler::fake::FakeCloud;
+use handler::ports::{default_rate_limits, Continuation, PortError, RateLimits};
+use handler::reconcile::{Reconciler, RunOptions};
+use reconciler_core::{
+    desired_alarms, AlarmConfig, Desire, InstanceFacts, InstanceId, InstanceState, Subject, UnixTime,
+};
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+const INSTANCES: u64 = 10_000;
+/// The scheduled sweep's time (events/scheduled-sweep.json): 2026-11-21T03:17:00Z.
+const NOW: i64 = 1_795_749_420;
+/// The function's timeout (template.yaml); Lambda ends the invocation there.
+const LAMBDA_TIMEOUT: Duration = Duration::from_secs(900);
+/// Lambda retries a failed asynchronous invocation twice (template.yaml:
+/// `MaximumRetryAttempts: 2`), about one and two minutes later.
+const ASYNC_RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(60), Duration::from_secs(120)];
+/// Page sizes of DescribeInstances and DescribeAlarms, and DeleteAlarms' batch.
+const INSTANCE_PAGE: u64 = 1000;
+const ALARM_PAGE: u64 = 100;
+const DELETE_BATCH: u64 = 100;
+const OPERATIONS: [&str; 4] = ["DescribeInstances", "DescribeAlarms", "PutMetricAlarm", "DeleteAlarms"];
+
+/// AWS's default quotas; EC2's describe bucket refills at 20 calls a second.
+fn server_quotas() -> RateLimits {
+    let mut quotas = default_rate_limits();
+    quotas.insert("DescribeInstances", 20.0);
+    quotas
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Drift {
+    /// Every alarm already as desired.
+    None,
+    /// No alarm exists yet.
+    AllMissing,
+    /// Every tenth owned alarm had its threshold changed by hand.
+    HandEdited,
+    /// Owned alarms of instances that no longer exist, 10 % of the desired count.
+    Orphans,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Runner {
+    /// Scheduled event → `handle_event` → follow-up invocations, each with a
+    /// 15-minute timeout and the configured deadline margin.
+    Lambda,
+    /// One run without deadline or timeout, as `alarmctl sweep` does it.
+    Unbounded,
+}
+
+struct Scenario {
+    name: &'static str,
+    drift: Drift,
+    runner: Runner,
+}
+
+const SCENARIOS: [Scenario; 5] = [
+    Scenario { name: "(a) steady state", drift: Drift::None, runner: Runner::Lambda },
+    Scenario { name: "(b) heavy drift: all missing", drift: Drift::AllMissing, runner: Runner::Lambda },
+    Scenario {
+        name: "(b′) all missing, one run without deadline (reference)",
+        drift: Drift::AllMissing,
+        runner: Runner::Unbounded,
+    },
+    Scenario { name: "(c) 10 % hand-edited", drift: Drift::HandEdited, runner: Runner::Lambda },
+    Scenario { name: "(d) 10 % orphans", drift: Drift::Orphans, runner: Runner::Lambda },
+];
+
+fn main() -> ExitCode {
+    let wall = std::time::Instant::now();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("tokio runtime");
+    let outcomes: Vec<Outcome> = runtime.block_on(async {
+        let mut outcomes = Vec::new();
+        for scenario in &SCENARIOS {
+            outcomes.push(run(scenario).await);
+        }
+        outcomes
+    });
+
+    println!();
+    println!("## Calls");
+    println!();
+    println!(
+        "| scenario | DescribeInstances | DescribeAlarms | PutMetricAlarm | DeleteAlarms | calls | lower bound | calls ÷ bound |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for o in &outcomes {
+        let per_op: Vec<String> = OPERATIONS.iter().map(|op| count(o.calls(op))).collect();
+        println!(
+            "| {} | {} | {} | {} ({}) | {:.3} |",
+            o.name,
+            per_op.join(" | "),
+            count(o.total_calls()),
+            count(o.lower_bound.iter().sum()),
+            o.lower_bound.map(count).join(" + "),
+            o.total_calls() as f64 / o.lower_bound.iter().sum::<u64>() as f64,
+        );
+    }
+    println!();
+    println!("## Time, throttling, invocations, verification");
+    println!();
+    println!(
+        "| scenario | simulated time | quota-bound time | time ÷ bound | throttles retried / surfaced | invocations | changes needed (c/u/d) | writes | converged | peak RSS | real time |"
+    );
+    println!("|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|");
+    for o in &outcomes {
+        println!(
+            "| {} | {} | {} | {:.3} | {} / {} | {} | {} / {} / {} | {} | {} | {:.1} MB | {:.2} s |",
+            o.name,
+            seconds(o.simulated.as_secs_f64()),
+            seconds(o.quota_bound()),
+            o.simulated.as_secs_f64() / o.quota_bound(),
+            o.retried,
+            o.surfaced,
+            o.invocations.describe(),
+            count(o.needed.creates),
+            count(o.needed.updates),
+            count(o.needed.deletes),
+            count(o.writes),
+            o.verification.as_ref().map_or_else(|e| format!("**no**: {e}"), |()| "yes".into()),
+            o.peak_rss_kb as f64 / 1024.0,
+            o.wall.as_secs_f64(),
+        );
+    }
+
+    println!();
+    println!("## Targets");
+    println!();
+    let steady = &outcomes[0];
+    let max_peak = outcomes.iter().map(|o| o.peak_rss_kb).max().unwrap_or(0);
+    let surfaced: u64 = outcomes.iter().map(|o| o.surfaced).sum();
+    let targets = [
+        (
+            "steady state: calls ≤ 1.05 × lower bound",
+            steady.total_calls() as f64 <= 1.05 * steady.lower_bound.iter().sum::<u64>() as f64,
+        ),
+        (
+            "steady state: simulated time ≤ 1.1 × quota-bound time",
+            steady.simulated.as_secs_f64() <= 1.1 * steady.quota_bound(),
+        ),
+        ("steady state: zero writes", steady.writes == 0),
+        ("no throttling error surfaced in any scenario", surfaced == 0),
+        ("peak memory of a 10 000-instance sweep < 64 MB", max_peak < 64 * 1024),
+    ];
+    for (target, met) in targets {
+        println!("- {target}: {}", if met { "met" } else { "**MISSED**" });
+    }
+    println!();
+    println!("Benchmark real (wall-clock) time: {:.2} s", wall.elapsed().as_secs_f64());
+
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.verification.is_err()).collect();
+    if failed.is_empty() {
+        println!("Verification: every account holds exactly the desired alarms; no change was lost.");
+        ExitCode::SUCCESS
+    } else {
+        for o in failed {
+            eprintln!("VERIFICATION FAILED for {}: {}", o.name, o.verification.as_ref().unwrap_err());
+        }
+        ExitCode::FAILURE
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Changes {
+    creates: u64,
+    updates: u64,
+    deletes: u64,
+}
+
+impl Changes {
+    fn writes(self) -> u64 {
+        self.creates + self.updates + self.deletes
+    }
+}
+
+#[derive(Default)]
+struct Invocations {
+    total: u32,
+    /// Ended by Lambda at the function's timeout.
+    killed: u32,
+    /// Returned an error (Lambda retries those as well).
+    failed: u32,
+    /// Events given up after Lambda's retries.
+    dropped: u32,
+}
+
+impl Invocations {
+    fn describe(&self) -> String {
+        let mut text = self.total.to_string();
+        let extra: Vec<String> = [(self.killed, "killed at the timeout"), (self.failed, "failed"), (self.dropped, "event dropped")]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
+        if !extra.is_empty() {
+            text.push_str(&format!(" ({})", extra.join(", ")));
+        }
+        text
+    }
+}
+
+struct Outcome {
+    name: &'static str,
+    calls: BTreeMap<&'static str, u64>,
+    /// Per operation, in the order of `OPERATIONS`.
+    lower_bound: [u64; 4],
+    needed: Changes,
+    simulated: Duration,
+    retried: u64,
+    surfaced: u64,
+    invocations: Invocations,
+    writes: u64,
+    verification: Result<(), String>,
+    peak_rss_kb: u64,
+    wall: Duration,
+}
+
+impl Outcome {
+    fn calls(&self, operation: &str) -> u64 {
+        self.calls.get(operation).copied().unwrap_or(0)
+    }
+
+    fn total_calls(&self) -> u64 {
+        OPERATIONS.iter().map(|op| self.calls(op)).sum()
+    }
+
+    /// Seconds the calls made need at the quotas, one operation after another.
+    fn quota_bound(&self) -> f64 {
+        let quotas = server_quotas();
+        OPERATIONS.iter().map(|op| self.calls(op) as f64 / quotas[op]).sum()
+    }
+}
+
+/// Captures the follow-up invocation a sweep asks for.
+#[derive(Default)]
+struct RecordingContinuation(Mutex<Vec<u32>>);
+
+impl RecordingContinuation {
+    fn take(&self) -> Vec<u32> {
+        std::mem::take(&mut *self.0.lock().expect("recorder lock"))
+    }
+}
+
+impl Continuation for RecordingContinuation {
+    async fn continue_sweep(&self, generation: u32) -> Result<(), PortError> {
+        self.0.lock().expect("recorder lock").push(generation);
+        Ok(())
+    }
+}
+
+async fn run(scenario: &Scenario) -> Outcome {
+    let wall = std::time::Instant::now();
+    let config = config();
+    let cloud = FakeCloud::with_quotas(&server_quotas(), &default_rate_limits());
+    let instances = fleet();
+    for facts in &instances {
+        cloud.put_instance(facts.clone());
+    }
+    let needed = {
+        let desired = desired(&config, &instances);
+        drift(&cloud, &desired, &config, scenario.drift);
+        needed_changes(&cloud, &desired, config.policy.naming.prefix())
+    };
+    let owned_before = cloud.alarm_names().len() as u64;
+    let lower_bound = [
+        (instances.len() as u64).div_ceil(INSTANCE_PAGE).max(1),
+        owned_before.div_ceil(ALARM_PAGE).max(1),
+        needed.creates + needed.updates,
+        needed.deletes.div_ceil(DELETE_BATCH),
+    ];
+    println!(
+        "{}: {} instances, {} owned alarms before, {} / {} / {} to create / update / delete",
+        scenario.name,
+        count(instances.len() as u64),
+        count(owned_before),
+        count(needed.creates),
+        count(needed.updates),
+        count(needed.deletes)
+    );
+
+    let reconciler = Reconciler {
+        config,
+        inventory: cloud.clone(),
+        alarms: cloud.clone(),
+        calls: cloud.calls.clone(),
+    };
+    // An account that was idle before the sweep: every quota bucket is full.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    reset_peak_rss();
+    let start = Instant::now();
+    let invocations = match scenario.runner {
+        Runner::Lambda => lambda(&reconciler, &cloud, start).await,
+        Runner::Unbounded => unbounded(&reconciler, start).await,
+    };
+    let simulated = start.elapsed();
+    let peak_rss_kb = peak_rss_kb();
+
+    let (retried, surfaced) = cloud.throttles();
+    let writes = cloud.writes();
+    let desired = desired(&reconciler.config, &instances);
+    let verification = verify(&cloud, &desired).and_then(|()| {
+        if writes == needed.writes() {
+            Ok(())
+        } else {
+            Err(format!("{writes} alarm writes for {} needed changes", needed.writes()))
+        }
+    });
+    Outcome {
+        name: scenario.name,
+        calls: cloud.calls.snapshot(),
+        lower_bound,
+        needed,
+        simulated,
+        retried,
+        surfaced,
+        invocations,
+        writes,
+        verification,
+        peak_rss_kb,
+        wall: wall.elapsed(),
+    }
+}
+
+/// The scheduled sweep, then whatever Lambda would run after it: follow-up
+/// invocations the sweep asks for, and Lambda's two retries of an invocation
+/// that failed or ran into the timeout. Invocations run one after another.
+async fn lambda(reconciler: &Reconciler<FakeCloud, FakeCloud>, cloud: &FakeCloud, start: Instant) -> Invocations {
+    let scheduled: Value =
+        serde_json::from_str(include_str!("../../events/scheduled-sweep.json")).expect("sample event");
+    let continuation = RecordingContinuation::default();
+    let margin = Duration::from_secs(reconciler.config.deadline_margin_seconds);
+    let mut queue: VecDeque<(Value, usize)> = VecDeque::from([(scheduled, 0)]);
+    let mut invocations = Invocations::default();
+    while let Some((event, attempt)) = queue.pop_front() {
+        if attempt > 0 {
+            tokio::time::sleep(ASYNC_RETRY_DELAYS[attempt - 1]).await;
+        }
+        invocations.total += 1;
+        let began = Instant::now();
+        let writes_before = cloud.writes();
+        let options = RunOptions {
+            dry_run: false,
+            now: simulated_now(start),
+            deadline: Some(began + LAMBDA_TIMEOUT - margin),
+        };
+        let result =
+            tokio::time::timeout(LAMBDA_TIMEOUT, handle_event(reconciler, &continuation, event.clone(), options))
+                .await;
+        let (failed, what) = match result {
+            Err(_) => {
+                invocations.killed += 1;
+                (true, "ended by Lambda at the 900 s timeout".to_owned())
+            }
+            Ok(Ok(report)) => (false, format!("finished, {} deferred", report.deferred)),
+            Ok(Err(HandleError::Incomplete(report))) => {
+                invocations.failed += 1;
+                (true, format!("failed: {}", report.failure_summary()))
+            }
+            Ok(Err(HandleError::Rejected(error))) => panic!("sweep event rejected: {error}"),
+        };
+        println!(
+            "  invocation {} ({}, attempt {}): {} s, {} writes, {what}",
+            invocations.total,
+            event["id"].as_str().unwrap_or("?"),
+            attempt + 1,
+            began.elapsed().as_secs(),
+            count(cloud.writes() - writes_before),
+        );
+        for generation in continuation.take() {
+            let time = OffsetDateTime::from_unix_timestamp(simulated_now(start).0)
+                .expect("valid time")
+                .format(&Rfc3339)
+                .expect("formatted time");
+            queue.push_back((continuation_event(generation, &time), 0));
+        }
+        if failed {
+            if attempt < ASYNC_RETRY_DELAYS.len() {
+                queue.push_back((event, attempt + 1));
+            } else {
+                invocations.dropped += 1;
+                println!("  event {} dropped after Lambda's retries", event["id"].as_str().unwrap_or("?"));
+            }
+        }
+    }
+    invocations
+}
+
+/// One sweep without a deadline, as `alarmctl sweep` runs it.
+async fn unbounded(reconciler: &Reconciler<FakeCloud, FakeCloud>, start: Instant) -> Invocations {
+    let report = reconciler
+        .handle(
+            handler::event::Trigger::Sweep { generation: 0 },
+            RunOptions::new(simulated_now(start)),
+        )
+        .await;
+    println!(
+        "  one run: {} s, {} created, {} failures",
+        start.elapsed().as_secs(),
+        count(report.created as u64),
+        report.failures.len()
+    );
+    Invocations { total: 1, failed: u32::from(report.failed()), ..Invocations::default() }
+}
+
+fn simulated_now(start: Instant) -> UnixTime {
+    UnixTime(NOW + i64::try_from(start.elapsed().as_secs()).unwrap_or(0))
+}
+
+fn config() -> Config {
+    Config::from_lookup(|name| match name {
+        "WARNING_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:disk-warning".into()),
+        "CRITICAL_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:disk-critical".into()),
+        _ => None,
+    })
+    .expect("benchmark configuration")
+}
+
+/// A deterministic pseudo-random id for instance number `n` (splitmix64).
+fn instance_id(n: u64) -> InstanceId {
+    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    InstanceId::parse(&format!("i-0{z:016x}")).expect("valid instance id")
+}
+
+/// Instance number `n` of a fleet: 70 % production running, 10 % production
+/// stopped, 10 % staging running, 5 % running without an Environment tag,
+/// 5 % production terminated. Every instance has a Name tag.
+fn instance(n: u64) -> InstanceFacts {
+    let (environment, state) = match n % 20 {
+        0..=13 => (Some("production"), InstanceState::Running),
+        14 | 15 => (Some("production"), InstanceState::Stopped),
+        16 | 17 => (Some("staging"), InstanceState::Running),
+        18 => (None, InstanceState::Running),
+        _ => (Some("production"), InstanceState::Terminated),
+    };
+    let mut tags = BTreeMap::from([("Name".to_owned(), format!("web-{n:05}"))]);
+    if let Some(environment) = environment {
+        tags.insert("Environment".to_owned(), environment.to_owned());
+    }
+    InstanceFacts { id: instance_id(n), state, tags, launch_time: Some(UnixTime(NOW - 86_400)) }
+}
+
+fn fleet() -> Vec<InstanceFacts> {
+    (0..INSTANCES).map(instance).collect()
+}
+
+/// The alarms the policy wants for `instances`, by name.
+fn desired(config: &Config, instances: &[InstanceFacts]) -> BTreeMap<String, AlarmConfig> {
+    let mut desired = BTreeMap::new();
+    for facts in instances {
+        if let Desire::Alarms { alarms, .. } = desired_alarms(&config.policy, &Subject::Present(facts.clone())) {
+            desired.extend(alarms.into_iter().map(|a| (a.name.to_string(), a.config)));
+        }
+    }
+    desired
+}
+
+/// Puts the account's alarms into the scenario's starting state, by hand.
+fn drift(cloud: &FakeCloud, desired: &BTreeMap<String, AlarmConfig>, config: &Config, drift: Drift) {
+    if drift == Drift::AllMissing {
+        return;
+    }
+    for (i, (name, alarm)) in desired.iter().enumerate() {
+        let mut alarm = alarm.clone();
+        if drift == Drift::HandEdited && i % 10 == 0 {
+            alarm.threshold += 5.0;
+        }
+        cloud.put_alarm_by_hand(name, alarm);
+    }
+    if drift == Drift::Orphans {
+        // Instances that existed once: ids the account no longer knows.
+        let gone = desired.len() as u64 / 10 / 2;
+        let vanished: Vec<InstanceFacts> = (INSTANCES..INSTANCES + gone)
+            .map(|n| {
+                let mut facts = instance(n - n % 20);
+                facts.id = instance_id(n);
+                facts.tags.insert("Name".to_owned(), format!("web-{n:05}"));
+                facts
+            })
+            .collect();
+        for (name, alarm) in self::desired(config, &vanished) {
+            cloud.put_alarm_by_hand(&name, alarm);
+        }
+    }
+}
+
+/// What a correct sweep has to change, computed independently of the reconciler.
+fn needed_changes(cloud: &FakeCloud, desired: &BTreeMap<String, AlarmConfig>, prefix: &str) -> Changes {
+    let mut changes = Changes::default();
+    for (name, alarm) in desired {
+        match cloud.alarm(name) {
+            None => changes.creates += 1,
+            Some(actual) if actual != *alarm => changes.updates += 1,
+            Some(_) => {}
+        }
+    }
+    changes.deletes = cloud
+        .alarm_names()
+        .iter()
+        .filter(|name| name.starts_with(prefix) && !desired.contains_key(*name))
+        .filter(|name| cloud.alarm(name).is_some_and(|a| a.has_ownership_marker()))
+        .count() as u64;
+    changes
+}
+
+/// The account holds exactly the desired alarms, each with the desired configuration.
+fn verify(cloud: &FakeCloud, desired: &BTreeMap<String, AlarmConfig>) -> Result<(), String> {
+    let names = cloud.alarm_names();
+    let extra = names.iter().filter(|name| !desired.contains_key(*name)).count();
+    let mut missing = 0;
+    let mut different = 0;
+    for (name, alarm) in desired {
+        match cloud.alarm(name) {
+            None => missing += 1,
+            Some(actual) if actual != *alarm => different += 1,
+            Some(_) => {}
+        }
+    }
+    if extra + missing + different == 0 {
+        Ok(())
+    } else {
+        Err(format!("{missing} desired alarms missing, {different} different, {extra} not wanted"))
+    }
+}
+
+/// Starts a new peak-RSS measurement (Linux: `echo 5 > /proc/self/clear_refs`).
+fn reset_peak_rss() {
+    if let Err(error) = std::fs::write("/proc/self/clear_refs", "5") {
+        println!("  (peak RSS not reset: {error}; the figure covers the whole process so far)");
+    }
+}
+
+/// The process's peak resident set size in kB (`VmHWM`), 0 where unknown.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// 14000 → "14,000".
+fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn seconds(s: f64) -> String {
+    if s >= 120.0 {
+        format!("{s:.1} s ({}:{:02} min)", (s / 60.0) as u64, (s % 60.0) as u64)
+    } else {
+        format!("{s:.1} s")
+    }
+}

@@ -1,0 +1,171 @@
+//! The sweep against the in-memory account with AWS's quotas, on a paused
+//! clock: the deadline stop, the follow-up invocation, and throttling.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use handler::app::{handle_event, HandleError, MAX_SWEEP_CONTINUATIONS};
+use handler::config::Config;
+use handler::event::continuation_event;
+use handler::fake::FakeCloud;
+use handler::ports::{default_rate_limits, Continuation, PortError, RateLimits};
+use handler::reconcile::{Reconciler, RunOptions};
+use handler::report::Report;
+use reconciler_core::{InstanceFacts, InstanceId, InstanceState, UnixTime};
+use serde_json::{json, Value};
+
+const NOW: i64 = 1_800_000_000;
+
+#[derive(Default)]
+struct RecordingContinuation {
+    requested: Mutex<Vec<u32>>,
+    fail: bool,
+}
+
+impl Continuation for RecordingContinuation {
+    async fn continue_sweep(&self, generation: u32) -> Result<(), PortError> {
+        if self.fail {
+            return Err(PortError::new("Invoke", handler::ports::ErrorKind::Transient, "injected"));
+        }
+        self.requested.lock().unwrap().push(generation);
+        Ok(())
+    }
+}
+
+fn config() -> Config {
+    Config::from_lookup(|name| match name {
+        "WARNING_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:disk-warning".into()),
+        "CRITICAL_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:disk-critical".into()),
+        _ => None,
+    })
+    .unwrap()
+}
+
+/// `count` running production instances in an account with AWS's default quotas.
+fn account(count: usize, quotas: &RateLimits) -> FakeCloud {
+    let cloud = FakeCloud::with_quotas(quotas, &default_rate_limits());
+    for n in 0..count {
+        cloud.put_instance(InstanceFacts {
+            id: InstanceId::parse(&format!("i-{n:017x}")).unwrap(),
+            state: InstanceState::Running,
+            tags: [("Environment".to_string(), "production".to_string())].into(),
+            launch_time: Some(UnixTime(NOW - 3600)),
+        });
+    }
+    cloud
+}
+
+fn reconciler(cloud: &FakeCloud) -> Reconciler<FakeCloud, FakeCloud> {
+    Reconciler {
+        config: config(),
+        inventory: cloud.clone(),
+        alarms: cloud.clone(),
+        calls: cloud.calls.clone(),
+    }
+}
+
+fn sweep_event() -> Value {
+    json!({"version": "0", "id": "s", "detail-type": "Scheduled Event", "source": "aws.scheduler",
+           "time": "2026-11-21T03:17:00Z", "resources": [], "detail": "{}"})
+}
+
+fn within(seconds: u64) -> RunOptions {
+    RunOptions {
+        deadline: Some(tokio::time::Instant::now() + Duration::from_secs(seconds)),
+        ..RunOptions::new(UnixTime(NOW))
+    }
+}
+
+async fn run<C: Continuation>(
+    r: &Reconciler<FakeCloud, FakeCloud>,
+    continuation: &C,
+    event: Value,
+    options: RunOptions,
+) -> Result<Report, HandleError> {
+    handle_event(r, continuation, event, options).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sweep_stops_at_its_deadline_and_the_follow_up_finishes_the_rest() {
+    let cloud = account(50, &default_rate_limits());
+    let r = reconciler(&cloud);
+    let continuation = RecordingContinuation::default();
+
+    // 100 creates at 3 per second need about 33 s; this invocation has 10.
+    let first = run(&r, &continuation, sweep_event(), within(10)).await.expect("a deferral is not a failure");
+    assert!(first.deferred > 0 && first.created > 0, "{:?}", first.api_calls);
+    assert_eq!(first.created + first.deferred, 100);
+    assert_eq!(cloud.alarm_names().len(), first.created);
+    assert_eq!(*continuation.requested.lock().unwrap(), [1]);
+    assert!(first.continuation.is_some());
+
+    let second =
+        run(&r, &continuation, continuation_event(1, "2026-11-21T03:32:00Z"), within(600)).await.unwrap();
+    assert_eq!((second.generation, second.deferred, second.created), (1, 0, first.deferred));
+    assert_eq!(second.unchanged, first.created, "the follow-up re-observes what is already done");
+    assert_eq!(cloud.alarm_names().len(), 100);
+    assert_eq!(*continuation.requested.lock().unwrap(), [1], "no further follow-up once done");
+    assert_eq!(cloud.throttles().1, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn if_the_follow_up_cannot_be_requested_the_invocation_fails() {
+    let cloud = account(50, &default_rate_limits());
+    let continuation = RecordingContinuation { fail: true, ..Default::default() };
+    let result = run(&reconciler(&cloud), &continuation, sweep_event(), within(10)).await;
+    let Err(HandleError::Incomplete(report)) = result else { panic!("expected a failed invocation") };
+    assert!(report.failures.iter().all(|f| f.retryable));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_chain_of_follow_ups_is_bounded() {
+    let cloud = account(50, &default_rate_limits());
+    let continuation = RecordingContinuation::default();
+    let event = continuation_event(MAX_SWEEP_CONTINUATIONS, "2026-11-21T07:00:00Z");
+    let result = run(&reconciler(&cloud), &continuation, event, within(5)).await;
+    let Err(HandleError::Incomplete(report)) = result else { panic!("expected a failed invocation") };
+    assert!(report.failures[0].error.contains("follow-up invocations"), "{:?}", report.failures);
+    assert!(continuation.requested.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn paced_sweeps_are_not_throttled() {
+    let cloud = account(200, &default_rate_limits());
+    let report = run(&reconciler(&cloud), &RecordingContinuation::default(), sweep_event(), within(900))
+        .await
+        .unwrap();
+    assert_eq!(report.created, 400);
+    assert_eq!(cloud.throttles(), (0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_never_loses_a_change() {
+    // An account whose quota is far below what the client paces itself to.
+    let mut quotas = default_rate_limits();
+    quotas.insert("PutMetricAlarm", 0.2);
+    let cloud = account(30, &quotas);
+    let r = reconciler(&cloud);
+    let continuation = RecordingContinuation::default();
+    let mut failed_runs = 0;
+    loop {
+        match run(&r, &continuation, sweep_event(), within(900)).await {
+            Ok(report) => {
+                assert_eq!(report.failures.len(), 0);
+                break;
+            }
+            Err(HandleError::Incomplete(report)) => {
+                failed_runs += 1;
+                // Every change that did not happen is reported, and retryable.
+                let failed =
+                    report.changes.iter().filter(|c| c.status == handler::report::ChangeStatus::Failed);
+                assert_eq!(failed.count(), report.failures.len());
+                assert!(report.failures.iter().all(|f| f.retryable), "{:?}", report.failures);
+                assert!(failed_runs < 10, "did not converge");
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert!(failed_runs > 0, "the quota should have throttled the first sweep");
+    assert!(cloud.throttles().1 > 0);
+    assert_eq!(cloud.alarm_names().len(), 60);
+}
