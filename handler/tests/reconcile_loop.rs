@@ -1,7 +1,9 @@
 //! The reconcile loop against the in-memory fake: observe → plan → apply in a
 //! world that changes between calls, with faults injected at the ports.
 
-use handler::config::Config;
+mod common;
+
+use common::reconciler;
 use handler::event::{decode, Target, Trigger};
 use handler::fake::FakeCloud;
 use handler::ports::ErrorKind;
@@ -12,24 +14,6 @@ use serde_json::json;
 const NOW: i64 = 1_800_000_000;
 const A: &str = "i-0aaaaaaaaaaaaaaaa";
 const B: &str = "i-0bbbbbbbbbbbbbbbb";
-
-fn config() -> Config {
-    Config::from_lookup(|name| match name {
-        "WARNING_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:disk-warning".into()),
-        "CRITICAL_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:disk-critical".into()),
-        _ => None,
-    })
-    .unwrap()
-}
-
-fn reconciler(cloud: &FakeCloud) -> Reconciler<FakeCloud, FakeCloud> {
-    Reconciler {
-        config: config(),
-        inventory: cloud.clone(),
-        alarms: cloud.clone(),
-        calls: cloud.calls.clone(),
-    }
-}
 
 fn id(s: &str) -> InstanceId {
     InstanceId::parse(s).unwrap()

@@ -5,7 +5,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use handler::app::{handle_event, HandleError, MAX_SWEEP_CONTINUATIONS};
-use handler::config::Config;
+mod common;
+
+use common::reconciler;
 use handler::event::continuation_event;
 use handler::fake::FakeCloud;
 use handler::ports::{default_rate_limits, Continuation, PortError, RateLimits};
@@ -32,15 +34,6 @@ impl Continuation for RecordingContinuation {
     }
 }
 
-fn config() -> Config {
-    Config::from_lookup(|name| match name {
-        "WARNING_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:disk-warning".into()),
-        "CRITICAL_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:disk-critical".into()),
-        _ => None,
-    })
-    .unwrap()
-}
-
 /// `count` running production instances in an account with AWS's default quotas.
 fn account(count: usize, quotas: &RateLimits) -> FakeCloud {
     let cloud = FakeCloud::with_quotas(quotas, &default_rate_limits());
@@ -53,15 +46,6 @@ fn account(count: usize, quotas: &RateLimits) -> FakeCloud {
         });
     }
     cloud
-}
-
-fn reconciler(cloud: &FakeCloud) -> Reconciler<FakeCloud, FakeCloud> {
-    Reconciler {
-        config: config(),
-        inventory: cloud.clone(),
-        alarms: cloud.clone(),
-        calls: cloud.calls.clone(),
-    }
 }
 
 fn sweep_event() -> Value {
