@@ -7,7 +7,7 @@ use common::reconciler;
 use handler::event::{decode, Target, Trigger};
 use handler::fake::FakeCloud;
 use handler::ports::ErrorKind;
-use handler::reconcile::{Reconciler, RunOptions};
+use handler::reconcile::RunOptions;
 use reconciler_core::{AlarmConfig, InstanceFacts, InstanceId, InstanceState, StateClaim, UnixTime};
 use serde_json::json;
 
