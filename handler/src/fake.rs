@@ -35,6 +35,7 @@ struct State {
     instances: BTreeMap<InstanceId, InstanceFacts>,
     alarms: BTreeMap<AlarmName, AlarmConfig>,
     faults: Vec<Fault>,
+    hooks: Vec<(&'static str, Hook)>,
     writes: u64,
 }
 
@@ -46,8 +47,19 @@ struct Throttles {
     surfaced: AtomicU64,
 }
 
+/// Runs once, inside the next call of an operation: the world changing
+/// while a sweep is under way.
+type Hook = Box<dyn FnOnce(&mut FakeWorld<'_>) + Send>;
+
+/// What a hook may change.
+pub struct FakeWorld<'a> {
+    pub instances: &'a mut BTreeMap<InstanceId, InstanceFacts>,
+}
+
 struct Fault {
     operation: &'static str,
+    /// Calls to let through before failing.
+    skip: u32,
     remaining: u32,
     kind: ErrorKind,
 }
@@ -117,7 +129,21 @@ impl FakeCloud {
 
     /// The next `times` calls of `operation` fail with `kind`.
     pub fn fail_next(&self, operation: &'static str, kind: ErrorKind, times: u32) {
-        self.state().faults.push(Fault { operation, remaining: times, kind });
+        self.state().faults.push(Fault { operation, skip: 0, remaining: times, kind });
+    }
+
+    /// Only the `nth` call (counting from 1) of `operation` from now on fails.
+    pub fn fail_call(&self, operation: &'static str, nth: u32, kind: ErrorKind) {
+        self.state().faults.push(Fault { operation, skip: nth.saturating_sub(1), remaining: 1, kind });
+    }
+
+    /// Changes the world during the next call of `operation`.
+    pub fn on_next_call(
+        &self,
+        operation: &'static str,
+        hook: impl FnOnce(&mut FakeWorld<'_>) + Send + 'static,
+    ) {
+        self.state().hooks.push((operation, Box::new(hook)));
     }
 
     /// One request: client-side pacing and counting, the server's quota (with
@@ -137,7 +163,15 @@ impl FakeCloud {
             }
         }
         let mut state = self.state();
+        if let Some(index) = state.hooks.iter().position(|(op, _)| *op == operation) {
+            let (_, hook) = state.hooks.remove(index);
+            hook(&mut FakeWorld { instances: &mut state.instances });
+        }
         if let Some(fault) = state.faults.iter_mut().find(|f| f.operation == operation && f.remaining > 0) {
+            if fault.skip > 0 {
+                fault.skip -= 1;
+                return Ok(());
+            }
             fault.remaining -= 1;
             return Err(PortError::new(operation, fault.kind, "injected fault"));
         }

@@ -110,7 +110,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         }
         report.instances_in_scope = count_in_scope(&self.config, &subjects);
         let plan = plan(&self.config.policy, &subjects, &observed);
-        self.apply(&plan, options, &mut report).await;
+        self.apply(&plan, options, false, &mut report).await;
         report
     }
 
@@ -132,11 +132,14 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         report.instances_examined = subjects.len();
         report.instances_in_scope = count_in_scope(&self.config, &subjects);
         let plan = plan(&self.config.policy, &subjects, &observed);
-        self.apply(&plan, options, &mut report).await;
+        self.apply(&plan, options, true, &mut report).await;
         report
     }
 
-    async fn apply(&self, plan: &Plan, options: RunOptions, report: &mut Report) {
+    /// `recheck_deletes`: a sweep's plan can be minutes old when its deletes
+    /// run; an instance started in the meantime (and given its alarms by the
+    /// event path) must not lose them to that stale plan.
+    async fn apply(&self, plan: &Plan, options: RunOptions, recheck_deletes: bool, report: &mut Report) {
         report.unchanged += plan.unchanged.len();
         report.notes.extend(plan.notes.iter().map(|(id, note)| format!("{id}: {note}")));
         for conflict in &plan.conflicts {
@@ -193,16 +196,21 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                 warn!(deferred = report.deferred, "deadline reached; the rest is deferred");
                 return;
             }
+            let batch =
+                if recheck_deletes { self.still_unwanted(batch, report).await } else { batch.to_vec() };
+            if batch.is_empty() {
+                continue;
+            }
             let names: Vec<_> = batch.iter().map(|c| c.alarm_name().clone()).collect();
             match self.alarms.delete_alarms(&names).await {
                 Ok(()) => {
-                    for change in batch {
+                    for change in &batch {
                         info!(instance = %change.instance(), alarm = %change.alarm_name(), action = "delete", reason = %change.reason(), "applied");
                         report.record(change, ChangeStatus::Applied);
                     }
                 }
                 Err(error) => {
-                    for change in batch {
+                    for change in &batch {
                         warn!(instance = %change.instance(), alarm = %change.alarm_name(), %error, "change failed");
                         report.failures.push(Failure::from_port(
                             Some(change.instance()),
@@ -214,6 +222,54 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                 }
             }
         }
+    }
+}
+
+impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
+    /// The deletes of `batch` whose instance, read again now, still should
+    /// have no alarms. If the instances cannot be read, nothing is deleted:
+    /// a stale alarm costs little, a wrongly deleted one leaves an instance
+    /// unprotected.
+    async fn still_unwanted<'a>(&self, batch: &[&'a Change], report: &mut Report) -> Vec<&'a Change> {
+        let mut ids: Vec<InstanceId> = batch.iter().map(|c| c.instance().clone()).collect();
+        ids.dedup();
+        let facts = match self.inventory.describe_instances(&ids).await {
+            Ok(facts) => facts,
+            Err(error) => {
+                for change in batch {
+                    report.failures.push(Failure::from_port(
+                        Some(change.instance()),
+                        Some(change.alarm_name().as_str()),
+                        &error,
+                    ));
+                    report.record(change, ChangeStatus::Failed);
+                }
+                return Vec::new();
+            }
+        };
+        let now: HashMap<&InstanceId, &reconciler_core::InstanceFacts> =
+            facts.iter().map(|f| (&f.id, f)).collect();
+        batch
+            .iter()
+            .copied()
+            .filter(|change| {
+                let Some(facts) = now.get(change.instance()) else { return true };
+                let wanted = matches!(
+                    reconciler_core::desired_alarms(&self.config.policy, &Subject::Present((*facts).clone())),
+                    reconciler_core::Desire::Alarms { .. }
+                );
+                if wanted {
+                    let note = format!(
+                        "{}: delete of {} skipped: the instance is running in scope again",
+                        change.instance(),
+                        change.alarm_name()
+                    );
+                    info!("{note}");
+                    report.notes.push(note);
+                }
+                !wanted
+            })
+            .collect()
     }
 }
 

@@ -153,3 +153,47 @@ async fn throttling_never_loses_a_change() {
     assert!(cloud.throttles().1 > 0);
     assert_eq!(cloud.alarm_names().len(), 60);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_sweep_does_not_delete_alarms_of_an_instance_started_while_it_ran() {
+    let cloud = account(2, &default_rate_limits());
+    let r = reconciler(&cloud);
+    let first = InstanceId::parse(&format!("i-{:017x}", 0)).unwrap();
+    run(&r, &RecordingContinuation::default(), sweep_event(), within(900)).await.unwrap();
+    assert_eq!(cloud.alarm_names().len(), 4);
+
+    // The first instance is stopped when the sweep observes the world, and a
+    // new one needs alarms; while those are being created, the first starts again.
+    cloud.set_state(&first, InstanceState::Stopped);
+    cloud.put_instance(InstanceFacts {
+        id: InstanceId::parse(&format!("i-{:017x}", 99)).unwrap(),
+        state: InstanceState::Running,
+        tags: [("Environment".to_string(), "production".to_string())].into(),
+        launch_time: Some(UnixTime(NOW)),
+    });
+    let restarted = first.clone();
+    cloud.on_next_call("PutMetricAlarm", move |world| {
+        if let Some(facts) = world.instances.get_mut(&restarted) {
+            facts.state = InstanceState::Running;
+        }
+    });
+    let report = run(&r, &RecordingContinuation::default(), sweep_event(), within(900)).await.unwrap();
+    assert_eq!((report.created, report.deleted), (2, 0), "{:?}", report.notes);
+    assert!(report.notes.iter().any(|n| n.contains("running in scope again")), "{:?}", report.notes);
+    assert_eq!(cloud.alarm_names().len(), 6, "the restarted instance keeps its alarms");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sweep_deletes_nothing_when_it_cannot_recheck() {
+    let cloud = account(1, &default_rate_limits());
+    let r = reconciler(&cloud);
+    run(&r, &RecordingContinuation::default(), sweep_event(), within(900)).await.unwrap();
+    cloud.set_state(&InstanceId::parse(&format!("i-{:017x}", 0)).unwrap(), InstanceState::Stopped);
+    // The sweep's own listing succeeds; the recheck before the delete fails.
+    cloud.fail_call("DescribeInstances", 2, handler::ports::ErrorKind::Transient);
+    let result = run(&r, &RecordingContinuation::default(), sweep_event(), within(900)).await;
+    let Err(HandleError::Incomplete(report)) = result else { panic!("expected a failed invocation") };
+    assert_eq!(report.deleted, 0);
+    assert!(report.failures.iter().all(|f| f.retryable));
+    assert_eq!(cloud.alarm_names().len(), 2);
+}
