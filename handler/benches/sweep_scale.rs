@@ -210,11 +210,15 @@ struct Invocations {
 impl Invocations {
     fn describe(&self) -> String {
         let mut text = self.total.to_string();
-        let extra: Vec<String> = [(self.killed, "killed at the timeout"), (self.failed, "failed"), (self.dropped, "event dropped")]
-            .into_iter()
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, what)| format!("{n} {what}"))
-            .collect();
+        let extra: Vec<String> = [
+            (self.killed, "killed at the timeout"),
+            (self.failed, "failed"),
+            (self.dropped, "event dropped"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
         if !extra.is_empty() {
             text.push_str(&format!(" ({})", extra.join(", ")));
         }
@@ -301,12 +305,8 @@ async fn run(scenario: &Scenario) -> Outcome {
         count(needed.deletes)
     );
 
-    let reconciler = Reconciler {
-        config,
-        inventory: cloud.clone(),
-        alarms: cloud.clone(),
-        calls: cloud.calls.clone(),
-    };
+    let reconciler =
+        Reconciler { config, inventory: cloud.clone(), alarms: cloud.clone(), calls: cloud.calls.clone() };
     // An account that was idle before the sweep: every quota bucket is full.
     tokio::time::sleep(Duration::from_secs(1)).await;
     reset_peak_rss();
@@ -347,7 +347,11 @@ async fn run(scenario: &Scenario) -> Outcome {
 /// The scheduled sweep, then whatever Lambda would run after it: follow-up
 /// invocations the sweep asks for, and Lambda's two retries of an invocation
 /// that failed or ran into the timeout. Invocations run one after another.
-async fn lambda(reconciler: &Reconciler<FakeCloud, FakeCloud>, cloud: &FakeCloud, start: Instant) -> Invocations {
+async fn lambda(
+    reconciler: &Reconciler<FakeCloud, FakeCloud>,
+    cloud: &FakeCloud,
+    start: Instant,
+) -> Invocations {
     let scheduled: Value =
         serde_json::from_str(include_str!("../../events/scheduled-sweep.json")).expect("sample event");
     let continuation = RecordingContinuation::default();
@@ -365,10 +369,13 @@ async fn lambda(reconciler: &Reconciler<FakeCloud, FakeCloud>, cloud: &FakeCloud
             dry_run: false,
             now: simulated_now(start),
             deadline: Some(began + LAMBDA_TIMEOUT - margin),
+            progress: false,
         };
-        let result =
-            tokio::time::timeout(LAMBDA_TIMEOUT, handle_event(reconciler, &continuation, event.clone(), options))
-                .await;
+        let result = tokio::time::timeout(
+            LAMBDA_TIMEOUT,
+            handle_event(reconciler, &continuation, event.clone(), options),
+        )
+        .await;
         let (failed, what) = match result {
             Err(_) => {
                 invocations.killed += 1;
@@ -411,10 +418,7 @@ async fn lambda(reconciler: &Reconciler<FakeCloud, FakeCloud>, cloud: &FakeCloud
 /// One sweep without a deadline, as `alarmctl sweep` runs it.
 async fn unbounded(reconciler: &Reconciler<FakeCloud, FakeCloud>, start: Instant) -> Invocations {
     let report = reconciler
-        .handle(
-            handler::event::Trigger::Sweep { generation: 0 },
-            RunOptions::new(simulated_now(start)),
-        )
+        .handle(handler::event::Trigger::Sweep { generation: 0 }, RunOptions::new(simulated_now(start)))
         .await;
     println!(
         "  one run: {} s, {} created, {} failures",
@@ -473,7 +477,9 @@ fn fleet() -> Vec<InstanceFacts> {
 fn desired(config: &Config, instances: &[InstanceFacts]) -> BTreeMap<String, AlarmConfig> {
     let mut desired = BTreeMap::new();
     for facts in instances {
-        if let Desire::Alarms { alarms, .. } = desired_alarms(&config.policy, &Subject::Present(facts.clone())) {
+        if let Desire::Alarms { alarms, .. } =
+            desired_alarms(&config.policy, &Subject::Present(facts.clone()))
+        {
             desired.extend(alarms.into_iter().map(|a| (a.name.to_string(), a.config)));
         }
     }
@@ -573,7 +579,7 @@ fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
