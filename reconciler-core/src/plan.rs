@@ -206,6 +206,10 @@ fn delete(alarm: &ObservedAlarm, instance: &InstanceId, reason: DeleteReason) ->
 /// Every field of the full configuration, compared after normalisation.
 pub fn diff(actual: &AlarmConfig, desired: &AlarmConfig) -> Vec<FieldChange> {
     let actual = actual.clone().normalized();
+    // The common case on every sweep: nothing differs, so no text is built.
+    if actual == *desired {
+        return Vec::new();
+    }
     let mut changes = Vec::new();
     let mut field = |name: &'static str, before: String, after: String| {
         if before != after {
