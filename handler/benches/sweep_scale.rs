@@ -86,19 +86,55 @@ const SCENARIOS: [Scenario; 5] = [
 ];
 
 fn main() -> ExitCode {
-    let wall = std::time::Instant::now();
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|arg| arg == "--scenario") {
+        Some(at) => scenario_process(args.get(at + 1).and_then(|i| i.parse().ok()).expect("scenario number")),
+        None => compare(),
+    }
+}
+
+/// How a scenario's process hands its figures to the one that compares them.
+const OUTCOME_LINE: &str = "OUTCOME ";
+
+/// Each scenario runs in a process of its own, so that its memory figures
+/// are not inflated or masked by what an earlier scenario left behind.
+fn scenario_process(index: usize) -> ExitCode {
+    let baseline_kb = status_kb("VmRSS");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
         .expect("tokio runtime");
-    let outcomes: Vec<Outcome> = runtime.block_on(async {
-        let mut outcomes = Vec::new();
-        for scenario in &SCENARIOS {
-            outcomes.push(run(scenario).await);
+    let outcome = runtime.block_on(run(&SCENARIOS[index], baseline_kb));
+    println!("{OUTCOME_LINE}{}", serde_json::to_string(&outcome).expect("outcome as JSON"));
+    ExitCode::SUCCESS
+}
+
+fn compare() -> ExitCode {
+    let wall = std::time::Instant::now();
+    let executable = std::env::current_exe().expect("the benchmark's own executable");
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for (index, scenario) in SCENARIOS.iter().enumerate() {
+        let output = std::process::Command::new(&executable)
+            .args(["--scenario", &index.to_string()])
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("scenario process");
+        let mut outcome = None;
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            match line.strip_prefix(OUTCOME_LINE) {
+                Some(json) => outcome = Some(serde_json::from_str(json).expect("outcome from JSON")),
+                None => println!("{line}"),
+            }
         }
-        outcomes
-    });
+        match outcome {
+            Some(outcome) if output.status.success() => outcomes.push(outcome),
+            _ => {
+                eprintln!("scenario {} did not finish: {}", scenario.name, output.status);
+                return ExitCode::FAILURE;
+            }
+        }
+    }
 
     println!();
     println!("## Calls");
@@ -123,12 +159,12 @@ fn main() -> ExitCode {
     println!("## Time, throttling, invocations, verification");
     println!();
     println!(
-        "| scenario | simulated time | quota-bound time | time ÷ bound | throttles retried / surfaced | invocations | changes needed (c/u/d) | writes | converged | peak RSS | real time |"
+        "| scenario | simulated time | quota-bound time | time ÷ bound | throttles retried / surfaced | invocations | changes needed (c/u/d) | writes | converged | real time |"
     );
-    println!("|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---|---:|---:|---|---:|");
     for o in &outcomes {
         println!(
-            "| {} | {} | {} | {:.3} | {} / {} | {} | {} / {} / {} | {} | {} | {:.1} MB | {:.2} s |",
+            "| {} | {} | {} | {:.3} | {} / {} | {} | {} / {} / {} | {} | {} | {:.2} s |",
             o.name,
             seconds(o.simulated.as_secs_f64()),
             seconds(o.quota_bound()),
@@ -141,8 +177,42 @@ fn main() -> ExitCode {
             count(o.needed.deletes),
             count(o.writes),
             o.verification.as_ref().map_or_else(|e| format!("**no**: {e}"), |()| "yes".into()),
-            o.peak_rss_kb as f64 / 1024.0,
             o.wall.as_secs_f64(),
+        );
+    }
+    println!();
+    println!("## Memory (one process per scenario)");
+    println!();
+    // What one alarm costs in the simulated account: scenarios (a) and (b)
+    // start with the same instances, (a) with its alarms and (b) without.
+    let (with_alarms, without) = (&outcomes[0], &outcomes[1]);
+    let kb_per_alarm = with_alarms.rss_before_kb.saturating_sub(without.rss_before_kb) as f64
+        / with_alarms.owned_before.max(1) as f64;
+    println!(
+        "The simulated account's 14,000 alarms take {} ({:.2} kB each: RSS at the start of (a) minus (b)).",
+        megabytes(with_alarms.rss_before_kb.saturating_sub(without.rss_before_kb)),
+        kb_per_alarm
+    );
+    println!();
+    println!(
+        "| scenario | process at start | RSS when the sweep starts (+ simulated account) | peak RSS (VmHWM) | VmHWM − RSS at the sweep's start | of which alarms added to the simulated account | the sweep's working set |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let working_set = |o: &Outcome| {
+        let added = o.owned_after.saturating_sub(o.owned_before) as f64 * kb_per_alarm;
+        (added as u64, o.sweep_peak_kb().saturating_sub(added as u64))
+    };
+    for o in &outcomes {
+        let (added, working) = working_set(o);
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            o.name,
+            megabytes(o.baseline_kb),
+            megabytes(o.rss_before_kb),
+            megabytes(o.peak_rss_kb),
+            megabytes(o.sweep_peak_kb()),
+            megabytes(added),
+            megabytes(working),
         );
     }
 
@@ -150,7 +220,13 @@ fn main() -> ExitCode {
     println!("## Targets");
     println!();
     let steady = &outcomes[0];
-    let max_peak = outcomes.iter().map(|o| o.peak_rss_kb).max().unwrap_or(0);
+    let process_peak = outcomes.iter().map(|o| o.peak_rss_kb).max().unwrap_or(0);
+    let (heaviest, working) = outcomes
+        .iter()
+        .map(|o| (o.name.as_str(), working_set(o).1))
+        .max_by_key(|(_, kb)| *kb)
+        .unwrap_or_default();
+    let baseline_kb = outcomes.iter().map(|o| o.baseline_kb).max().unwrap_or(0);
     let surfaced: u64 = outcomes.iter().map(|o| o.surfaced).sum();
     let targets = [
         (
@@ -163,11 +239,20 @@ fn main() -> ExitCode {
         ),
         ("steady state: zero writes", steady.writes == 0),
         ("no throttling error surfaced in any scenario", surfaced == 0),
-        ("peak memory of a 10 000-instance sweep < 64 MB", max_peak < 64 * 1024),
     ];
     for (target, met) in targets {
         println!("- {target}: {}", if met { "met" } else { "**MISSED**" });
     }
+    let without_account = baseline_kb + working;
+    println!(
+        "- peak memory of a 10 000-instance sweep < 64 MB: {} (process baseline {} + the largest working set, {heaviest}, {} = {}; \
+         the benchmark process itself, simulated account included, peaks at {})",
+        if without_account < 64 * 1024 { "met" } else { "**MISSED**" },
+        megabytes(baseline_kb),
+        megabytes(working),
+        megabytes(without_account),
+        megabytes(process_peak),
+    );
     println!();
     println!("Benchmark real (wall-clock) time: {:.2} s", wall.elapsed().as_secs_f64());
 
@@ -183,7 +268,7 @@ fn main() -> ExitCode {
     }
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Changes {
     creates: u64,
     updates: u64,
@@ -196,7 +281,7 @@ impl Changes {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Invocations {
     total: u32,
     /// Ended by Lambda at the function's timeout.
@@ -226,9 +311,10 @@ impl Invocations {
     }
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Outcome {
-    name: &'static str,
-    calls: BTreeMap<&'static str, u64>,
+    name: String,
+    calls: BTreeMap<String, u64>,
     /// Per operation, in the order of `OPERATIONS`.
     lower_bound: [u64; 4],
     needed: Changes,
@@ -238,6 +324,14 @@ struct Outcome {
     invocations: Invocations,
     writes: u64,
     verification: Result<(), String>,
+    /// Alarms in the account before and after the sweep.
+    owned_before: u64,
+    owned_after: u64,
+    /// Resident set size of the scenario's process before it does anything.
+    baseline_kb: u64,
+    /// Resident set size when the sweep starts: the process, the simulated
+    /// account and the benchmark's own inputs.
+    rss_before_kb: u64,
     peak_rss_kb: u64,
     wall: Duration,
 }
@@ -245,6 +339,10 @@ struct Outcome {
 impl Outcome {
     fn calls(&self, operation: &str) -> u64 {
         self.calls.get(operation).copied().unwrap_or(0)
+    }
+
+    fn sweep_peak_kb(&self) -> u64 {
+        self.peak_rss_kb.saturating_sub(self.rss_before_kb)
     }
 
     fn total_calls(&self) -> u64 {
@@ -275,22 +373,14 @@ impl Continuation for RecordingContinuation {
     }
 }
 
-async fn run(scenario: &Scenario) -> Outcome {
+async fn run(scenario: &Scenario, baseline_kb: u64) -> Outcome {
     let wall = std::time::Instant::now();
     let config = config();
     let cloud = FakeCloud::with_quotas(&server_quotas(), &default_rate_limits());
-    let instances = fleet();
-    for facts in &instances {
-        cloud.put_instance(facts.clone());
-    }
-    let needed = {
-        let desired = desired(&config, &instances);
-        drift(&cloud, &desired, &config, scenario.drift);
-        needed_changes(&cloud, &desired, config.policy.naming.prefix())
-    };
+    let needed = build_account(&cloud, &config, scenario.drift);
     let owned_before = cloud.alarm_names().len() as u64;
     let lower_bound = [
-        (instances.len() as u64).div_ceil(INSTANCE_PAGE).max(1),
+        INSTANCES.div_ceil(INSTANCE_PAGE),
         owned_before.div_ceil(ALARM_PAGE).max(1),
         needed.creates + needed.updates,
         needed.deletes.div_ceil(DELETE_BATCH),
@@ -298,7 +388,7 @@ async fn run(scenario: &Scenario) -> Outcome {
     println!(
         "{}: {} instances, {} owned alarms before, {} / {} / {} to create / update / delete",
         scenario.name,
-        count(instances.len() as u64),
+        count(INSTANCES),
         count(owned_before),
         count(needed.creates),
         count(needed.updates),
@@ -310,17 +400,18 @@ async fn run(scenario: &Scenario) -> Outcome {
     // An account that was idle before the sweep: every quota bucket is full.
     tokio::time::sleep(Duration::from_secs(1)).await;
     reset_peak_rss();
+    let rss_before_kb = status_kb("VmRSS");
     let start = Instant::now();
     let invocations = match scenario.runner {
         Runner::Lambda => lambda(&reconciler, &cloud, start).await,
         Runner::Unbounded => unbounded(&reconciler, start).await,
     };
     let simulated = start.elapsed();
-    let peak_rss_kb = peak_rss_kb();
+    let peak_rss_kb = status_kb("VmHWM");
 
     let (retried, surfaced) = cloud.throttles();
     let writes = cloud.writes();
-    let desired = desired(&reconciler.config, &instances);
+    let desired = desired(&reconciler.config, &fleet());
     let verification = verify(&cloud, &desired).and_then(|()| {
         if writes == needed.writes() {
             Ok(())
@@ -329,8 +420,8 @@ async fn run(scenario: &Scenario) -> Outcome {
         }
     });
     Outcome {
-        name: scenario.name,
-        calls: cloud.calls.snapshot(),
+        name: scenario.name.to_owned(),
+        calls: cloud.calls.snapshot().into_iter().map(|(op, n)| (op.to_owned(), n)).collect(),
         lower_bound,
         needed,
         simulated,
@@ -339,6 +430,10 @@ async fn run(scenario: &Scenario) -> Outcome {
         invocations,
         writes,
         verification,
+        owned_before,
+        owned_after: cloud.alarm_names().len() as u64,
+        baseline_kb,
+        rss_before_kb,
         peak_rss_kb,
         wall: wall.elapsed(),
     }
@@ -381,7 +476,7 @@ async fn lambda(
                 invocations.killed += 1;
                 (true, "ended by Lambda at the 900 s timeout".to_owned())
             }
-            Ok(Ok(report)) => (false, format!("finished, {} deferred", report.deferred)),
+            Ok(Ok(report)) => (false, format!("finished, {} deferred", count(report.deferred as u64))),
             Ok(Err(HandleError::Incomplete(report))) => {
                 invocations.failed += 1;
                 (true, format!("failed: {}", report.failure_summary()))
@@ -486,52 +581,51 @@ fn desired(config: &Config, instances: &[InstanceFacts]) -> BTreeMap<String, Ala
     desired
 }
 
-/// Puts the account's alarms into the scenario's starting state, by hand.
-fn drift(cloud: &FakeCloud, desired: &BTreeMap<String, AlarmConfig>, config: &Config, drift: Drift) {
-    if drift == Drift::AllMissing {
-        return;
-    }
-    for (i, (name, alarm)) in desired.iter().enumerate() {
-        let mut alarm = alarm.clone();
-        if drift == Drift::HandEdited && i % 10 == 0 {
-            alarm.threshold += 5.0;
+/// Fills the account: the fleet, and its alarms in the scenario's starting
+/// state, put by hand. One instance at a time, so that no large temporary
+/// copy inflates the memory figures. Returns what a correct sweep has to
+/// change, known from the construction.
+fn build_account(cloud: &FakeCloud, config: &Config, drift: Drift) -> Changes {
+    let mut needed = Changes::default();
+    let mut desired_count = 0;
+    for n in 0..INSTANCES {
+        let facts = instance(n);
+        if let Desire::Alarms { alarms, .. } =
+            desired_alarms(&config.policy, &Subject::Present(facts.clone()))
+        {
+            for alarm in alarms {
+                let mut config = alarm.config;
+                match drift {
+                    Drift::AllMissing => needed.creates += 1,
+                    Drift::HandEdited if desired_count % 10 == 0 => {
+                        config.threshold += 5.0;
+                        needed.updates += 1;
+                    }
+                    Drift::None | Drift::HandEdited | Drift::Orphans => {}
+                }
+                if drift != Drift::AllMissing {
+                    cloud.put_alarm_by_hand(alarm.name.as_str(), config);
+                }
+                desired_count += 1;
+            }
         }
-        cloud.put_alarm_by_hand(name, alarm);
+        cloud.put_instance(facts);
     }
     if drift == Drift::Orphans {
-        // Instances that existed once: ids the account no longer knows.
-        let gone = desired.len() as u64 / 10 / 2;
-        let vanished: Vec<InstanceFacts> = (INSTANCES..INSTANCES + gone)
-            .map(|n| {
-                let mut facts = instance(n - n % 20);
-                facts.id = instance_id(n);
-                facts.tags.insert("Name".to_owned(), format!("web-{n:05}"));
-                facts
-            })
-            .collect();
-        for (name, alarm) in self::desired(config, &vanished) {
-            cloud.put_alarm_by_hand(&name, alarm);
+        // Owned alarms of instances that existed once: ids the account no longer knows.
+        for n in INSTANCES..INSTANCES + desired_count / 10 / 2 {
+            let mut facts = instance(0);
+            facts.id = instance_id(n);
+            facts.tags.insert("Name".to_owned(), format!("web-{n:05}"));
+            if let Desire::Alarms { alarms, .. } = desired_alarms(&config.policy, &Subject::Present(facts)) {
+                for alarm in alarms {
+                    cloud.put_alarm_by_hand(alarm.name.as_str(), alarm.config);
+                    needed.deletes += 1;
+                }
+            }
         }
     }
-}
-
-/// What a correct sweep has to change, computed independently of the reconciler.
-fn needed_changes(cloud: &FakeCloud, desired: &BTreeMap<String, AlarmConfig>, prefix: &str) -> Changes {
-    let mut changes = Changes::default();
-    for (name, alarm) in desired {
-        match cloud.alarm(name) {
-            None => changes.creates += 1,
-            Some(actual) if actual != *alarm => changes.updates += 1,
-            Some(_) => {}
-        }
-    }
-    changes.deletes = cloud
-        .alarm_names()
-        .iter()
-        .filter(|name| name.starts_with(prefix) && !desired.contains_key(*name))
-        .filter(|name| cloud.alarm(name).is_some_and(|a| a.has_ownership_marker()))
-        .count() as u64;
-    changes
+    needed
 }
 
 /// The account holds exactly the desired alarms, each with the desired configuration.
@@ -561,14 +655,15 @@ fn reset_peak_rss() {
     }
 }
 
-/// The process's peak resident set size in kB (`VmHWM`), 0 where unknown.
-fn peak_rss_kb() -> u64 {
+/// A `/proc/self/status` figure in kB (`VmHWM`: peak resident set size,
+/// `VmRSS`: current), 0 where unknown.
+fn status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             status
                 .lines()
-                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
@@ -585,6 +680,10 @@ fn count(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+fn megabytes(kb: u64) -> String {
+    format!("{:.1} MB", kb as f64 / 1024.0)
 }
 
 fn seconds(s: f64) -> String {
