@@ -74,11 +74,19 @@ impl AlarmConfig {
         self
     }
 
+    pub fn is_normalized(&self) -> bool {
+        self.dimensions.is_sorted()
+            && self.alarm_actions.is_sorted()
+            && self.ok_actions.is_sorted()
+            && self.insufficient_data_actions.is_sorted()
+    }
+
     /// True when the description carries the marker this product writes into
     /// every alarm it creates. `DescribeAlarms` returns descriptions but not
     /// tags, so this is how ownership is read without another API call.
     pub fn has_ownership_marker(&self) -> bool {
-        self.description.contains(OWNERSHIP_MARKER)
+        // The marker is written last, so the common case needs no search.
+        self.description.ends_with(OWNERSHIP_MARKER) || self.description.contains(OWNERSHIP_MARKER)
     }
 }
 
@@ -121,7 +129,7 @@ impl Naming {
     }
 
     pub fn alarm_name(&self, instance: &InstanceId, severity: Severity) -> AlarmName {
-        AlarmName::parse(&format!("{}{instance}-{severity}", self.prefix))
+        AlarmName::from_string(format!("{}{instance}-{severity}", self.prefix))
             .expect("prefix length is bounded by Naming::new")
     }
 
@@ -134,10 +142,16 @@ impl Naming {
     /// The instance and severity a name was generated for, if it was generated
     /// by [`Naming::alarm_name`] with this prefix.
     pub fn parse(&self, name: &AlarmName) -> Option<(InstanceId, Severity)> {
+        let (instance, severity) = self.split(name)?;
+        Some((InstanceId::parse(instance).ok()?, severity))
+    }
+
+    /// [`Naming::parse`] without copying the instance id out of the name.
+    pub fn split<'a>(&self, name: &'a AlarmName) -> Option<(&'a str, Severity)> {
         let rest = name.as_str().strip_prefix(&self.prefix)?;
         let (instance, severity) = rest.rsplit_once('-')?;
         let severity = Severity::ALL.into_iter().find(|s| s.as_str() == severity)?;
-        Some((InstanceId::parse(instance).ok()?, severity))
+        InstanceId::is_valid(instance).then_some((instance, severity))
     }
 }
 

@@ -25,10 +25,7 @@ pub struct InstanceId(String);
 
 impl InstanceId {
     pub fn parse(value: &str) -> Result<Self, IdError> {
-        let hex = value.strip_prefix("i-").unwrap_or("");
-        let valid = matches!(hex.len(), 8 | 17)
-            && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if valid {
+        if Self::is_valid(value) {
             Ok(Self(value.to_owned()))
         } else {
             Err(IdError {
@@ -37,6 +34,11 @@ impl InstanceId {
                 expected: "i- followed by 8 or 17 lowercase hex digits",
             })
         }
+    }
+
+    pub fn is_valid(value: &str) -> bool {
+        let hex = value.strip_prefix("i-").unwrap_or("");
+        matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     }
 
     pub fn as_str(&self) -> &str {
@@ -57,10 +59,14 @@ pub struct AlarmName(String);
 
 impl AlarmName {
     pub fn parse(value: &str) -> Result<Self, IdError> {
+        Self::from_string(value.to_owned())
+    }
+
+    pub fn from_string(value: String) -> Result<Self, IdError> {
         if (1..=255).contains(&value.chars().count()) {
-            Ok(Self(value.to_owned()))
+            Ok(Self(value))
         } else {
-            Err(IdError { kind: "alarm name", value: value.to_owned(), expected: "1 to 255 characters" })
+            Err(IdError { kind: "alarm name", value, expected: "1 to 255 characters" })
         }
     }
 

@@ -115,7 +115,7 @@ pub struct Plan {
     /// Creates, then updates, then deletes; each in instance and name order.
     pub changes: Vec<Change>,
     pub conflicts: Vec<Conflict>,
-    /// Owned alarms that already match.
+    /// Owned alarms that already match, in the order of `subjects`.
     pub unchanged: Vec<AlarmName>,
     /// Why an instance's override tags were ignored, and similar remarks.
     pub notes: Vec<(InstanceId, String)>,
@@ -136,13 +136,13 @@ impl Plan {
 /// changed or deleted. Owned alarms of instances that are not among
 /// `subjects` are orphans: their instance no longer exists.
 pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -> Plan {
-    let by_name: HashMap<&AlarmName, &ObservedAlarm> = observed.iter().map(|a| (&a.name, a)).collect();
-    let mut owned_by_instance: HashMap<InstanceId, Vec<&ObservedAlarm>> = HashMap::new();
+    // Every alarm whose name parses, owned or not, grouped by instance: a
+    // desired name can only collide with an alarm of the same instance, so
+    // conflicts are found in these groups of one or two without a name index.
+    let mut by_instance: HashMap<&str, Vec<&ObservedAlarm>> = HashMap::new();
     for alarm in observed {
-        if let Some((instance, _)) = policy.naming.parse(&alarm.name) {
-            if alarm.config.has_ownership_marker() {
-                owned_by_instance.entry(instance).or_default().push(alarm);
-            }
+        if let Some((instance, _)) = policy.naming.split(&alarm.name) {
+            by_instance.entry(instance).or_default().push(alarm);
         }
     }
 
@@ -152,17 +152,17 @@ pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -
         if !seen.insert(subject.id()) {
             continue;
         }
-        let owned = owned_by_instance.remove(subject.id()).unwrap_or_default();
+        let named = by_instance.remove(subject.id().as_str()).unwrap_or_default();
+        let owned = named.iter().copied().filter(|a| a.config.has_ownership_marker());
         match desired_alarms(policy, subject) {
             Desire::Alarms { alarms, notes } => {
                 result.notes.extend(notes.into_iter().map(|n| (subject.id().clone(), n)));
-                let wanted: HashSet<&AlarmName> = alarms.iter().map(|a| &a.name).collect();
-                for stale in owned.iter().filter(|a| !wanted.contains(&a.name)) {
+                for stale in owned.filter(|a| !alarms.iter().any(|wanted| wanted.name == a.name)) {
                     // Only reachable if a later version stops wanting a severity.
                     result.changes.push(delete(stale, subject.id(), NoAlarmsReason::Gone));
                 }
                 for alarm in alarms {
-                    match by_name.get(&alarm.name) {
+                    match named.iter().find(|a| a.name == alarm.name) {
                         None => result.changes.push(Change::Create { alarm }),
                         Some(existing) if !existing.config.has_ownership_marker() => {
                             result.conflicts.push(Conflict { name: alarm.name, instance: alarm.instance })
@@ -185,17 +185,17 @@ pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -
             }
         }
     }
-    for (instance, alarms) in owned_by_instance {
-        for alarm in alarms {
+    for (instance, alarms) in by_instance {
+        let instance = InstanceId::parse(instance).expect("validated by Naming::split");
+        for alarm in alarms.into_iter().filter(|a| a.config.has_ownership_marker()) {
             result.changes.push(delete(alarm, &instance, NoAlarmsReason::Gone));
         }
     }
 
-    result.changes.sort_by(|a, b| {
+    result.changes.sort_unstable_by(|a, b| {
         (a.order(), a.instance(), a.alarm_name()).cmp(&(b.order(), b.instance(), b.alarm_name()))
     });
-    result.conflicts.sort_by(|a, b| a.name.cmp(&b.name));
-    result.unchanged.sort();
+    result.conflicts.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     result
 }
 
@@ -205,8 +205,11 @@ fn delete(alarm: &ObservedAlarm, instance: &InstanceId, reason: DeleteReason) ->
 
 /// Every field of the full configuration, compared after normalisation.
 pub fn diff(actual: &AlarmConfig, desired: &AlarmConfig) -> Vec<FieldChange> {
+    // The common case on every sweep: nothing differs, so nothing is copied or built.
+    if actual.is_normalized() && actual == desired {
+        return Vec::new();
+    }
     let actual = actual.clone().normalized();
-    // The common case on every sweep: nothing differs, so no text is built.
     if actual == *desired {
         return Vec::new();
     }
