@@ -561,7 +561,7 @@ fn instance(n: u64) -> InstanceFacts {
     if let Some(environment) = environment {
         tags.insert("Environment".to_owned(), environment.to_owned());
     }
-    InstanceFacts { id: instance_id(n), state, tags, launch_time: Some(UnixTime(NOW - 86_400)) }
+    InstanceFacts { id: instance_id(n), state, tags, launch_time: Some(UnixTime(NOW - 86_400)), group: None }
 }
 
 fn fleet() -> Vec<InstanceFacts> {

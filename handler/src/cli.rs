@@ -9,7 +9,7 @@ use reconciler_core::{
 };
 use serde::Serialize;
 
-use crate::ports::{AlarmStore, Inventory, PortError};
+use crate::ports::{AlarmStore, Inventory, ObservedMuteRule, PortError};
 use crate::reconcile::Reconciler;
 use crate::report::{ChangeStatus, Report};
 
@@ -23,7 +23,7 @@ pub fn render_report(report: &Report) -> String {
         let _ = writeln!(out, "{instance}");
         for change in changes {
             let symbol = match change.action {
-                "create" => '+',
+                "create" | "mute" => '+',
                 "update" => '~',
                 _ => '-',
             };
@@ -60,6 +60,9 @@ pub fn render_report(report: &Report) -> String {
         report.conflicts.len(),
         report.failures.len()
     );
+    if report.mutes_set + report.mutes_removed > 0 {
+        let _ = writeln!(out, "Mutes: {} set, {} removed.", report.mutes_set, report.mutes_removed);
+    }
     if !report.dry_run {
         out = out
             .replace(" to create", " created")
@@ -78,6 +81,8 @@ pub struct Explanation {
     pub desired: Desire,
     pub actual: Vec<ActualAlarm>,
     pub plan: Report,
+    /// Maintenance mute rules for the instance's alarms, or why they could not be listed.
+    pub mutes: Result<Vec<ObservedMuteRule>, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -94,8 +99,11 @@ pub async fn explain<I: Inventory, A: AlarmStore>(
     id: &InstanceId,
 ) -> Result<Explanation, PortError> {
     let policy = &reconciler.config.policy;
-    let facts = reconciler.inventory.describe_instances(std::slice::from_ref(id)).await?.into_iter().next();
+    let facts = reconciler.observe_instances(std::slice::from_ref(id)).await?.into_iter().next();
     let observed = reconciler.alarms.alarms_with_prefix(&policy.naming.instance_prefix(id)).await?;
+    // Rules are named `<prefix>mute-<instance>-<event hash>`.
+    let mute_prefix = format!("{}{id}-", reconciler_core::maintenance::mute_rule_prefix(policy));
+    let mutes = reconciler.alarms.mute_rules(&mute_prefix, None).await.map_err(|e| e.to_string());
     let subject = facts.clone().map_or(Subject::Gone { id: id.clone() }, Subject::Present);
     let plan = plan(policy, std::slice::from_ref(&subject), &observed);
     let mut report = Report::new("explain", true);
@@ -118,6 +126,7 @@ pub async fn explain<I: Inventory, A: AlarmStore>(
             .collect(),
         facts,
         plan: report,
+        mutes,
     })
 }
 
@@ -134,6 +143,10 @@ pub fn render_explanation(e: &Explanation) -> String {
         Some(facts) => {
             let tags: Vec<String> = facts.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let _ = writeln!(out, "  state:   {}", facts.state);
+            if let Some(group) = &facts.group {
+                let tags: Vec<String> = group.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let _ = writeln!(out, "  group:   {} (tags: {})", group.name, tags.join(", "));
+            }
             let _ = writeln!(
                 out,
                 "  tags:    {}",
@@ -193,6 +206,23 @@ pub fn render_explanation(e: &Explanation) -> String {
                 "    {} ({owner}), threshold {}",
                 actual.alarm.name, actual.alarm.config.threshold
             );
+        }
+    }
+    match &e.mutes {
+        Ok(rules) if rules.is_empty() => {
+            let _ = writeln!(out, "  mutes:   none scheduled or active");
+        }
+        Ok(rules) => {
+            let _ = writeln!(out, "  mutes:");
+            for rule in rules {
+                let until = rule.expires.map_or("no expiry".to_owned(), |t| {
+                    format!("until {} UTC", reconciler_core::maintenance::utc_minute(t))
+                });
+                let _ = writeln!(out, "    {} {} ({until})", rule.name, rule.status.to_lowercase());
+            }
+        }
+        Err(error) => {
+            let _ = writeln!(out, "  mutes:   could not be listed: {error}");
         }
     }
     if e.plan.changes.is_empty() && e.plan.conflicts.is_empty() {

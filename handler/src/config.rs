@@ -7,7 +7,8 @@
 use std::collections::BTreeSet;
 
 use reconciler_core::alarm::Dimension;
-use reconciler_core::{MetricProfile, Naming, Policy, SeverityPolicy, TopicArn};
+use reconciler_core::maintenance::MAX_MUTE_SECONDS;
+use reconciler_core::{MaintenanceSettings, MetricProfile, Naming, Policy, SeverityPolicy, TopicArn};
 
 use crate::ports::{default_rate_limits, RateLimits};
 
@@ -20,6 +21,8 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// How long before the Lambda's deadline a sweep stops writing.
     pub deadline_margin_seconds: u64,
+    /// How AWS Health maintenance windows become alarm mutes.
+    pub maintenance: MaintenanceSettings,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -90,10 +93,15 @@ impl Config {
             None => None,
             Some(raw) => Some(parse_dimensions(&raw).map_err(|e| invalid("DISK_DIMENSIONS", &raw, &e))?),
         };
-        let metric = match get("METRIC_PROFILE").as_deref().map(str::trim) {
+        let mut metric = match get("METRIC_PROFILE").as_deref().map(str::trim) {
             None | Some("cwagent") => MetricProfile::cwagent(dimensions),
             Some("legacy") => MetricProfile::legacy(dimensions),
             Some(other) => return Err(invalid("METRIC_PROFILE", other, &"expected cwagent or legacy")),
+        };
+        metric.group_dimension = match get("APPEND_GROUP_DIMENSION").as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => return Err(invalid("APPEND_GROUP_DIMENSION", other, &"expected true or false")),
         };
 
         let treat_missing_data = get("TREAT_MISSING_DATA").unwrap_or_else(|| "missing".into());
@@ -160,6 +168,12 @@ impl Config {
             consistency_window_seconds: integer("CONSISTENCY_WINDOW_SECONDS", 120, 0, 3600)?,
             rate_limits: rate_limits?,
             deadline_margin_seconds: integer("SWEEP_DEADLINE_MARGIN_SECONDS", 60, 5, 600)? as u64,
+            maintenance: MaintenanceSettings {
+                lead_seconds: integer("MAINTENANCE_LEAD_MINUTES", 10, 0, 1440)? * 60,
+                margin_seconds: integer("MAINTENANCE_MARGIN_MINUTES", 30, 0, 1440)? * 60,
+                default_duration_seconds: integer("MAINTENANCE_DEFAULT_HOURS", 2, 1, 48)? * 3600,
+                max_mute_seconds: integer("MAINTENANCE_MAX_HOURS", 48, 1, MAX_MUTE_SECONDS / 3600)? * 3600,
+            },
         })
     }
 }
@@ -223,6 +237,8 @@ mod tests {
         assert_eq!(config.rate_limits["PutMetricAlarm"], 3.0);
         assert_eq!(config.rate_limits["DescribeAlarms"], 9.0);
         assert_eq!(config.deadline_margin_seconds, 60);
+        assert_eq!(config.maintenance, MaintenanceSettings::default());
+        assert!(!p.metric.group_dimension);
     }
 
     #[test]
@@ -237,8 +253,19 @@ mod tests {
             ("ALARM_NAME_PREFIX", "disk/"),
             ("TREAT_MISSING_DATA", "breaching"),
             ("PUT_METRIC_ALARM_TPS", "1.5"),
+            ("MAINTENANCE_LEAD_MINUTES", "0"),
+            ("MAINTENANCE_MARGIN_MINUTES", "15"),
+            ("MAINTENANCE_DEFAULT_HOURS", "4"),
+            ("MAINTENANCE_MAX_HOURS", "360"),
+            ("APPEND_GROUP_DIMENSION", "true"),
         ])
         .unwrap();
+        let m = config.maintenance;
+        assert_eq!(
+            (m.lead_seconds, m.margin_seconds, m.default_duration_seconds, m.max_mute_seconds),
+            (0, 900, 4 * 3600, 15 * 86_400)
+        );
+        assert!(config.policy.metric.group_dimension);
         let p = &config.policy;
         assert_eq!(p.scope_tag_values, ["prod".to_string(), "production".to_string()].into());
         assert_eq!((p.warning.threshold, p.critical.threshold), (70.0, 90.0));
@@ -268,6 +295,9 @@ mod tests {
             (&[("CONSISTENCY_WINDOW_SECONDS", "-1")], "CONSISTENCY_WINDOW_SECONDS"),
             (&[("PUT_METRIC_ALARM_TPS", "0")], "expected calls per second"),
             (&[("DESCRIBE_ALARMS_TPS", "NaN")], "expected calls per second"),
+            (&[("MAINTENANCE_MAX_HOURS", "361")], "from 1 to 360"),
+            (&[("MAINTENANCE_LEAD_MINUTES", "-5")], "MAINTENANCE_LEAD_MINUTES"),
+            (&[("APPEND_GROUP_DIMENSION", "yes")], "expected true or false"),
         ];
         for (vars, expected) in cases {
             let error = load(vars).unwrap_err().to_string();

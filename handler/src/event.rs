@@ -6,7 +6,7 @@
 //! thing: an instance id that is not an id is an error, not a guess.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use reconciler_core::{InstanceId, InstanceState, StateClaim, UnixTime};
+use reconciler_core::{HealthStatus, InstanceId, InstanceState, MaintenanceNotice, StateClaim, UnixTime};
 use serde_json::Value;
 
 /// What an event asks the reconciler to do.
@@ -17,6 +17,9 @@ pub enum Trigger {
     /// Reconcile every instance and every owned alarm. `generation` counts
     /// the follow-up invocations that finish a sweep cut short by the deadline.
     Sweep { generation: u32 },
+    /// Mute (or unmute) the alarms of the instances an AWS Health
+    /// scheduled-maintenance event names.
+    Maintenance(MaintenanceNotice),
     /// A well-formed event this function deliberately does nothing with.
     Ignore { reason: String },
 }
@@ -56,6 +59,7 @@ pub fn continuation_event(generation: u32, time: &str) -> Value {
 pub const STATE_CHANGE: &str = "EC2 Instance State-change Notification";
 const ASG_LAUNCHED: &str = "EC2 Instance Launch Successful";
 const ASG_TERMINATED: &str = "EC2 Instance Terminate Successful";
+const HEALTH_EVENT: &str = "AWS Health Event";
 
 pub fn decode_bytes(bytes: &[u8]) -> Result<Trigger, EventError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| EventError::Json(e.to_string()))?;
@@ -105,9 +109,7 @@ pub fn decode(value: Value) -> Result<Trigger, EventError> {
             })?;
             Ok(Trigger::Sweep { generation })
         }
-        ("aws.health", _) => {
-            Ok(Trigger::Ignore { reason: "AWS Health events are not acted on by this version".into() })
-        }
+        ("aws.health", HEALTH_EVENT) => health(&event.detail, event.resources.as_deref().unwrap_or_default()),
         (source, detail_type) => Ok(Trigger::Ignore {
             reason: format!(
                 "no handling for source {:?} with detail-type {:?}",
@@ -116,6 +118,106 @@ pub fn decode(value: Value) -> Result<Trigger, EventError> {
             ),
         }),
     }
+}
+
+/// An AWS Health event, decoded by hand: the typed decoder of
+/// `aws_lambda_events` requires `endTime` and entity tags, which real
+/// scheduled events can lack. Only EC2 scheduled changes are acted on.
+fn health(detail: &Value, resources: &[String]) -> Result<Trigger, EventError> {
+    let service = string(detail, "detail.service", "service")?;
+    let category = string(detail, "detail.eventTypeCategory", "eventTypeCategory")?;
+    if service != "EC2" || category != "scheduledChange" {
+        return Ok(Trigger::Ignore {
+            reason: format!(
+                "AWS Health event for service {:?}, category {:?}: only EC2 scheduled changes mute alarms",
+                truncate(service),
+                truncate(category)
+            ),
+        });
+    }
+    let event_arn = string(detail, "detail.eventArn", "eventArn")?;
+    if event_arn.is_empty() || event_arn.len() > 1600 {
+        return Err(EventError::Field {
+            field: "detail.eventArn",
+            problem: "expected 1 to 1600 characters".into(),
+        });
+    }
+    let event_type = string(detail, "detail.eventTypeCode", "eventTypeCode")?;
+    let status = match string(detail, "detail.statusCode", "statusCode")? {
+        "upcoming" => HealthStatus::Upcoming,
+        "open" => HealthStatus::Open,
+        "closed" => HealthStatus::Closed,
+        other => {
+            return Err(EventError::Field {
+                field: "detail.statusCode",
+                problem: format!("expected upcoming, open or closed, got {:?}", truncate(other)),
+            })
+        }
+    };
+    let start = health_time(string(detail, "detail.startTime", "startTime")?, "detail.startTime")?;
+    let end = match detail.get("endTime") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(health_time(s, "detail.endTime")?),
+        Some(other) => {
+            return Err(EventError::Field {
+                field: "detail.endTime",
+                problem: format!("expected a string, got {}", kind(other)),
+            })
+        }
+    };
+    // `resources` holds bare instance ids; `affectedEntities` repeats them
+    // (and may hold other kinds of entity, which are not ours to act on).
+    let entities = match detail.get("affectedEntities") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(entities)) => {
+            entities.iter().filter_map(|e| e.get("entityValue")?.as_str()).collect()
+        }
+        Some(other) => {
+            return Err(EventError::Field {
+                field: "detail.affectedEntities",
+                problem: format!("expected an array, got {}", kind(other)),
+            })
+        }
+    };
+    let mut instances: Vec<InstanceId> = resources
+        .iter()
+        .map(String::as_str)
+        .chain(entities)
+        .filter_map(|value| InstanceId::parse(value).ok())
+        .collect();
+    instances.sort();
+    instances.dedup();
+    if instances.is_empty() {
+        return Ok(Trigger::Ignore {
+            reason: format!("AWS Health event {} names no EC2 instance", truncate(event_arn)),
+        });
+    }
+    Ok(Trigger::Maintenance(MaintenanceNotice {
+        event_arn: event_arn.to_owned(),
+        event_type: truncate(event_type),
+        status,
+        start,
+        end,
+        instances,
+    }))
+}
+
+/// Health timestamps come as RFC 3339 or as RFC 1123 (`Sat, 05 Jun 2016 15:10:09 GMT`).
+fn health_time(raw: &str, field: &'static str) -> Result<UnixTime, EventError> {
+    use time::format_description::well_known::{Rfc2822, Rfc3339};
+    let rfc1123 = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let raw = raw.trim();
+    time::OffsetDateTime::parse(raw, &Rfc3339)
+        .or_else(|_| time::OffsetDateTime::parse(raw, &Rfc2822))
+        .or_else(|_| time::PrimitiveDateTime::parse(raw, &rfc1123).map(|t| t.assume_utc()))
+        .map(|t| UnixTime(t.unix_timestamp()))
+        .map_err(|_| EventError::Field {
+            field,
+            problem: format!("expected an RFC 3339 or RFC 1123 time, got {:?}", truncate(raw)),
+        })
 }
 
 fn string<'a>(detail: &'a Value, field: &'static str, key: &str) -> Result<&'a str, EventError> {
@@ -177,6 +279,42 @@ mod tests {
         assert_eq!(claim.time, UnixTime(1_795_168_800));
     }
 
+    /// A scheduled-maintenance event with `overrides` merged into its detail.
+    fn health_event(overrides: Value) -> Value {
+        let mut detail = json!({
+            "eventArn": "arn:aws:health:us-east-1::event/EC2/AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED/AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED_ABC",
+            "service": "EC2",
+            "eventTypeCode": "AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED",
+            "eventTypeCategory": "scheduledChange",
+            "statusCode": "upcoming",
+            "startTime": "Sat, 05 Dec 2026 14:00:00 GMT",
+            "endTime": "Sat, 05 Dec 2026 16:00:00 GMT",
+            "affectedEntities": [{"entityValue": "i-0123456789abcdef0"}]
+        });
+        for (key, value) in overrides.as_object().unwrap() {
+            detail[key] = value.clone();
+        }
+        json!({
+            "version": "0", "id": "1", "detail-type": "AWS Health Event", "source": "aws.health",
+            "account": "123456789012", "time": "2026-11-21T10:00:00Z", "region": "us-east-1",
+            "resources": ["i-0123456789abcdef0"], "detail": detail
+        })
+    }
+
+    #[test]
+    fn health_times_in_both_formats_and_instances_from_both_lists() {
+        let event = health_event(json!({
+            "startTime": "2026-12-05T14:00:00Z",
+            "affectedEntities": [{"entityValue": "i-0123456789abcdef1", "tags": {}}, {"entityValue": "i-0123456789abcdef0"}]
+        }));
+        let Ok(Trigger::Maintenance(notice)) = decode(event) else { panic!() };
+        assert_eq!(notice.start, UnixTime(1_796_479_200));
+        assert_eq!(notice.end, Some(UnixTime(1_796_479_200 + 7200)));
+        assert_eq!(notice.status, HealthStatus::Upcoming);
+        let ids: Vec<&str> = notice.instances.iter().map(InstanceId::as_str).collect();
+        assert_eq!(ids, ["i-0123456789abcdef0", "i-0123456789abcdef1"]);
+    }
+
     #[test]
     fn decisions_for_bad_and_unknown_input() {
         let scheduled = |source: &str, detail: Value| json!({"detail-type": "Scheduled Event", "source": source, "time": "2026-11-20T02:00:00Z", "detail": detail});
@@ -227,8 +365,41 @@ mod tests {
                 "Ignore",
             ),
             (
-                "health",
+                "health without fields",
                 json!({"source": "aws.health", "detail-type": "AWS Health Event", "detail": {}}),
+                "Field",
+            ),
+            (
+                "health for another service",
+                json!({"source": "aws.health", "detail-type": "AWS Health Event",
+                       "detail": {"service": "RDS", "eventTypeCategory": "scheduledChange"}}),
+                "Ignore",
+            ),
+            (
+                "health issue",
+                json!({"source": "aws.health", "detail-type": "AWS Health Event",
+                       "detail": {"service": "EC2", "eventTypeCategory": "issue"}}),
+                "Ignore",
+            ),
+            ("health maintenance", health_event(json!({})), "Maintenance"),
+            ("health without end", health_event(json!({"endTime": null})), "Maintenance"),
+            ("health with unknown status", health_event(json!({"statusCode": "pending"})), "Field"),
+            ("health with bad start", health_event(json!({"startTime": "soon"})), "Field"),
+            ("health with numeric end", health_event(json!({"endTime": 1})), "Field"),
+            ("health with year 99999", health_event(json!({"startTime": "99999-01-01T00:00:00Z"})), "Field"),
+            (
+                "health with entities not a list",
+                health_event(json!({"affectedEntities": "i-1234abcd"})),
+                "Field",
+            ),
+            ("health with an empty ARN", health_event(json!({"eventArn": ""})), "Field"),
+            (
+                "health naming no instance",
+                {
+                    let mut e = health_event(json!({"affectedEntities": [{"entityValue": "vol-1234"}]}));
+                    e["resources"] = json!([]);
+                    e
+                },
                 "Ignore",
             ),
             ("scheduled rule", scheduled("aws.events", json!({})), "Sweep"),
@@ -242,6 +413,7 @@ mod tests {
                 Ok(Trigger::Ignore { .. }) => "Ignore",
                 Ok(Trigger::Sweep { .. }) => "Sweep",
                 Ok(Trigger::Instances { .. }) => "Instances",
+                Ok(Trigger::Maintenance(_)) => "Maintenance",
             };
             assert_eq!(outcome, expected, "{name}");
         }

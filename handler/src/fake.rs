@@ -9,10 +9,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use reconciler_core::{
-    AlarmConfig, AlarmName, DesiredAlarm, InstanceFacts, InstanceId, InstanceState, ObservedAlarm,
+    AlarmConfig, AlarmName, AutoScalingGroup, DesiredAlarm, InstanceFacts, InstanceId, InstanceState,
+    MuteRule, ObservedAlarm, UnixTime,
 };
 
-use crate::ports::{AlarmStore, ApiCalls, ErrorKind, Inventory, PortError, RateLimits, MAX_DELETE_BATCH};
+use crate::ports::{
+    AlarmStore, ApiCalls, ErrorKind, Inventory, ObservedMuteRule, PortError, RateLimits, MAX_DELETE_BATCH,
+    MAX_GROUP_LOOKUP_BATCH,
+};
 
 /// `DescribeInstances` returns up to 1000 instances a page, `DescribeAlarms` 100 alarms.
 const INSTANCE_PAGE: usize = 1000;
@@ -34,6 +38,12 @@ pub struct FakeCloud {
 struct State {
     instances: BTreeMap<InstanceId, InstanceFacts>,
     alarms: BTreeMap<AlarmName, AlarmConfig>,
+    groups: BTreeMap<String, AutoScalingGroup>,
+    /// Instance → group, as `DescribeAutoScalingInstances` reports it.
+    members: BTreeMap<InstanceId, String>,
+    mute_rules: BTreeMap<String, MuteRule>,
+    /// CloudWatch's clock, for the status of mute rules.
+    now: UnixTime,
     faults: Vec<Fault>,
     hooks: Vec<(&'static str, Hook)>,
     writes: u64,
@@ -122,6 +132,29 @@ impl FakeCloud {
         self.state().alarms.keys().map(ToString::to_string).collect()
     }
 
+    /// An Auto Scaling group with its own tags.
+    pub fn put_group(&self, name: &str, tags: &[(&str, &str)]) {
+        let tags = tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        self.state().groups.insert(name.to_owned(), AutoScalingGroup { name: name.to_owned(), tags });
+    }
+
+    /// The group counts the instance as its member (what `DescribeAutoScalingInstances` answers).
+    pub fn join_group(&self, instance: &InstanceId, group: &str) {
+        self.state().members.insert(instance.clone(), group.to_owned());
+    }
+
+    pub fn set_now(&self, now: UnixTime) {
+        self.state().now = now;
+    }
+
+    pub fn mute_rule(&self, name: &str) -> Option<MuteRule> {
+        self.state().mute_rules.get(name).cloned()
+    }
+
+    pub fn mute_rules_now(&self) -> Vec<MuteRule> {
+        self.state().mute_rules.values().cloned().collect()
+    }
+
     /// Alarm writes (PutMetricAlarm calls and deleted names) that succeeded.
     pub fn writes(&self) -> u64 {
         self.state().writes
@@ -193,6 +226,26 @@ impl Inventory for FakeCloud {
         }
         Ok(all)
     }
+
+    async fn groups_of(&self, ids: &[InstanceId]) -> Result<Vec<(InstanceId, String)>, PortError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(MAX_GROUP_LOOKUP_BATCH) {
+            self.request("DescribeAutoScalingInstances").await?;
+            let state = self.state();
+            found.extend(chunk.iter().filter_map(|id| Some((id.clone(), state.members.get(id)?.clone()))));
+        }
+        Ok(found)
+    }
+
+    async fn groups(&self, names: &[String]) -> Result<Vec<AutoScalingGroup>, PortError> {
+        let mut found = Vec::new();
+        for chunk in names.chunks(MAX_GROUP_LOOKUP_BATCH) {
+            self.request("DescribeAutoScalingGroups").await?;
+            let state = self.state();
+            found.extend(chunk.iter().filter_map(|name| state.groups.get(name).cloned()));
+        }
+        Ok(found)
+    }
 }
 
 impl AlarmStore for FakeCloud {
@@ -233,5 +286,55 @@ impl AlarmStore for FakeCloud {
             }
         }
         Ok(())
+    }
+
+    async fn put_mute_rule(&self, rule: &MuteRule) -> Result<(), PortError> {
+        self.request("PutAlarmMuteRule").await?;
+        let mut state = self.state();
+        // CloudWatch only accepts targets that are existing alarms.
+        if rule.alarms.len() > 100 || rule.alarms.iter().any(|a| !state.alarms.contains_key(a)) {
+            return Err(PortError::new(
+                "PutAlarmMuteRule",
+                ErrorKind::Refused,
+                "ValidationException: targets",
+            ));
+        }
+        state.mute_rules.insert(rule.name.clone(), rule.clone());
+        state.writes += 1;
+        Ok(())
+    }
+
+    async fn delete_mute_rule(&self, name: &str) -> Result<(), PortError> {
+        self.request("DeleteAlarmMuteRule").await?;
+        let mut state = self.state();
+        if state.mute_rules.remove(name).is_some() {
+            state.writes += 1;
+        }
+        Ok(())
+    }
+
+    async fn mute_rules(
+        &self,
+        prefix: &str,
+        alarm: Option<&AlarmName>,
+    ) -> Result<Vec<ObservedMuteRule>, PortError> {
+        self.request("ListAlarmMuteRules").await?;
+        let state = self.state();
+        let status = |rule: &MuteRule| match state.now {
+            now if rule.window.end <= now => "EXPIRED",
+            now if rule.window.start <= now => "ACTIVE",
+            _ => "SCHEDULED",
+        };
+        Ok(state
+            .mute_rules
+            .values()
+            .filter(|rule| rule.name.starts_with(prefix))
+            .filter(|rule| alarm.is_none_or(|a| rule.alarms.contains(a)))
+            .map(|rule| ObservedMuteRule {
+                name: rule.name.clone(),
+                status: status(rule).to_owned(),
+                expires: Some(rule.window.end),
+            })
+            .collect())
     }
 }

@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use reconciler_core::{AlarmName, DesiredAlarm, InstanceFacts, InstanceId, ObservedAlarm};
+use reconciler_core::{
+    AlarmName, AutoScalingGroup, DesiredAlarm, InstanceFacts, InstanceId, MuteRule, ObservedAlarm, UnixTime,
+};
 
-/// Read-only view of EC2 instances.
+/// Read-only view of the fleet: EC2 instances and their Auto Scaling groups.
 pub trait Inventory: Send + Sync {
     /// The instances among `ids` that the API knows. Unknown ids are left out
     /// rather than failing the call.
@@ -21,7 +23,23 @@ pub trait Inventory: Send + Sync {
 
     /// Every instance in the account and Region, all pages.
     fn all_instances(&self) -> impl Future<Output = Result<Vec<InstanceFacts>, PortError>> + Send;
+
+    /// The Auto Scaling group of each instance among `ids` that belongs to one
+    /// (`DescribeAutoScalingInstances`, [`MAX_GROUP_LOOKUP_BATCH`] ids per call).
+    fn groups_of(
+        &self,
+        ids: &[InstanceId],
+    ) -> impl Future<Output = Result<Vec<(InstanceId, String)>, PortError>> + Send;
+
+    /// The named groups that exist, with their tags (`DescribeAutoScalingGroups`).
+    fn groups(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<AutoScalingGroup>, PortError>> + Send;
 }
+
+/// `DescribeAutoScalingInstances` takes at most 50 instance ids per call.
+pub const MAX_GROUP_LOOKUP_BATCH: usize = 50;
 
 /// CloudWatch metric alarms.
 pub trait AlarmStore: Send + Sync {
@@ -36,6 +54,37 @@ pub trait AlarmStore: Send + Sync {
 
     /// Deletes up to [`MAX_DELETE_BATCH`] alarms; names that do not exist are skipped.
     fn delete_alarms(&self, names: &[AlarmName]) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Creates or overwrites the mute rule (`PutAlarmMuteRule` is an upsert):
+    /// a one-time schedule at the window's start, for the window's length,
+    /// expiring at its end.
+    fn put_mute_rule(&self, rule: &MuteRule) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Deletes the mute rule; one that does not exist is not an error.
+    fn delete_mute_rule(&self, name: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Mute rules whose name starts with `prefix`, only those targeting
+    /// `alarm` when given, all pages (`ListAlarmMuteRules`).
+    fn mute_rules(
+        &self,
+        prefix: &str,
+        alarm: Option<&AlarmName>,
+    ) -> impl Future<Output = Result<Vec<ObservedMuteRule>, PortError>> + Send;
+}
+
+/// A mute rule as `ListAlarmMuteRules` summarises it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ObservedMuteRule {
+    pub name: String,
+    /// `SCHEDULED`, `ACTIVE` or `EXPIRED`, as CloudWatch reports it.
+    pub status: String,
+    pub expires: Option<UnixTime>,
+}
+
+impl ObservedMuteRule {
+    pub fn has_expired(&self, now: UnixTime) -> bool {
+        self.status == "EXPIRED" || self.expires.is_some_and(|t| t <= now)
+    }
 }
 
 /// Hands the rest of a sweep that ran out of time to a new invocation.

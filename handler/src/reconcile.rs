@@ -1,14 +1,18 @@
 //! The reconcile loop: observe (read-only), decide (`reconciler_core`), act.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use reconciler_core::{plan, settle, Change, InstanceId, ObservedAlarm, Plan, Settlement, Subject, UnixTime};
+use reconciler_core::maintenance::{mute_rule_prefix, parse_mute_rule_name};
+use reconciler_core::{
+    plan, plan_maintenance, settle, AutoScalingGroup, Change, InstanceFacts, InstanceId, InstanceState,
+    MaintenanceAction, MaintenanceNotice, ObservedAlarm, Plan, Settlement, Subject, UnixTime,
+};
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::config::Config;
 use crate::event::{Target, Trigger};
-use crate::ports::{AlarmStore, ApiCalls, Inventory, MAX_DELETE_BATCH};
+use crate::ports::{AlarmStore, ApiCalls, Inventory, PortError, MAX_DELETE_BATCH};
 use crate::report::{ChangeStatus, Failure, Report};
 
 pub struct Reconciler<I, A> {
@@ -52,6 +56,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                 report.generation = generation;
                 report
             }
+            Trigger::Maintenance(notice) => self.maintenance(&notice, options).await,
             Trigger::Ignore { reason } => {
                 info!(%reason, "event skipped");
                 let mut report = Report::new("ignored", options.dry_run);
@@ -66,16 +71,26 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
 
     /// The event path: re-read the named instances and their alarms, then converge.
     pub async fn reconcile_instances(&self, source: &str, targets: &[Target], options: RunOptions) -> Report {
+        self.converge(source, targets, options).await.0
+    }
+
+    /// [`Self::reconcile_instances`], also returning what was decided about each instance.
+    async fn converge(
+        &self,
+        source: &str,
+        targets: &[Target],
+        options: RunOptions,
+    ) -> (Report, Vec<Subject>) {
         let mut report = Report::new(source, options.dry_run);
         let ids: Vec<InstanceId> = targets.iter().map(|t| t.instance.clone()).collect();
         report.instances_examined = ids.len();
-        let facts = match self.inventory.describe_instances(&ids).await {
+        let facts = match self.observe_instances(&ids).await {
             Ok(facts) => facts,
             Err(error) => {
                 for id in &ids {
                     report.failures.push(Failure::from_port(Some(id), None, &error));
                 }
-                return report;
+                return (report, Vec::new());
             }
         };
         let mut facts: HashMap<InstanceId, _> = facts.into_iter().map(|f| (f.id.clone(), f)).collect();
@@ -111,7 +126,159 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         report.instances_in_scope = count_in_scope(&self.config, &subjects);
         let plan = plan(&self.config.policy, &subjects, &observed);
         self.apply(&plan, options, false, &mut report).await;
+        (report, subjects)
+    }
+
+    /// An AWS Health maintenance notice: first the named instances' alarms are
+    /// made what the policy says (a mute rule may only name existing alarms),
+    /// then each in-scope instance's alarms are muted for the window, or
+    /// unmuted when the maintenance is closed or over.
+    pub async fn maintenance(&self, notice: &MaintenanceNotice, options: RunOptions) -> Report {
+        let targets: Vec<Target> =
+            notice.instances.iter().map(|id| Target { instance: id.clone(), claim: None }).collect();
+        let (mut report, subjects) = self.converge("health-maintenance", &targets, options).await;
+        if report.failed() {
+            // Muting alarms that could not be put right would fail or mute the wrong thing;
+            // the retry of this event does both.
+            return report;
+        }
+        let actions =
+            plan_maintenance(&self.config.policy, &self.config.maintenance, notice, &subjects, options.now);
+        for action in actions {
+            match action {
+                MaintenanceAction::Mute { rule, notes } => {
+                    report.notes.extend(notes.iter().map(|n| format!("{}: {n}", rule.instance)));
+                    let reason = format!("{} for {}", notice.event_type, rule.window);
+                    let status = if options.dry_run {
+                        ChangeStatus::Planned
+                    } else {
+                        match self.alarms.put_mute_rule(&rule).await {
+                            Ok(()) => {
+                                info!(instance = %rule.instance, rule = %rule.name, window = %rule.window, "alarms muted");
+                                ChangeStatus::Applied
+                            }
+                            Err(error) => {
+                                warn!(instance = %rule.instance, rule = %rule.name, %error, "mute failed");
+                                report.failures.push(Failure::from_port(
+                                    Some(&rule.instance),
+                                    Some(&rule.name),
+                                    &error,
+                                ));
+                                ChangeStatus::Failed
+                            }
+                        }
+                    };
+                    report.record_mute("mute", &rule.name, &rule.instance, reason, status);
+                }
+                MaintenanceAction::Unmute { rule, instance, reason } => {
+                    self.unmute(&rule, &instance, reason, options, &mut report).await;
+                }
+                MaintenanceAction::Skip { instance, reason } => {
+                    info!(%instance, %reason, "maintenance skipped");
+                    report.notes.push(format!("{instance}: {reason}"));
+                }
+            }
+        }
         report
+    }
+
+    async fn unmute(
+        &self,
+        rule: &str,
+        instance: &InstanceId,
+        reason: String,
+        options: RunOptions,
+        report: &mut Report,
+    ) {
+        let status = if options.dry_run {
+            ChangeStatus::Planned
+        } else {
+            match self.alarms.delete_mute_rule(rule).await {
+                Ok(()) => {
+                    info!(%instance, %rule, %reason, "mute removed");
+                    ChangeStatus::Applied
+                }
+                Err(error) => {
+                    warn!(%instance, %rule, %error, "unmute failed");
+                    report.failures.push(Failure::from_port(Some(instance), Some(rule), &error));
+                    ChangeStatus::Failed
+                }
+            }
+        };
+        report.record_mute("unmute", rule, instance, reason, status);
+    }
+
+    /// Expired mute rules mute nothing, but they pile up; the sweep removes
+    /// them. This is housekeeping: if the rules cannot be listed, the sweep
+    /// says so in a note and does not fail for it.
+    async fn remove_expired_mutes(&self, options: RunOptions, report: &mut Report) {
+        let policy = &self.config.policy;
+        let rules = match self.alarms.mute_rules(&mute_rule_prefix(policy), None).await {
+            Ok(rules) => rules,
+            Err(error) => {
+                warn!(%error, "mute rules not listed; expired ones stay until the next sweep");
+                report.notes.push(format!("expired mute rules not cleaned up: {error}"));
+                return;
+            }
+        };
+        for rule in rules.iter().filter(|r| r.has_expired(options.now)) {
+            // Only names of the exact shape this product writes are touched.
+            let Some(instance) = parse_mute_rule_name(policy, &rule.name) else { continue };
+            self.unmute(&rule.name, &instance, "mute rule expired".into(), options, report).await;
+        }
+    }
+
+    /// Reads instances and attaches the Auto Scaling groups the policy needs.
+    pub async fn observe_instances(&self, ids: &[InstanceId]) -> Result<Vec<InstanceFacts>, PortError> {
+        let mut facts = self.inventory.describe_instances(ids).await?;
+        self.attach_groups(&mut facts).await?;
+        Ok(facts)
+    }
+
+    /// Attaches its Auto Scaling group, with the group's tags, to each running
+    /// instance whose alarms depend on it: one without the scope tag (the
+    /// instance's own tags take precedence, so a tagged instance needs no
+    /// lookup), or every one when alarms carry the group dimension. Membership
+    /// comes from the `aws:autoscaling:groupName` tag, or, without it, from
+    /// `DescribeAutoScalingInstances` in batches of 50.
+    pub async fn attach_groups(&self, facts: &mut [InstanceFacts]) -> Result<(), PortError> {
+        let policy = &self.config.policy;
+        let needs_group = |f: &InstanceFacts| {
+            f.state == InstanceState::Running
+                && (policy.metric.group_dimension || !f.tags.contains_key(&policy.scope_tag_key))
+        };
+        let mut membership: HashMap<InstanceId, String> = facts
+            .iter()
+            .filter(|f| needs_group(f))
+            .filter_map(|f| Some((f.id.clone(), f.group_name_tag()?.to_owned())))
+            .collect();
+        let unknown: Vec<InstanceId> = facts
+            .iter()
+            .filter(|f| needs_group(f) && f.group_name_tag().is_none())
+            .map(|f| f.id.clone())
+            .collect();
+        if !unknown.is_empty() {
+            membership.extend(self.inventory.groups_of(&unknown).await?);
+        }
+        if membership.is_empty() {
+            return Ok(());
+        }
+        let mut names: Vec<String> = membership.values().cloned().collect();
+        names.sort();
+        names.dedup();
+        let groups: HashMap<String, AutoScalingGroup> =
+            self.inventory.groups(&names).await?.into_iter().map(|g| (g.name.clone(), g)).collect();
+        for f in facts.iter_mut() {
+            if let Some(name) = membership.get(&f.id) {
+                // A group deleted since the lookup still names the dimension; it has no tags to lend.
+                let group = groups
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| AutoScalingGroup { name: name.clone(), tags: BTreeMap::new() });
+                f.group = Some(group);
+            }
+        }
+        Ok(())
     }
 
     /// The full sweep: every instance and every alarm under the owned prefix.
@@ -121,18 +288,25 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             self.inventory.all_instances(),
             self.alarms.alarms_with_prefix(self.config.policy.naming.prefix())
         );
-        let (instances, observed) = match (instances, observed) {
+        let (mut instances, observed) = match (instances, observed) {
             (Ok(instances), Ok(observed)) => (instances, observed),
             (Err(error), _) | (_, Err(error)) => {
                 report.failures.push(Failure::from_port(None, None, &error));
                 return report;
             }
         };
+        if let Err(error) = self.attach_groups(&mut instances).await {
+            report.failures.push(Failure::from_port(None, None, &error));
+            return report;
+        }
         let subjects: Vec<Subject> = instances.into_iter().map(Subject::Present).collect();
         report.instances_examined = subjects.len();
         report.instances_in_scope = count_in_scope(&self.config, &subjects);
         let plan = plan(&self.config.policy, &subjects, &observed);
         self.apply(&plan, options, true, &mut report).await;
+        if report.deferred == 0 {
+            self.remove_expired_mutes(options, &mut report).await;
+        }
         report
     }
 
@@ -233,7 +407,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
     async fn still_unwanted<'a>(&self, batch: &[&'a Change], report: &mut Report) -> Vec<&'a Change> {
         let mut ids: Vec<InstanceId> = batch.iter().map(|c| c.instance().clone()).collect();
         ids.dedup();
-        let facts = match self.inventory.describe_instances(&ids).await {
+        let facts = match self.observe_instances(&ids).await {
             Ok(facts) => facts,
             Err(error) => {
                 for change in batch {

@@ -22,6 +22,10 @@ pub struct Report {
     pub updated: usize,
     pub deleted: usize,
     pub unchanged: usize,
+    /// Mute rules written for AWS Health maintenance windows.
+    pub mutes_set: usize,
+    /// Mute rules removed: maintenance closed, or expired rules cleaned up.
+    pub mutes_removed: usize,
     /// Changes not attempted because the invocation ran out of time.
     pub deferred: usize,
     /// Which link of a chain of sweep invocations this was (0: the scheduled one).
@@ -98,6 +102,30 @@ impl Report {
         });
     }
 
+    /// A mute rule written or removed (or planned, in a dry run).
+    pub fn record_mute(
+        &mut self,
+        action: &'static str,
+        rule: &str,
+        instance: &InstanceId,
+        reason: String,
+        status: ChangeStatus,
+    ) {
+        if status != ChangeStatus::Failed {
+            match action {
+                "mute" => self.mutes_set += 1,
+                _ => self.mutes_removed += 1,
+            }
+        }
+        self.changes.push(ChangeRecord {
+            action,
+            alarm: rule.to_owned(),
+            instance: instance.clone(),
+            reason,
+            status,
+        });
+    }
+
     /// The invocation fails when work was left undone: AWS then retries it,
     /// and after the retries the event lands in the dead-letter queue.
     pub fn failed(&self) -> bool {
@@ -124,6 +152,8 @@ impl Report {
             ("AlarmsUpdated", self.updated),
             ("AlarmsDeleted", self.deleted),
             ("AlarmsUnchanged", self.unchanged),
+            ("MutesSet", self.mutes_set),
+            ("MutesRemoved", self.mutes_removed),
             ("ChangesDeferred", self.deferred),
             ("Conflicts", self.conflicts.len()),
             ("Failures", self.failures.len()),
@@ -159,7 +189,7 @@ mod tests {
         report.created = 3;
         let emf = report.emf("DiskAlarmReconciler", 1_700_000_000_000);
         let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
-        assert_eq!(declared.len(), 10);
+        assert_eq!(declared.len(), 12);
         for metric in declared {
             let name = metric["Name"].as_str().unwrap();
             assert!(emf[name].is_number(), "{name} is declared but missing");

@@ -5,12 +5,27 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::{
+    DescribeAutoScalingGroupsInput, DescribeAutoScalingGroupsOutput,
+};
+use aws_sdk_autoscaling::operation::describe_auto_scaling_instances::{
+    DescribeAutoScalingInstancesError, DescribeAutoScalingInstancesInput, DescribeAutoScalingInstancesOutput,
+};
+use aws_sdk_autoscaling::types::{AutoScalingInstanceDetails, TagDescription};
+use aws_sdk_cloudwatch::operation::delete_alarm_mute_rule::{
+    DeleteAlarmMuteRuleError, DeleteAlarmMuteRuleOutput,
+};
 use aws_sdk_cloudwatch::operation::delete_alarms::DeleteAlarmsOutput;
 use aws_sdk_cloudwatch::operation::describe_alarms::{DescribeAlarmsError, DescribeAlarmsOutput};
+use aws_sdk_cloudwatch::operation::list_alarm_mute_rules::ListAlarmMuteRulesOutput;
+use aws_sdk_cloudwatch::operation::put_alarm_mute_rule::{PutAlarmMuteRuleInput, PutAlarmMuteRuleOutput};
 use aws_sdk_cloudwatch::operation::put_metric_alarm::{
     PutMetricAlarmError, PutMetricAlarmInput, PutMetricAlarmOutput,
 };
-use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, MetricAlarm, Statistic};
+use aws_sdk_cloudwatch::types::{
+    AlarmMuteRuleStatus, AlarmMuteRuleSummary, AlarmType, ComparisonOperator, MetricAlarm, MuteTargets,
+    Schedule, Statistic,
+};
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::describe_instances::{DescribeInstancesError, DescribeInstancesOutput};
 use aws_sdk_ec2::primitives::DateTime;
@@ -18,21 +33,37 @@ use aws_sdk_ec2::types::{Instance, InstanceStateName, Reservation, Tag};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
 use handler::aws::{CloudWatchAlarms, Ec2Inventory};
-use handler::ports::{AlarmStore, ApiCalls, ErrorKind, Inventory, MAX_DELETE_BATCH};
+use handler::ports::{
+    AlarmStore, ApiCalls, ErrorKind, Inventory, ObservedMuteRule, MAX_DELETE_BATCH, MAX_GROUP_LOOKUP_BATCH,
+};
 use reconciler_core::{
-    AlarmConfig, AlarmName, DesiredAlarm, Dimension, InstanceId, InstanceState, Severity, UnixTime,
+    AlarmConfig, AlarmName, AutoScalingGroup, DesiredAlarm, Dimension, InstanceId, InstanceState, MuteRule,
+    MuteWindow, Severity, UnixTime,
 };
 
 const ID_A: &str = "i-0123456789abcdef0";
 const ID_B: &str = "i-1234abcd";
 
 /// Retries off, so that error tests see the first answer without waiting.
-fn ec2(rules: &[&Rule]) -> (Ec2Inventory, ApiCalls) {
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules.iter().copied(), |c| {
+/// EC2 rules match in any order, Auto Scaling rules in the order given.
+fn inventory(ec2_rules: &[&Rule], autoscaling_rules: &[&Rule]) -> (Ec2Inventory, ApiCalls) {
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, ec2_rules.iter().copied(), |c| {
         c.retry_config(RetryConfig::disabled())
     });
+    let autoscaling =
+        mock_client!(aws_sdk_autoscaling, RuleMode::Sequential, autoscaling_rules.iter().copied(), |c| {
+            c.retry_config(RetryConfig::disabled())
+        });
     let calls = ApiCalls::default();
-    (Ec2Inventory::new(client, calls.clone()), calls)
+    (Ec2Inventory::new(ec2, autoscaling, calls.clone()), calls)
+}
+
+fn ec2(rules: &[&Rule]) -> (Ec2Inventory, ApiCalls) {
+    inventory(rules, &[])
+}
+
+fn autoscaling(rules: &[&Rule]) -> (Ec2Inventory, ApiCalls) {
+    inventory(&[], rules)
 }
 
 fn cloudwatch_with(rules: &[&Rule], retry: RetryConfig) -> (CloudWatchAlarms, ApiCalls) {
@@ -491,4 +522,359 @@ async fn sdk_retries_a_throttled_call_until_it_succeeds() {
     assert_eq!(alarms.len(), 1);
     assert_eq!(rule.num_calls(), 2, "one throttled attempt, one retry");
     assert_eq!(calls.get("DescribeAlarms"), 1, "the retry is inside one page request");
+}
+
+// Maintenance mutes: `PutAlarmMuteRule`, `DeleteAlarmMuteRule`, `ListAlarmMuteRules`.
+
+const MUTE_RULE: &str = "ec2-disk-mute-i-1234abcd-0123456789abcdef";
+/// 2026-12-05T13:50:00Z.
+const MUTE_START: i64 = 1_796_478_600;
+
+fn mute_rule() -> MuteRule {
+    MuteRule {
+        name: MUTE_RULE.into(),
+        instance: id(ID_B),
+        alarms: vec![
+            AlarmName::parse("ec2-disk-i-1234abcd-warning").unwrap(),
+            AlarmName::parse("ec2-disk-i-1234abcd-critical").unwrap(),
+        ],
+        // One hour and forty minutes.
+        window: MuteWindow { start: UnixTime(MUTE_START), end: UnixTime(MUTE_START + 6000) },
+        description: "Scheduled maintenance of i-1234abcd\n[managed-by: ec2-disk-alarms]".into(),
+    }
+}
+
+#[tokio::test]
+async fn put_mute_rule_sends_a_one_time_schedule_targets_and_expiry() {
+    let expected = PutAlarmMuteRuleInput::builder()
+        .name(MUTE_RULE)
+        .description("Scheduled maintenance of i-1234abcd\n[managed-by: ec2-disk-alarms]")
+        .rule(
+            aws_sdk_cloudwatch::types::Rule::builder()
+                .schedule(Schedule::builder().expression("at(2026-12-05T13:50)").duration("PT1H40M").build())
+                .build(),
+        )
+        .mute_targets(
+            MuteTargets::builder()
+                .alarm_names("ec2-disk-i-1234abcd-warning")
+                .alarm_names("ec2-disk-i-1234abcd-critical")
+                .build(),
+        )
+        .expire_date(DateTime::from_secs(MUTE_START + 6000))
+        .build()
+        .unwrap();
+    let rule = mock!(aws_sdk_cloudwatch::Client::put_alarm_mute_rule)
+        .match_requests(move |r| {
+            *r == expected
+                && r.start_date().is_none()
+                && r.rule().and_then(|r| r.schedule()).and_then(|s| s.timezone()).is_none()
+        })
+        .then_output(|| PutAlarmMuteRuleOutput::builder().build());
+    let (store, calls) = cloudwatch(&[&rule]);
+
+    store.put_mute_rule(&mute_rule()).await.unwrap();
+
+    assert_eq!(rule.num_calls(), 1);
+    assert_eq!(calls.get("PutAlarmMuteRule"), 1);
+}
+
+#[tokio::test]
+async fn delete_mute_rule_sends_the_name() {
+    let rule = mock!(aws_sdk_cloudwatch::Client::delete_alarm_mute_rule)
+        .match_requests(|r| r.alarm_mute_rule_name() == Some(MUTE_RULE))
+        .then_output(|| DeleteAlarmMuteRuleOutput::builder().build());
+    let (store, calls) = cloudwatch(&[&rule]);
+
+    store.delete_mute_rule(MUTE_RULE).await.unwrap();
+
+    assert_eq!(rule.num_calls(), 1);
+    assert_eq!(calls.get("DeleteAlarmMuteRule"), 1);
+}
+
+#[tokio::test]
+async fn delete_mute_rule_that_does_not_exist_is_done() {
+    let not_found = |code: &'static str| {
+        mock!(aws_sdk_cloudwatch::Client::delete_alarm_mute_rule)
+            .then_error(move || DeleteAlarmMuteRuleError::generic(error_meta(code, "no such mute rule")))
+    };
+    let (exception, legacy) = (not_found("ResourceNotFoundException"), not_found("ResourceNotFound"));
+    let (store, calls) = cloudwatch(&[&exception, &legacy]);
+
+    store.delete_mute_rule(MUTE_RULE).await.unwrap();
+    store.delete_mute_rule(MUTE_RULE).await.unwrap();
+
+    assert_eq!((exception.num_calls(), legacy.num_calls()), (1, 1));
+    assert_eq!(calls.get("DeleteAlarmMuteRule"), 2);
+}
+
+#[tokio::test]
+async fn delete_mute_rule_still_throttled_after_the_sdk_retries_is_throttled() {
+    let rule = mock!(aws_sdk_cloudwatch::Client::delete_alarm_mute_rule)
+        .sequence()
+        .error(|| DeleteAlarmMuteRuleError::generic(error_meta("ThrottlingException", "slow down")))
+        .times(3)
+        .build();
+    let retry = RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1));
+    let (store, calls) = cloudwatch_with(&[&rule], retry);
+
+    let error = store.delete_mute_rule(MUTE_RULE).await.unwrap_err();
+
+    assert_eq!(error.kind, ErrorKind::Throttled);
+    assert_eq!(error.operation, "DeleteAlarmMuteRule");
+    assert_eq!(rule.num_calls(), 3, "the SDK's three attempts");
+    assert_eq!(calls.get("DeleteAlarmMuteRule"), 1);
+}
+
+fn mute_summary(
+    name: &str,
+    status: Option<AlarmMuteRuleStatus>,
+    expires: Option<i64>,
+) -> AlarmMuteRuleSummary {
+    AlarmMuteRuleSummary::builder()
+        .alarm_mute_rule_arn(format!("arn:aws:cloudwatch:eu-west-1:123456789012:alarm-mute-rule:{name}"))
+        .set_status(status)
+        .set_expire_date(expires.map(DateTime::from_secs))
+        .mute_type("ONE_TIME")
+        .build()
+}
+
+#[tokio::test]
+async fn mute_rules_reads_every_page_and_keeps_the_prefix() {
+    const ALARM: &str = "ec2-disk-i-1234abcd-warning";
+    let first = mock!(aws_sdk_cloudwatch::Client::list_alarm_mute_rules)
+        .match_requests(|r| r.alarm_name() == Some(ALARM) && r.next_token().is_none())
+        .then_output(|| {
+            ListAlarmMuteRulesOutput::builder()
+                .alarm_mute_rule_summaries(mute_summary(
+                    MUTE_RULE,
+                    Some(AlarmMuteRuleStatus::Scheduled),
+                    Some(MUTE_START + 6000),
+                ))
+                .alarm_mute_rule_summaries(mute_summary(
+                    "weekly-patching",
+                    Some(AlarmMuteRuleStatus::Active),
+                    None,
+                ))
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(aws_sdk_cloudwatch::Client::list_alarm_mute_rules)
+        .match_requests(|r| r.alarm_name() == Some(ALARM) && r.next_token() == Some("page-2"))
+        .then_output(|| {
+            ListAlarmMuteRulesOutput::builder()
+                .alarm_mute_rule_summaries(mute_summary(
+                    "ec2-disk-mute-i-1234abcd-fedcba9876543210",
+                    Some(AlarmMuteRuleStatus::Expired),
+                    Some(MUTE_START),
+                ))
+                .alarm_mute_rule_summaries(mute_summary(
+                    "ec2-disk-mute-i-0123456789abcdef0-0000000000000000",
+                    None,
+                    None,
+                ))
+                .alarm_mute_rule_summaries(AlarmMuteRuleSummary::builder().build())
+                .build()
+        });
+    let (store, calls) = cloudwatch(&[&first, &second]);
+    let alarm = AlarmName::parse(ALARM).unwrap();
+
+    let rules = store.mute_rules("ec2-disk-mute-", Some(&alarm)).await.unwrap();
+
+    let observed = |name: &str, status: &str, expires: Option<i64>| ObservedMuteRule {
+        name: name.into(),
+        status: status.into(),
+        expires: expires.map(UnixTime),
+    };
+    assert_eq!(
+        rules,
+        [
+            observed(MUTE_RULE, "SCHEDULED", Some(MUTE_START + 6000)),
+            observed("ec2-disk-mute-i-1234abcd-fedcba9876543210", "EXPIRED", Some(MUTE_START)),
+            observed("ec2-disk-mute-i-0123456789abcdef0-0000000000000000", "UNKNOWN", None),
+        ],
+        "other prefixes and summaries without an ARN are left out"
+    );
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    assert_eq!(calls.get("ListAlarmMuteRules"), 2);
+}
+
+#[tokio::test]
+async fn mute_rules_without_an_alarm_sends_no_alarm_filter() {
+    let rule = mock!(aws_sdk_cloudwatch::Client::list_alarm_mute_rules)
+        .match_requests(|r| r.alarm_name().is_none() && r.statuses().is_empty())
+        .then_output(|| {
+            ListAlarmMuteRulesOutput::builder()
+                .alarm_mute_rule_summaries(mute_summary(MUTE_RULE, Some(AlarmMuteRuleStatus::Active), None))
+                .build()
+        });
+    let (store, _) = cloudwatch(&[&rule]);
+
+    let rules = store.mute_rules("ec2-disk-mute-", None).await.unwrap();
+
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].status, "ACTIVE");
+    assert_eq!(rule.num_calls(), 1);
+}
+
+// Auto Scaling groups: `DescribeAutoScalingInstances`, `DescribeAutoScalingGroups`.
+
+fn in_group(instance: &str, group: &str) -> AutoScalingInstanceDetails {
+    AutoScalingInstanceDetails::builder().instance_id(instance).auto_scaling_group_name(group).build()
+}
+
+fn instances_page(
+    details: Vec<AutoScalingInstanceDetails>,
+    next_token: Option<&str>,
+) -> DescribeAutoScalingInstancesOutput {
+    DescribeAutoScalingInstancesOutput::builder()
+        .set_auto_scaling_instances(Some(details))
+        .set_next_token(next_token.map(str::to_owned))
+        .build()
+}
+
+#[tokio::test]
+async fn groups_of_sends_at_most_50_ids_per_call() {
+    let ids: Vec<InstanceId> = (0..120).map(|n| id(&format!("i-{n:08x}"))).collect();
+    let strings: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let batch = |range: std::ops::Range<usize>, details: Vec<AutoScalingInstanceDetails>| {
+        let expected = strings[range].to_vec();
+        mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
+            .match_requests(move |r: &DescribeAutoScalingInstancesInput| {
+                r.instance_ids() == expected && r.max_records() == Some(50) && r.next_token().is_none()
+            })
+            .then_output(move || instances_page(details.clone(), None))
+    };
+    let first = batch(0..50, vec![in_group("i-00000000", "web"), in_group("i-00000001", "batch")]);
+    let second = batch(50..100, vec![]);
+    let third = batch(100..120, vec![in_group("i-00000077", "web")]);
+    let (inventory, calls) = autoscaling(&[&first, &second, &third]);
+
+    let groups = inventory.groups_of(&ids).await.unwrap();
+
+    assert_eq!(
+        groups,
+        [
+            (id("i-00000000"), "web".to_owned()),
+            (id("i-00000001"), "batch".to_owned()),
+            (id("i-00000077"), "web".to_owned()),
+        ]
+    );
+    assert_eq!(MAX_GROUP_LOOKUP_BATCH, 50);
+    assert_eq!((first.num_calls(), second.num_calls(), third.num_calls()), (1, 1, 1));
+    assert_eq!(calls.get("DescribeAutoScalingInstances"), 3);
+}
+
+#[tokio::test]
+async fn groups_of_reads_every_page_and_skips_malformed_records() {
+    let first = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
+        .match_requests(|r| r.instance_ids() == [ID_A, ID_B] && r.next_token().is_none())
+        .then_output(|| instances_page(vec![in_group(ID_A, "web")], Some("page-2")));
+    let second = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
+        .match_requests(|r| r.instance_ids() == [ID_A, ID_B] && r.next_token() == Some("page-2"))
+        .then_output(|| {
+            let no_group = AutoScalingInstanceDetails::builder().instance_id(ID_B).build();
+            instances_page(vec![no_group, in_group("not-an-id", "web"), in_group(ID_B, "batch")], None)
+        });
+    let (inventory, calls) = autoscaling(&[&first, &second]);
+
+    let groups = inventory.groups_of(&[id(ID_A), id(ID_B)]).await.unwrap();
+
+    assert_eq!(groups, [(id(ID_A), "web".to_owned()), (id(ID_B), "batch".to_owned())]);
+    assert_eq!(calls.get("DescribeAutoScalingInstances"), 2);
+}
+
+#[tokio::test]
+async fn groups_of_without_ids_makes_no_call() {
+    let (inventory, calls) = autoscaling(&[]);
+    assert!(inventory.groups_of(&[]).await.unwrap().is_empty());
+    assert_eq!(calls.get("DescribeAutoScalingInstances"), 0);
+}
+
+#[tokio::test]
+async fn autoscaling_throttling_is_throttled() {
+    let rule = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
+        .then_error(|| DescribeAutoScalingInstancesError::generic(error_meta("Throttling", "Rate exceeded")));
+    let (inventory, _) = autoscaling(&[&rule]);
+
+    let error = inventory.groups_of(&[id(ID_A)]).await.unwrap_err();
+
+    assert_eq!(error.kind, ErrorKind::Throttled);
+    assert_eq!(error.operation, "DescribeAutoScalingInstances");
+}
+
+fn asg(name: &str, tags: &[(&str, &str)]) -> aws_sdk_autoscaling::types::AutoScalingGroup {
+    let tags = tags
+        .iter()
+        .map(|(key, value)| {
+            TagDescription::builder()
+                .resource_id(name)
+                .resource_type("auto-scaling-group")
+                .key(*key)
+                .value(*value)
+                .propagate_at_launch(false)
+                .build()
+        })
+        .collect();
+    aws_sdk_autoscaling::types::AutoScalingGroup::builder()
+        .auto_scaling_group_name(name)
+        .set_tags(Some(tags))
+        .build()
+}
+
+#[tokio::test]
+async fn groups_map_tags_in_batches_of_50_names_and_read_every_page() {
+    let names: Vec<String> = (0..60).map(|n| format!("asg-{n:03}")).collect();
+    let query = |range: std::ops::Range<usize>, token: Option<&'static str>| {
+        let expected = names[range].to_vec();
+        move |r: &DescribeAutoScalingGroupsInput| {
+            r.auto_scaling_group_names() == expected
+                && r.include_instances() == Some(false)
+                && r.next_token() == token
+        }
+    };
+    let first = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .match_requests(query(0..50, None))
+        .then_output(|| {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(asg("asg-000", &[("disk-alarms", "off"), ("team", "")]))
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .match_requests(query(0..50, Some("page-2")))
+        .then_output(|| {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(asg("asg-001", &[("disk-alarms", "on")]))
+                .build()
+        });
+    let third = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .match_requests(query(50..60, None))
+        .then_output(|| {
+            DescribeAutoScalingGroupsOutput::builder().auto_scaling_groups(asg("asg-055", &[])).build()
+        });
+    let (inventory, calls) = autoscaling(&[&first, &second, &third]);
+
+    let groups = inventory.groups(&names).await.unwrap();
+
+    let group = |name: &str, tags: &[(&str, &str)]| AutoScalingGroup {
+        name: name.into(),
+        tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+    };
+    assert_eq!(
+        groups,
+        [
+            group("asg-000", &[("disk-alarms", "off"), ("team", "")]),
+            group("asg-001", &[("disk-alarms", "on")]),
+            group("asg-055", &[]),
+        ]
+    );
+    assert_eq!((first.num_calls(), second.num_calls(), third.num_calls()), (1, 1, 1));
+    assert_eq!(calls.get("DescribeAutoScalingGroups"), 3);
+}
+
+#[tokio::test]
+async fn groups_without_names_makes_no_call() {
+    let (inventory, calls) = autoscaling(&[]);
+    assert!(inventory.groups(&[]).await.unwrap().is_empty());
+    assert_eq!(calls.get("DescribeAutoScalingGroups"), 0);
 }

@@ -25,6 +25,7 @@ fn instance(cloud: &FakeCloud, s: &str, state: InstanceState, env: &str) {
         state,
         tags: [("Environment".to_string(), env.to_string()), ("Name".to_string(), format!("web-{s}"))].into(),
         launch_time: Some(UnixTime(NOW - 3600)),
+        group: None,
     });
 }
 

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use handler::event::{decode_bytes, Trigger};
-use reconciler_core::InstanceState;
+use reconciler_core::{HealthStatus, InstanceState, UnixTime};
 
 #[test]
 fn every_sample_event_decodes() {
@@ -28,9 +28,33 @@ fn every_sample_event_decodes() {
             (n, Trigger::Instances { targets, .. }) if n.starts_with("autoscaling-") => {
                 assert_eq!(targets[0].instance.as_str(), "i-0123456789abcdef0");
             }
+            (n, Trigger::Maintenance(notice)) if n.starts_with("health-") => {
+                let ids: Vec<&str> = notice.instances.iter().map(|i| i.as_str()).collect();
+                match n {
+                    "health-reboot-maintenance-upcoming" => {
+                        assert_eq!(notice.status, HealthStatus::Upcoming);
+                        // Sat, 05 Dec 2026 14:00:00 GMT to 16:00
+                        assert_eq!(
+                            (notice.start, notice.end),
+                            (UnixTime(1_796_479_200), Some(UnixTime(1_796_486_400)))
+                        );
+                        assert_eq!(ids, ["i-0123456789abcdef0"]);
+                    }
+                    "health-reboot-maintenance-closed" => assert_eq!(notice.status, HealthStatus::Closed),
+                    "health-retirement-no-end-time" => assert_eq!(notice.end, None),
+                    "health-system-reboot-page-1-of-2" => {
+                        assert_eq!(ids, ["i-0123456789abcdef0", "i-0123456789abcdef1"])
+                    }
+                    "health-system-reboot-page-2-of-2" => assert_eq!(ids, ["i-0123456789abcdef2"]),
+                    other => panic!("no expectation for {other}"),
+                }
+            }
+            ("health-operational-issue", Trigger::Ignore { reason }) => {
+                assert!(reason.contains("issue"), "{reason}");
+            }
             _ => panic!("{name} decoded to an unexpected trigger: {trigger:?}"),
         }
         seen += 1;
     }
-    assert!(seen >= 10, "only {seen} sample events found in {}", dir.display());
+    assert!(seen >= 16, "only {seen} sample events found in {}", dir.display());
 }

@@ -43,6 +43,7 @@ fn account(count: usize, quotas: &RateLimits) -> FakeCloud {
             state: InstanceState::Running,
             tags: [("Environment".to_string(), "production".to_string())].into(),
             launch_time: Some(UnixTime(NOW - 3600)),
+            group: None,
         });
     }
     cloud
@@ -170,6 +171,7 @@ async fn a_sweep_does_not_delete_alarms_of_an_instance_started_while_it_ran() {
         state: InstanceState::Running,
         tags: [("Environment".to_string(), "production".to_string())].into(),
         launch_time: Some(UnixTime(NOW)),
+        group: None,
     });
     let restarted = first.clone();
     cloud.on_next_call("PutMetricAlarm", move |world| {

@@ -75,6 +75,9 @@ fn alarm_config(policy: &Policy, facts: &InstanceFacts, severity: Severity, thre
     let topic = policy.severity(severity).topic.as_str().to_owned();
     let mut dimensions = vec![Dimension::new("InstanceId", facts.id.as_str())];
     dimensions.extend(policy.metric.dimensions.iter().cloned());
+    if let (true, Some(group)) = (policy.metric.group_dimension, &facts.group) {
+        dimensions.push(Dimension::new("AutoScalingGroupName", &group.name));
+    }
     AlarmConfig {
         description: description(policy, facts, severity, threshold),
         namespace: policy.metric.namespace.clone(),

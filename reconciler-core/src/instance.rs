@@ -7,7 +7,7 @@ use crate::ids::InstanceId;
 
 /// Seconds since the Unix epoch. The core never reads the clock: callers pass
 /// times in, so every decision is reproducible in a test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(transparent)]
 pub struct UnixTime(pub i64);
 
@@ -59,6 +59,9 @@ impl fmt::Display for InstanceState {
     }
 }
 
+/// Tag AWS puts on every instance an Auto Scaling group launches.
+pub const AUTOSCALING_GROUP_TAG: &str = "aws:autoscaling:groupName";
+
 /// An instance as `DescribeInstances` reported it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct InstanceFacts {
@@ -66,9 +69,42 @@ pub struct InstanceFacts {
     pub state: InstanceState,
     pub tags: BTreeMap<String, String>,
     pub launch_time: Option<UnixTime>,
+    /// The Auto Scaling group the instance belongs to, when it was looked up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<AutoScalingGroup>,
+}
+
+/// An Auto Scaling group and its own tags (which do not always reach the
+/// instances: a tag without `PropagateAtLaunch`, or one added later).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AutoScalingGroup {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Where a tag the policy reads came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagSource {
+    Instance,
+    Group,
 }
 
 impl InstanceFacts {
+    /// A tag the policy reads: the instance's own value wins; without one, the
+    /// value on its Auto Scaling group applies.
+    pub fn policy_tag(&self, key: &str) -> Option<(&str, TagSource)> {
+        if let Some(value) = self.tags.get(key) {
+            return Some((value, TagSource::Instance));
+        }
+        let group = self.group.as_ref()?;
+        group.tags.get(key).map(|value| (value.as_str(), TagSource::Group))
+    }
+
+    /// The group named by the instance's `aws:autoscaling:groupName` tag.
+    pub fn group_name_tag(&self) -> Option<&str> {
+        self.tags.get(AUTOSCALING_GROUP_TAG).map(String::as_str)
+    }
+
     pub fn name(&self) -> Option<&str> {
         self.tags.get("Name").map(String::as_str)
     }

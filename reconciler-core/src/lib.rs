@@ -9,6 +9,7 @@
 //! * [`policy`]: which instances are in scope and what their alarms look like.
 //! * [`desired`]: the alarms one instance should have, or why it should have none.
 //! * [`plan`]: the full-configuration diff between desired and observed alarms.
+//! * [`maintenance`]: AWS Health maintenance windows as self-expiring alarm mutes.
 //! * [`settle`]: how an event's claim about an instance combines with what the
 //!   EC2 API says, which may lag behind.
 
@@ -16,6 +17,7 @@ pub mod alarm;
 pub mod desired;
 pub mod ids;
 pub mod instance;
+pub mod maintenance;
 pub mod plan;
 pub mod policy;
 pub mod settle;
@@ -23,7 +25,13 @@ pub mod settle;
 pub use alarm::{AlarmConfig, Dimension, Naming, ObservedAlarm, Severity, OWNERSHIP_MARKER};
 pub use desired::{desired_alarms, Desire, DesiredAlarm, NoAlarmsReason};
 pub use ids::{AlarmName, IdError, InstanceId, TopicArn};
-pub use instance::{InstanceFacts, InstanceState, Subject, UnixTime};
+pub use instance::{
+    AutoScalingGroup, InstanceFacts, InstanceState, Subject, TagSource, UnixTime, AUTOSCALING_GROUP_TAG,
+};
+pub use maintenance::{
+    plan_maintenance, HealthStatus, MaintenanceAction, MaintenanceNotice, MaintenanceSettings, MuteRule,
+    MuteWindow,
+};
 pub use plan::{plan, Change, Conflict, DeleteReason, FieldChange, Plan};
 pub use policy::{MetricProfile, OutOfScope, Policy, ScopeDecision, SeverityPolicy, Thresholds};
 pub use settle::{settle, Settlement, StateClaim};

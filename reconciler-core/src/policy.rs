@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::alarm::{Dimension, Naming, Severity};
 use crate::ids::TopicArn;
-use crate::instance::InstanceFacts;
+use crate::instance::{InstanceFacts, TagSource};
 
 /// Tag that takes an instance out of scope when set to `true`, `yes` or `1`.
 pub const OPT_OUT_TAG: &str = "disk-alarms:opt-out";
@@ -42,6 +42,9 @@ pub struct MetricProfile {
     pub namespace: String,
     pub metric_name: String,
     pub dimensions: Vec<Dimension>,
+    /// The agent appends `AutoScalingGroupName` (its `append_dimensions`), so
+    /// alarms of instances in a group carry that dimension too.
+    pub group_dimension: bool,
 }
 
 impl MetricProfile {
@@ -54,6 +57,7 @@ impl MetricProfile {
             metric_name: "disk_used_percent".into(),
             dimensions: extra
                 .unwrap_or_else(|| vec![Dimension::new("path", "/"), Dimension::new("fstype", "xfs")]),
+            group_dimension: false,
         }
     }
 
@@ -66,6 +70,7 @@ impl MetricProfile {
             dimensions: extra.unwrap_or_else(|| {
                 vec![Dimension::new("Filesystem", "/dev/xvda1"), Dimension::new("MountPath", "/")]
             }),
+            group_dimension: false,
         }
     }
 }
@@ -79,24 +84,32 @@ impl Policy {
     }
 
     /// Whether the instance's tags put it in scope, and with which thresholds.
+    /// Each tag the policy reads comes from the instance, or, when the instance
+    /// does not have it, from its Auto Scaling group.
     pub fn scope(&self, instance: &InstanceFacts) -> ScopeDecision {
-        if let Some(value) = instance.tags.get(OPT_OUT_TAG) {
+        let opt_out = instance.policy_tag(OPT_OUT_TAG).map(|(value, _)| value);
+        if let Some(value) = opt_out {
             if matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "yes" | "1") {
-                return ScopeDecision::Out(OutOfScope::OptedOut { value: value.clone() });
+                return ScopeDecision::Out(OutOfScope::OptedOut { value: value.to_owned() });
             }
         }
-        match instance.tags.get(&self.scope_tag_key) {
+        match instance.policy_tag(&self.scope_tag_key) {
             None => ScopeDecision::Out(OutOfScope::NoScopeTag { key: self.scope_tag_key.clone() }),
-            Some(value) if !self.scope_tag_values.contains(value) => {
+            Some((value, _)) if !self.scope_tag_values.contains(value) => {
                 ScopeDecision::Out(OutOfScope::ScopeTagValue {
                     key: self.scope_tag_key.clone(),
-                    value: value.clone(),
+                    value: value.to_owned(),
                 })
             }
-            Some(_) => {
-                let (thresholds, notes) = self.thresholds_for(instance);
-                let mut notes = notes;
-                if let Some(value) = instance.tags.get(OPT_OUT_TAG) {
+            Some((value, source)) => {
+                let (thresholds, mut notes) = self.thresholds_for(instance);
+                if let (TagSource::Group, Some(group)) = (source, &instance.group) {
+                    notes.push(format!(
+                        "in scope through Auto Scaling group {}: {}={value} is on the group, not on the instance",
+                        group.name, self.scope_tag_key
+                    ));
+                }
+                if let Some(value) = opt_out {
                     notes.push(format!(
                         "ignored {OPT_OUT_TAG}={value:?}: only true, yes or 1 opt an instance out"
                     ));
@@ -111,9 +124,9 @@ impl Policy {
     /// a typo in a tag is still better protected by the default than not at all.
     fn thresholds_for(&self, instance: &InstanceFacts) -> (Thresholds, Vec<String>) {
         let mut notes = Vec::new();
-        let mut read = |tag: &str, default: f64| match instance.tags.get(tag) {
+        let mut read = |tag: &str, default: f64| match instance.policy_tag(tag) {
             None => default,
-            Some(raw) => match parse_threshold(raw) {
+            Some((raw, _)) => match parse_threshold(raw) {
                 Ok(value) => value,
                 Err(why) => {
                     notes.push(format!("ignored {tag}={raw:?}: {why}; using {default}"));
@@ -223,6 +236,7 @@ pub(crate) mod tests {
             state: InstanceState::Running,
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             launch_time: None,
+            group: None,
         }
     }
 

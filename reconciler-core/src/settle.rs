@@ -104,6 +104,7 @@ mod tests {
             state,
             tags: Default::default(),
             launch_time: Some(UnixTime(launched)),
+            group: None,
         })
     }
 

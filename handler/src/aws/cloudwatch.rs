@@ -1,13 +1,22 @@
-use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, MetricAlarm, Statistic};
-use reconciler_core::{AlarmConfig, AlarmName, DesiredAlarm, Dimension, ObservedAlarm};
+use aws_sdk_cloudwatch::types::{
+    AlarmMuteRuleSummary, AlarmType, ComparisonOperator, MetricAlarm, MuteTargets, Rule, Schedule, Statistic,
+};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::DateTime;
+use reconciler_core::{AlarmConfig, AlarmName, DesiredAlarm, Dimension, MuteRule, ObservedAlarm, UnixTime};
 use tracing::warn;
 
 use super::classify;
-use crate::ports::{AlarmStore, ApiCalls, ErrorKind, PortError, MAX_DELETE_BATCH};
+use crate::ports::{AlarmStore, ApiCalls, ErrorKind, ObservedMuteRule, PortError, MAX_DELETE_BATCH};
 
 const DESCRIBE: &str = "DescribeAlarms";
 const PUT: &str = "PutMetricAlarm";
 const DELETE: &str = "DeleteAlarms";
+const PUT_MUTE: &str = "PutAlarmMuteRule";
+const DELETE_MUTE: &str = "DeleteAlarmMuteRule";
+const LIST_MUTES: &str = "ListAlarmMuteRules";
+/// What `DeleteAlarmMuteRule` answers for a rule that does not exist.
+const NOT_FOUND_CODES: &[&str] = &["ResourceNotFoundException", "ResourceNotFound"];
 /// The largest page `DescribeAlarms` returns.
 const PAGE_SIZE: i32 = 100;
 
@@ -96,6 +105,76 @@ impl AlarmStore for CloudWatchAlarms {
         Box::pin(request.send()).await.map_err(|e| classify(DELETE, &e))?;
         Ok(())
     }
+
+    async fn put_mute_rule(&self, rule: &MuteRule) -> Result<(), PortError> {
+        // A one-time schedule in UTC (no timezone given); no start date, so the
+        // rule is in force at once and the schedule alone says when the mute starts.
+        let schedule = Schedule::builder()
+            .expression(rule.window.schedule_expression())
+            .duration(rule.window.duration())
+            .build();
+        let targets = MuteTargets::builder()
+            .set_alarm_names(Some(rule.alarms.iter().map(|a| a.as_str().to_owned()).collect()))
+            .build();
+        let request = self
+            .client
+            .put_alarm_mute_rule()
+            .name(&rule.name)
+            .description(&rule.description)
+            .rule(Rule::builder().schedule(schedule).build())
+            .mute_targets(targets)
+            .expire_date(DateTime::from_secs(rule.window.end.0));
+        self.calls.begin(PUT_MUTE).await;
+        Box::pin(request.send()).await.map_err(|e| classify(PUT_MUTE, &e))?;
+        Ok(())
+    }
+
+    async fn delete_mute_rule(&self, name: &str) -> Result<(), PortError> {
+        let request = self.client.delete_alarm_mute_rule().alarm_mute_rule_name(name);
+        self.calls.begin(DELETE_MUTE).await;
+        match Box::pin(request.send()).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.code().is_some_and(|code| NOT_FOUND_CODES.contains(&code)) => Ok(()),
+            Err(error) => Err(classify(DELETE_MUTE, &error)),
+        }
+    }
+
+    async fn mute_rules(
+        &self,
+        prefix: &str,
+        alarm: Option<&AlarmName>,
+    ) -> Result<Vec<ObservedMuteRule>, PortError> {
+        let mut pages = self
+            .client
+            .list_alarm_mute_rules()
+            .set_alarm_name(alarm.map(|a| a.as_str().to_owned()))
+            .into_paginator()
+            .send();
+        let mut rules = Vec::new();
+        while let Some(page) = pages.next().await {
+            self.calls.begin(LIST_MUTES).await;
+            let page = page.map_err(|e| classify(LIST_MUTES, &e))?;
+            rules.extend(
+                page.alarm_mute_rule_summaries()
+                    .iter()
+                    .filter_map(observed_mute_rule)
+                    .filter(|rule| rule.name.starts_with(prefix)),
+            );
+        }
+        Ok(rules)
+    }
+}
+
+/// The summary names the rule only by its ARN,
+/// `arn:aws:cloudwatch:REGION:ACCOUNT:alarm-mute-rule:NAME`.
+fn observed_mute_rule(summary: &AlarmMuteRuleSummary) -> Option<ObservedMuteRule> {
+    let arn = summary.alarm_mute_rule_arn()?;
+    let name = arn.rsplit(':').next().filter(|name| !name.is_empty())?;
+    Some(ObservedMuteRule {
+        name: name.to_owned(),
+        status: summary.status().map_or("UNKNOWN", |status| status.as_str()).to_owned(),
+        expires: summary.expire_date().map(|t| UnixTime(t.secs())),
+    })
 }
 
 fn observed(alarm: &MetricAlarm) -> Option<ObservedAlarm> {

@@ -2,10 +2,10 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::operation::describe_instances::builders::DescribeInstancesFluentBuilder;
 use aws_sdk_ec2::types::{Filter, Instance};
-use reconciler_core::{InstanceFacts, InstanceId, InstanceState, UnixTime};
+use reconciler_core::{AutoScalingGroup, InstanceFacts, InstanceId, InstanceState, UnixTime};
 use tracing::warn;
 
-use super::classify;
+use super::{autoscaling, classify};
 use crate::ports::{ApiCalls, Inventory, PortError};
 
 const OPERATION: &str = "DescribeInstances";
@@ -13,15 +13,21 @@ const OPERATION: &str = "DescribeInstances";
 const MAX_FILTER_VALUES: usize = 200;
 const PAGE_SIZE: i32 = 1000;
 
+/// EC2 instances and their Auto Scaling groups.
 #[derive(Debug, Clone)]
 pub struct Ec2Inventory {
     client: aws_sdk_ec2::Client,
+    autoscaling: aws_sdk_autoscaling::Client,
     calls: ApiCalls,
 }
 
 impl Ec2Inventory {
-    pub fn new(client: aws_sdk_ec2::Client, calls: ApiCalls) -> Self {
-        Self { client, calls }
+    pub fn new(
+        client: aws_sdk_ec2::Client,
+        autoscaling: aws_sdk_autoscaling::Client,
+        calls: ApiCalls,
+    ) -> Self {
+        Self { client, autoscaling, calls }
     }
 
     async fn all_pages(
@@ -58,6 +64,14 @@ impl Inventory for Ec2Inventory {
     async fn all_instances(&self) -> Result<Vec<InstanceFacts>, PortError> {
         self.all_pages(self.client.describe_instances()).await
     }
+
+    async fn groups_of(&self, ids: &[InstanceId]) -> Result<Vec<(InstanceId, String)>, PortError> {
+        autoscaling::groups_of(&self.autoscaling, &self.calls, ids).await
+    }
+
+    async fn groups(&self, names: &[String]) -> Result<Vec<AutoScalingGroup>, PortError> {
+        autoscaling::groups(&self.autoscaling, &self.calls, names).await
+    }
 }
 
 fn convert(instance: &Instance) -> Option<InstanceFacts> {
@@ -73,5 +87,11 @@ fn convert(instance: &Instance) -> Option<InstanceFacts> {
         .iter()
         .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned())))
         .collect();
-    Some(InstanceFacts { id, state, tags, launch_time: instance.launch_time().map(|t| UnixTime(t.secs())) })
+    Some(InstanceFacts {
+        id,
+        state,
+        tags,
+        launch_time: instance.launch_time().map(|t| UnixTime(t.secs())),
+        group: None,
+    })
 }

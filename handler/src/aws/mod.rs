@@ -4,6 +4,7 @@
 //! (standard mode; `AWS_MAX_ATTEMPTS` / `AWS_RETRY_MODE` adjust them); what
 //! still fails after them is classified into a [`PortError`].
 
+mod autoscaling;
 mod cloudwatch;
 mod ec2;
 mod lambda;
@@ -32,11 +33,12 @@ impl AwsPorts {
     /// From ready-made clients, e.g. ones with mocked responses.
     pub fn from_clients(
         ec2: aws_sdk_ec2::Client,
+        autoscaling: aws_sdk_autoscaling::Client,
         cloudwatch: aws_sdk_cloudwatch::Client,
         calls: ApiCalls,
     ) -> Self {
         Self {
-            ec2: Ec2Inventory::new(ec2, calls.clone()),
+            ec2: Ec2Inventory::new(ec2, autoscaling, calls.clone()),
             cloudwatch: CloudWatchAlarms::new(cloudwatch, calls),
         }
     }
@@ -53,6 +55,7 @@ pub async fn load(calls: ApiCalls) -> (AwsPorts, aws_config::SdkConfig) {
     let config = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await;
     let ports = AwsPorts::from_clients(
         aws_sdk_ec2::Client::new(&config),
+        aws_sdk_autoscaling::Client::new(&config),
         aws_sdk_cloudwatch::Client::new(&config),
         calls,
     );

@@ -1,0 +1,268 @@
+//! AWS Health maintenance mutes and Auto Scaling group awareness, against the
+//! in-memory account: the events go through the same decoding and handling
+//! as in production.
+
+mod common;
+
+use common::reconciler;
+use handler::app::handle_event;
+use handler::aws::NoContinuation;
+use handler::fake::FakeCloud;
+use handler::ports::ErrorKind;
+use handler::reconcile::RunOptions;
+use reconciler_core::{AlarmName, InstanceFacts, InstanceId, InstanceState, UnixTime, AUTOSCALING_GROUP_TAG};
+use serde_json::{json, Value};
+
+/// 2026-11-21T10:00:00Z
+const NOW: i64 = 1_795_255_200;
+/// 2026-12-05T14:00:00Z, two weeks later.
+const START: i64 = 1_796_479_200;
+const A: &str = "i-0aaaaaaaaaaaaaaaa";
+const B: &str = "i-0bbbbbbbbbbbbbbbb";
+const C: &str = "i-0cccccccccccccccc";
+const ARN: &str = "arn:aws:health:us-east-1::event/EC2/AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED/AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED_7f3a";
+
+fn id(s: &str) -> InstanceId {
+    InstanceId::parse(s).unwrap()
+}
+
+fn instance(cloud: &FakeCloud, s: &str, tags: &[(&str, &str)]) {
+    cloud.put_instance(InstanceFacts {
+        id: id(s),
+        state: InstanceState::Running,
+        tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        launch_time: Some(UnixTime(NOW - 3600)),
+        group: None,
+    });
+}
+
+fn options() -> RunOptions {
+    RunOptions::new(UnixTime(NOW))
+}
+
+fn health(status: &str, end: Option<&str>, instances: &[&str]) -> Value {
+    let mut detail = json!({
+        "eventArn": ARN,
+        "service": "EC2",
+        "eventTypeCode": "AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED",
+        "eventTypeCategory": "scheduledChange",
+        "statusCode": status,
+        "startTime": "Sat, 05 Dec 2026 14:00:00 GMT",
+        "affectedEntities": instances.iter().map(|i| json!({"entityValue": i})).collect::<Vec<_>>(),
+    });
+    if let Some(end) = end {
+        detail["endTime"] = json!(end);
+    }
+    json!({
+        "version": "0", "id": "h-1", "detail-type": "AWS Health Event", "source": "aws.health",
+        "account": "123456789012", "time": "2026-11-21T10:00:00Z", "region": "us-east-1",
+        "resources": instances, "detail": detail,
+    })
+}
+
+fn autoscaling(detail_type: &str, instance: &str) -> Value {
+    json!({
+        "version": "0", "id": "a-1", "detail-type": detail_type, "source": "aws.autoscaling",
+        "account": "123456789012", "time": "2026-11-21T09:59:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"EC2InstanceId": instance, "AutoScalingGroupName": "web", "StatusCode": "InProgress"},
+    })
+}
+
+fn alarm_names(s: &str) -> Vec<AlarmName> {
+    ["warning", "critical"].map(|sev| AlarmName::parse(&format!("ec2-disk-{s}-{sev}")).unwrap()).to_vec()
+}
+
+#[tokio::test]
+async fn upcoming_maintenance_mutes_exactly_the_in_scope_instances_for_the_window() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, &[("Environment", "production")]);
+    instance(&cloud, B, &[("Environment", "staging")]);
+    let r = reconciler(&cloud);
+    let event = health("upcoming", Some("Sat, 05 Dec 2026 16:00:00 GMT"), &[A, B, C]);
+    let report = handle_event(&r, &NoContinuation, event, options()).await.unwrap();
+
+    let rules = cloud.mute_rules_now();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    let rule = &rules[0];
+    assert_eq!(rule.instance, id(A));
+    assert_eq!(rule.alarms, alarm_names(A));
+    // 10 minutes of lead before the start, 30 minutes of margin after the end.
+    assert_eq!((rule.window.start.0, rule.window.end.0), (START - 600, START + 7200 + 1800));
+    assert_eq!(rule.window.schedule_expression(), "at(2026-12-05T13:50)");
+    assert_eq!(rule.window.duration(), "PT2H40M");
+    assert_eq!(report.mutes_set, 1);
+    // The muted instance's alarms were made right first; the others got none.
+    assert_eq!(cloud.alarm_names().len(), 2);
+    assert!(report.notes.iter().any(|n| n.contains(B) && n.contains("out of scope")), "{:?}", report.notes);
+    assert!(
+        report.notes.iter().any(|n| n.contains(C) && n.contains("no longer exists")),
+        "{:?}",
+        report.notes
+    );
+}
+
+#[tokio::test]
+async fn repeated_updated_and_closed_events_upsert_then_remove_the_one_rule() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, &[("Environment", "production")]);
+    let r = reconciler(&cloud);
+    let end = Some("Sat, 05 Dec 2026 16:00:00 GMT");
+    handle_event(&r, &NoContinuation, health("upcoming", end, &[A]), options()).await.unwrap();
+    let first = cloud.mute_rules_now();
+    handle_event(&r, &NoContinuation, health("upcoming", end, &[A]), options()).await.unwrap();
+    assert_eq!(cloud.mute_rules_now(), first, "the same event again leaves the same single rule");
+
+    let moved = Some("Sat, 05 Dec 2026 20:00:00 GMT");
+    handle_event(&r, &NoContinuation, health("open", moved, &[A]), options()).await.unwrap();
+    let updated = cloud.mute_rules_now();
+    assert_eq!(updated.len(), 1);
+    assert_eq!(updated[0].name, first[0].name);
+    assert_eq!(updated[0].window.end.0, START + 6 * 3600 + 1800);
+
+    let report = handle_event(&r, &NoContinuation, health("closed", moved, &[A]), options()).await.unwrap();
+    assert!(cloud.mute_rules_now().is_empty());
+    assert_eq!(report.mutes_removed, 1);
+    assert_eq!(cloud.alarm_names().len(), 2, "closing the maintenance leaves the alarms in place");
+}
+
+#[tokio::test]
+async fn no_end_time_mutes_for_the_default_duration() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, &[("Environment", "production")]);
+    let r = reconciler(&cloud);
+    handle_event(&r, &NoContinuation, health("upcoming", None, &[A]), options()).await.unwrap();
+    let rule = &cloud.mute_rules_now()[0];
+    assert_eq!((rule.window.start.0, rule.window.end.0), (START - 600, START + 2 * 3600 + 1800));
+}
+
+#[tokio::test]
+async fn a_failed_mute_fails_the_invocation_for_a_retry() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, &[("Environment", "production")]);
+    let r = reconciler(&cloud);
+    cloud.fail_next("PutAlarmMuteRule", ErrorKind::Throttled, 1);
+    let event = health("upcoming", Some("Sat, 05 Dec 2026 16:00:00 GMT"), &[A]);
+    let error = handle_event(&r, &NoContinuation, event.clone(), options()).await.unwrap_err();
+    assert!(error.to_string().contains("1 retryable"), "{error}");
+    assert!(cloud.mute_rules_now().is_empty());
+    // Lambda's retry of the same event finishes the job.
+    handle_event(&r, &NoContinuation, event, options()).await.unwrap();
+    assert_eq!(cloud.mute_rules_now().len(), 1);
+}
+
+#[tokio::test]
+async fn the_sweep_removes_expired_mutes_and_only_ours() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, &[("Environment", "production")]);
+    let r = reconciler(&cloud);
+    handle_event(&r, &NoContinuation, health("upcoming", None, &[A]), options()).await.unwrap();
+    let sweep = json!({"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-12-06T02:00:00Z", "detail": {}});
+
+    // Before the window ends the rule stays.
+    let report = handle_event(&r, &NoContinuation, sweep.clone(), options()).await.unwrap();
+    assert_eq!((report.mutes_removed, cloud.mute_rules_now().len()), (0, 1));
+
+    let after = START + 86_400;
+    cloud.set_now(UnixTime(after));
+    let report = handle_event(&r, &NoContinuation, sweep, RunOptions::new(UnixTime(after))).await.unwrap();
+    assert_eq!(report.mutes_removed, 1);
+    assert!(cloud.mute_rules_now().is_empty());
+}
+
+#[tokio::test]
+async fn a_group_lends_its_scope_tag_to_instances_without_one() {
+    let cloud = FakeCloud::new();
+    cloud.put_group("web", &[("Environment", "production")]);
+    cloud.put_group("batch", &[("Environment", "staging")]);
+    // Launched by the group, carrying AWS's group tag but not the scope tag.
+    instance(&cloud, A, &[(AUTOSCALING_GROUP_TAG, "web")]);
+    // Attached to the group by hand: no group tag; only the Auto Scaling API knows.
+    instance(&cloud, B, &[]);
+    cloud.join_group(&id(B), "web");
+    // The instance's own tag wins over its group's.
+    instance(&cloud, C, &[(AUTOSCALING_GROUP_TAG, "batch"), ("Environment", "production")]);
+    let r = reconciler(&cloud);
+    for s in [A, B, C] {
+        let report =
+            handle_event(&r, &NoContinuation, autoscaling("EC2 Instance Launch Successful", s), options())
+                .await
+                .unwrap();
+        assert_eq!(report.created, 2, "{s}: {:?}", report.notes);
+    }
+    assert_eq!(cloud.alarm_names().len(), 6);
+    assert_eq!(cloud.calls.get("DescribeAutoScalingInstances"), 1, "only B needed a membership lookup");
+
+    // Scale-in: the terminated instance loses its alarms with its event.
+    cloud.set_state(&id(A), InstanceState::Terminated);
+    let report =
+        handle_event(&r, &NoContinuation, autoscaling("EC2 Instance Terminate Successful", A), options())
+            .await
+            .unwrap();
+    assert_eq!(report.deleted, 2);
+    assert!(cloud.alarm_names().iter().all(|n| !n.contains(A)));
+}
+
+#[tokio::test]
+async fn the_sweep_batches_group_lookups_and_keeps_group_scoped_alarms() {
+    let cloud = FakeCloud::new();
+    cloud.put_group("web", &[("Environment", "production")]);
+    let untagged: Vec<String> = (0..120).map(|n| format!("i-0{n:016x}")).collect();
+    for s in &untagged {
+        instance(&cloud, s, &[]);
+        cloud.join_group(&id(s), "web");
+    }
+    let r = reconciler(&cloud);
+    let sweep = json!({"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-11-21T02:00:00Z", "detail": {}});
+    let report = handle_event(&r, &NoContinuation, sweep.clone(), options()).await.unwrap();
+    assert_eq!(report.created, 240);
+    assert_eq!(report.api_calls["DescribeAutoScalingInstances"], 3, "50 + 50 + 20");
+    assert_eq!(report.api_calls["DescribeAutoScalingGroups"], 1);
+    let again = handle_event(&r, &NoContinuation, sweep, options()).await.unwrap();
+    assert_eq!((again.created, again.deleted, again.unchanged), (0, 0, 240));
+}
+
+#[tokio::test]
+async fn a_failed_group_lookup_changes_nothing_and_fails_for_a_retry() {
+    let cloud = FakeCloud::new();
+    cloud.put_group("web", &[("Environment", "production")]);
+    instance(&cloud, A, &[(AUTOSCALING_GROUP_TAG, "web")]);
+    let r = reconciler(&cloud);
+    let launch = autoscaling("EC2 Instance Launch Successful", A);
+    handle_event(&r, &NoContinuation, launch.clone(), options()).await.unwrap();
+    let before = cloud.writes();
+    cloud.fail_next("DescribeAutoScalingGroups", ErrorKind::Transient, 1);
+    let sweep = json!({"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-11-21T02:00:00Z", "detail": {}});
+    assert!(handle_event(&r, &NoContinuation, sweep, options()).await.is_err());
+    assert_eq!(
+        cloud.writes(),
+        before,
+        "without the group's tags nothing may be decided, least of all deletes"
+    );
+    assert_eq!(cloud.alarm_names().len(), 2);
+}
+
+#[tokio::test]
+async fn the_group_dimension_profile_adds_auto_scaling_group_name() {
+    let cloud = FakeCloud::new();
+    cloud.put_group("web", &[]);
+    instance(&cloud, A, &[(AUTOSCALING_GROUP_TAG, "web"), ("Environment", "production")]);
+    instance(&cloud, B, &[("Environment", "production")]);
+    let mut r = reconciler(&cloud);
+    r.config.policy.metric.group_dimension = true;
+    for s in [A, B] {
+        handle_event(&r, &NoContinuation, autoscaling("EC2 Instance Launch Successful", s), options())
+            .await
+            .unwrap();
+    }
+    let dims = |name: &str| {
+        cloud
+            .alarm(name)
+            .unwrap()
+            .dimensions
+            .iter()
+            .map(|d| format!("{}={}", d.name, d.value))
+            .collect::<Vec<_>>()
+    };
+    assert!(dims(&format!("ec2-disk-{A}-warning")).contains(&"AutoScalingGroupName=web".to_owned()));
+    assert!(dims(&format!("ec2-disk-{B}-warning")).iter().all(|d| !d.starts_with("AutoScalingGroupName")));
+}

@@ -1,0 +1,463 @@
+//! AWS Health scheduled maintenance: which alarms to mute, and for how long.
+//!
+//! A maintenance window becomes one CloudWatch alarm mute rule per instance,
+//! with a one-time schedule and an expiry date. The mute starts and ends on
+//! AWS's side, so the alarms come back even if this function is broken by
+//! then, and the alarms keep evaluating while muted. The rule's name is
+//! derived from the Health event and the instance, so a repeated or updated
+//! event overwrites the same rule instead of adding another.
+
+use std::fmt;
+
+use crate::desired::{desired_alarms, Desire, NoAlarmsReason};
+use crate::ids::{AlarmName, InstanceId};
+use crate::instance::{Subject, UnixTime};
+use crate::policy::Policy;
+use crate::OWNERSHIP_MARKER;
+
+/// Status of a Health event (`statusCode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Upcoming,
+    Open,
+    Closed,
+}
+
+/// One page of an EC2 scheduled-change Health event, as decoded from the
+/// event. Pages of the same event share `event_arn` and are handled
+/// independently: each names its own instances.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MaintenanceNotice {
+    pub event_arn: String,
+    pub event_type: String,
+    pub status: HealthStatus,
+    pub start: UnixTime,
+    pub end: Option<UnixTime>,
+    pub instances: Vec<InstanceId>,
+}
+
+/// How a maintenance window turns into a mute window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaintenanceSettings {
+    /// The mute starts this long before the announced start.
+    pub lead_seconds: i64,
+    /// The mute lasts this long after the announced end.
+    pub margin_seconds: i64,
+    /// How long maintenance is assumed to last when the event has no end.
+    pub default_duration_seconds: i64,
+    /// No mute is longer than this, whatever the event says: a mute that
+    /// outlives the maintenance hides a disk that is really filling up.
+    pub max_mute_seconds: i64,
+}
+
+/// CloudWatch accepts mute durations up to 15 days.
+pub const MAX_MUTE_SECONDS: i64 = 15 * 86_400;
+
+impl Default for MaintenanceSettings {
+    fn default() -> Self {
+        Self {
+            lead_seconds: 10 * 60,
+            margin_seconds: 30 * 60,
+            default_duration_seconds: 2 * 3600,
+            max_mute_seconds: 48 * 3600,
+        }
+    }
+}
+
+/// A mute window in whole minutes: schedules are written to the minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct MuteWindow {
+    pub start: UnixTime,
+    pub end: UnixTime,
+}
+
+impl MuteWindow {
+    pub fn minutes(&self) -> i64 {
+        (self.end.0 - self.start.0) / 60
+    }
+
+    /// The one-time schedule, `at(yyyy-MM-ddThh:mm)` in UTC.
+    pub fn schedule_expression(&self) -> String {
+        format!("at({})", utc_minute(self.start))
+    }
+
+    /// The mute's length as an ISO 8601 duration (`PT2H40M`, `P1DT30M`).
+    pub fn duration(&self) -> String {
+        let minutes = self.minutes();
+        let (days, hours, minutes) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
+        let mut text = String::from("P");
+        if days > 0 {
+            text.push_str(&format!("{days}D"));
+        }
+        if hours > 0 || minutes > 0 {
+            text.push('T');
+            if hours > 0 {
+                text.push_str(&format!("{hours}H"));
+            }
+            if minutes > 0 {
+                text.push_str(&format!("{minutes}M"));
+            }
+        }
+        text
+    }
+}
+
+impl fmt::Display for MuteWindow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} to {} UTC", utc_minute(self.start), utc_minute(self.end))
+    }
+}
+
+/// `yyyy-MM-ddThh:mm` in UTC.
+pub fn utc_minute(at: UnixTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    time::OffsetDateTime::from_unix_timestamp(at.0)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| format!("@{}", at.0))
+}
+
+/// The mute rule for one instance and one maintenance event.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MuteRule {
+    pub name: String,
+    pub instance: InstanceId,
+    pub alarms: Vec<AlarmName>,
+    pub window: MuteWindow,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum MaintenanceAction {
+    /// Create or overwrite the rule.
+    Mute { rule: MuteRule, notes: Vec<String> },
+    /// Delete the rule if it exists.
+    Unmute { rule: String, instance: InstanceId, reason: String },
+    /// Nothing to do for this instance.
+    Skip { instance: InstanceId, reason: String },
+}
+
+impl MaintenanceAction {
+    pub fn instance(&self) -> &InstanceId {
+        match self {
+            Self::Mute { rule, .. } => &rule.instance,
+            Self::Unmute { instance, .. } | Self::Skip { instance, .. } => instance,
+        }
+    }
+}
+
+/// The rule name for an instance and a Health event: the alarm name prefix,
+/// `mute-`, the instance and a hash of the event ARN. Every page and every
+/// update of an event names the same rule.
+pub fn mute_rule_name(policy: &Policy, event_arn: &str, instance: &InstanceId) -> String {
+    format!("{}{}{instance}-{:016x}", policy.naming.prefix(), MUTE_RULE_INFIX, fnv1a(event_arn.as_bytes()))
+}
+
+/// Between the alarm name prefix and the instance in every rule name.
+pub const MUTE_RULE_INFIX: &str = "mute-";
+
+/// The name prefix shared by every mute rule this product writes.
+pub fn mute_rule_prefix(policy: &Policy) -> String {
+    format!("{}{MUTE_RULE_INFIX}", policy.naming.prefix())
+}
+
+/// The instance a rule name was generated for by [`mute_rule_name`] with
+/// this policy's prefix; `None` for any other name.
+pub fn parse_mute_rule_name(policy: &Policy, name: &str) -> Option<InstanceId> {
+    let rest = name.strip_prefix(policy.naming.prefix())?.strip_prefix(MUTE_RULE_INFIX)?;
+    let (instance, hash) = rest.rsplit_once('-')?;
+    let is_hash = hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    is_hash.then(|| InstanceId::parse(instance).ok()).flatten()
+}
+
+/// 64-bit FNV-1a. Rule names must stay the same across builds and Rust
+/// versions, which the standard library's hasher does not promise.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The mute window for an event, and remarks where the event's times were not used as given.
+pub fn mute_window(
+    settings: &MaintenanceSettings,
+    start: UnixTime,
+    end: Option<UnixTime>,
+    now: UnixTime,
+) -> (MuteWindow, Vec<String>) {
+    let mut notes = Vec::new();
+    let announced_end = match end {
+        Some(end) if end > start => end.0,
+        Some(_) => {
+            notes.push(format!(
+                "the event ends before it starts; assuming {} minutes of maintenance",
+                settings.default_duration_seconds / 60
+            ));
+            start.0.saturating_add(settings.default_duration_seconds)
+        }
+        None => start.0.saturating_add(settings.default_duration_seconds),
+    };
+    let from = start.0.saturating_sub(settings.lead_seconds);
+    let mut until = announced_end.saturating_add(settings.margin_seconds);
+    if until.saturating_sub(from) > settings.max_mute_seconds {
+        until = from.saturating_add(settings.max_mute_seconds);
+        notes.push(format!(
+            "the maintenance window is longer than the longest mute ({} hours); the mute ends at {}",
+            settings.max_mute_seconds / 3600,
+            utc_minute(UnixTime(until))
+        ));
+    }
+    // A one-time schedule in the past would never fire: an event that has
+    // already begun is muted from the next minute on.
+    let from = floor_minute(from).max(ceil_minute(now.0));
+    let until = ceil_minute(until);
+    (MuteWindow { start: UnixTime(from), end: UnixTime(until.max(from)) }, notes)
+}
+
+fn floor_minute(t: i64) -> i64 {
+    t.saturating_sub(t.rem_euclid(60))
+}
+
+fn ceil_minute(t: i64) -> i64 {
+    floor_minute(t.saturating_add(59))
+}
+
+/// What to do for each instance a maintenance notice names. `subjects` are
+/// what the EC2 API said of those instances.
+pub fn plan_maintenance(
+    policy: &Policy,
+    settings: &MaintenanceSettings,
+    notice: &MaintenanceNotice,
+    subjects: &[Subject],
+    now: UnixTime,
+) -> Vec<MaintenanceAction> {
+    let (window, notes) = mute_window(settings, notice.start, notice.end, now);
+    let mut seen = std::collections::HashSet::new();
+    let mut actions = Vec::new();
+    for subject in subjects {
+        let instance = subject.id();
+        if !seen.insert(instance) {
+            continue;
+        }
+        let rule = mute_rule_name(policy, &notice.event_arn, instance);
+        let unmute = |reason: &str| MaintenanceAction::Unmute {
+            rule: rule.clone(),
+            instance: instance.clone(),
+            reason: reason.to_owned(),
+        };
+        if notice.status == HealthStatus::Closed {
+            actions.push(unmute("maintenance event closed"));
+            continue;
+        }
+        if window.minutes() < 1 {
+            actions.push(unmute("maintenance window is over"));
+            continue;
+        }
+        match desired_alarms(policy, subject) {
+            Desire::Alarms { alarms, .. } => actions.push(MaintenanceAction::Mute {
+                rule: MuteRule {
+                    description: rule_description(notice, instance),
+                    name: rule,
+                    instance: instance.clone(),
+                    alarms: alarms.into_iter().map(|a| a.name).collect(),
+                    window,
+                },
+                notes: notes.clone(),
+            }),
+            // A rule may only name existing alarms, and an instance without
+            // alarms has nothing to mute; the rule of an instance that has
+            // left scope expires by itself.
+            Desire::None { reason } => actions.push(MaintenanceAction::Skip {
+                instance: instance.clone(),
+                reason: match reason {
+                    NoAlarmsReason::OutOfScope(why) => format!("no alarms to mute: {why}"),
+                    other => format!("no alarms to mute: {other}"),
+                },
+            }),
+        }
+    }
+    actions
+}
+
+fn rule_description(notice: &MaintenanceNotice, instance: &InstanceId) -> String {
+    let event: String = notice.event_arn.chars().filter(|c| !c.is_control()).take(300).collect();
+    let kind: String = notice.event_type.chars().filter(|c| !c.is_control()).take(100).collect();
+    format!(
+        "Mutes the disk alarms of {instance} during AWS scheduled maintenance {kind} ({event}).\n{OWNERSHIP_MARKER}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instance::InstanceState;
+    use crate::policy::tests::{instance, policy};
+
+    const NOW: i64 = 1_795_000_000 - 1_795_000_000 % 60;
+    const ARN: &str = "arn:aws:health:eu-west-1::event/EC2/AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED/AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED_1";
+
+    fn notice(status: HealthStatus, start: i64, end: Option<i64>) -> MaintenanceNotice {
+        MaintenanceNotice {
+            event_arn: ARN.into(),
+            event_type: "AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED".into(),
+            status,
+            start: UnixTime(start),
+            end: end.map(UnixTime),
+            instances: vec![InstanceId::parse("i-0123456789abcdef0").unwrap()],
+        }
+    }
+
+    fn production() -> Subject {
+        Subject::Present(instance(&[("Environment", "production")]))
+    }
+
+    #[test]
+    fn upcoming_maintenance_mutes_both_alarms_for_the_padded_window() {
+        let start = NOW + 14 * 86_400;
+        let actions = plan_maintenance(
+            &policy(),
+            &MaintenanceSettings::default(),
+            &notice(HealthStatus::Upcoming, start, Some(start + 3600)),
+            &[production()],
+            UnixTime(NOW),
+        );
+        let [MaintenanceAction::Mute { rule, notes }] = actions.as_slice() else { panic!("{actions:?}") };
+        assert!(notes.is_empty());
+        assert_eq!(rule.window, MuteWindow { start: UnixTime(start - 600), end: UnixTime(start + 5400) });
+        assert_eq!(rule.window.duration(), "PT1H40M");
+        let names: Vec<&str> = rule.alarms.iter().map(AlarmName::as_str).collect();
+        assert_eq!(names, ["ec2-disk-i-0123456789abcdef0-warning", "ec2-disk-i-0123456789abcdef0-critical"]);
+        assert!(rule.name.starts_with("ec2-disk-mute-i-0123456789abcdef0-"), "{}", rule.name);
+        assert!(rule.description.contains(OWNERSHIP_MARKER));
+    }
+
+    #[test]
+    fn schedule_is_written_to_the_minute_in_utc() {
+        // 2026-12-05T14:00:00Z
+        let window =
+            MuteWindow { start: UnixTime(1_796_479_200), end: UnixTime(1_796_479_200 + 86_400 + 1800) };
+        assert_eq!(window.schedule_expression(), "at(2026-12-05T14:00)");
+        assert_eq!(window.duration(), "P1DT30M");
+        let two_days = MuteWindow { start: UnixTime(0), end: UnixTime(2 * 86_400) };
+        assert_eq!(two_days.duration(), "P2D");
+    }
+
+    #[test]
+    fn the_rule_name_depends_on_event_and_instance_only() {
+        let p = policy();
+        let a = InstanceId::parse("i-0123456789abcdef0").unwrap();
+        let b = InstanceId::parse("i-0123456789abcdef1").unwrap();
+        assert_eq!(mute_rule_name(&p, ARN, &a), mute_rule_name(&p, ARN, &a));
+        assert_ne!(mute_rule_name(&p, ARN, &a), mute_rule_name(&p, ARN, &b));
+        assert_ne!(mute_rule_name(&p, ARN, &a), mute_rule_name(&p, &format!("{ARN}2"), &a));
+        assert_eq!(parse_mute_rule_name(&p, &mute_rule_name(&p, ARN, &a)), Some(a.clone()));
+        for foreign in [
+            "ec2-disk-mute-i-0123456789abcdef0",
+            "ec2-disk-mute-web-0123456789abcdef",
+            "other-mute-i-1234abcd-0123456789abcdef",
+        ] {
+            assert_eq!(parse_mute_rule_name(&p, foreign), None, "{foreign}");
+        }
+        // Pinned: a change here renames every existing rule.
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn updated_times_keep_the_rule_and_change_the_window() {
+        let p = policy();
+        let settings = MaintenanceSettings::default();
+        let start = NOW + 86_400;
+        let first = plan_maintenance(
+            &p,
+            &settings,
+            &notice(HealthStatus::Upcoming, start, Some(start + 3600)),
+            &[production()],
+            UnixTime(NOW),
+        );
+        let moved = plan_maintenance(
+            &p,
+            &settings,
+            &notice(HealthStatus::Upcoming, start + 7200, Some(start + 10_800)),
+            &[production()],
+            UnixTime(NOW),
+        );
+        match (&first[0], &moved[0]) {
+            (MaintenanceAction::Mute { rule: a, .. }, MaintenanceAction::Mute { rule: b, .. }) => {
+                assert_eq!(a.name, b.name);
+                assert_eq!(b.window.start, UnixTime(start + 7200 - 600));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn windows_without_end_or_with_absurd_times_stay_bounded() {
+        let s = MaintenanceSettings::default();
+        let start = NOW + 3600;
+        let (no_end, notes) = mute_window(&s, UnixTime(start), None, UnixTime(NOW));
+        assert_eq!((no_end.start.0, no_end.end.0), (start - 600, start + 7200 + 1800));
+        assert!(notes.is_empty());
+
+        let (backwards, notes) = mute_window(&s, UnixTime(start), Some(UnixTime(start - 60)), UnixTime(NOW));
+        assert_eq!(backwards, no_end);
+        assert_eq!(notes.len(), 1);
+
+        let (years, notes) =
+            mute_window(&s, UnixTime(start), Some(UnixTime(start + 3 * 365 * 86_400)), UnixTime(NOW));
+        assert_eq!(years.end.0 - years.start.0, s.max_mute_seconds);
+        assert_eq!(notes.len(), 1);
+
+        let (extreme, _) = mute_window(&s, UnixTime(i64::MIN), Some(UnixTime(i64::MAX)), UnixTime(NOW));
+        assert!(extreme.end.0 - extreme.start.0 <= s.max_mute_seconds);
+    }
+
+    #[test]
+    fn a_window_that_has_begun_is_muted_from_the_next_minute() {
+        let s = MaintenanceSettings::default();
+        let now = NOW + 30;
+        let (window, _) = mute_window(&s, UnixTime(NOW - 3600), Some(UnixTime(NOW + 3600)), UnixTime(now));
+        assert_eq!(window.start, UnixTime(NOW + 60));
+        assert_eq!(window.end, UnixTime(NOW + 3600 + 1800));
+    }
+
+    #[test]
+    fn closed_over_out_of_scope_and_stopped_instances_are_not_muted() {
+        let p = policy();
+        let s = MaintenanceSettings::default();
+        let closed = plan_maintenance(
+            &p,
+            &s,
+            &notice(HealthStatus::Closed, NOW, Some(NOW + 3600)),
+            &[production()],
+            UnixTime(NOW),
+        );
+        assert!(
+            matches!(&closed[0], MaintenanceAction::Unmute { reason, .. } if reason == "maintenance event closed")
+        );
+
+        let over = plan_maintenance(
+            &p,
+            &s,
+            &notice(HealthStatus::Open, NOW - 7200, Some(NOW - 3600)),
+            &[production()],
+            UnixTime(NOW),
+        );
+        assert!(
+            matches!(&over[0], MaintenanceAction::Unmute { reason, .. } if reason == "maintenance window is over")
+        );
+
+        let mut stopped = instance(&[("Environment", "production")]);
+        stopped.state = InstanceState::Stopped;
+        let staging = Subject::Present(instance(&[("Environment", "staging")]));
+        for subject in [staging, Subject::Present(stopped)] {
+            let actions = plan_maintenance(
+                &p,
+                &s,
+                &notice(HealthStatus::Upcoming, NOW + 3600, None),
+                &[subject],
+                UnixTime(NOW),
+            );
+            assert!(matches!(&actions[0], MaintenanceAction::Skip { .. }), "{actions:?}");
+        }
+    }
+}
