@@ -263,7 +263,7 @@ async fn a_sweep_repairs_every_kind_of_drift_and_leaves_persons_alarms_alone() {
     .collect();
     assert_eq!(rendered.by_instance, expected_text, "plan:\n{text}");
     assert_eq!(
-        rendered.other,
+        without_mute_cleanup_note(&rendered.other),
         ["Plan: 3 to create, 1 to update, 7 to delete, 4 unchanged; 7 instances examined, 6 in scope; 0 conflicts, 0 failures."],
         "plan:\n{text}"
     );
@@ -294,7 +294,7 @@ async fn a_sweep_repairs_every_kind_of_drift_and_leaves_persons_alarms_alone() {
     let applied_text = parse_rendered(&applied.stdout());
     assert_eq!(applied_text.by_instance, expected_text, "{}", applied.stdout());
     assert_eq!(
-        applied_text.other,
+        without_mute_cleanup_note(&applied_text.other),
         ["Applied: 3 created, 1 updated, 7 deleted, 4 unchanged; 7 instances examined, 6 in scope; 0 conflicts, 0 failures."],
         "{}",
         applied.stdout()
@@ -354,9 +354,11 @@ async fn a_sweep_of_an_empty_region_succeeds_with_nothing_to_do() {
 
     let text = world.alarmctl(&["sweep"], b"");
     assert_eq!(text.code(), 0, "{}\n{}", text.stdout(), text.stderr());
+    let stdout = text.stdout();
+    let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
     assert_eq!(
-        text.stdout(),
-        "Applied: 0 created, 0 updated, 0 deleted, 0 unchanged; 0 instances examined, 0 in scope; 0 conflicts, 0 failures.\n"
+        without_mute_cleanup_note(&lines),
+        ["Applied: 0 created, 0 updated, 0 deleted, 0 unchanged; 0 instances examined, 0 in scope; 0 conflicts, 0 failures."]
     );
     assert!(world.alarm_names().await.is_empty());
 }
@@ -431,4 +433,16 @@ async fn alarms_under_the_owned_names_without_the_marker_are_never_touched() {
     assert_eq!(change_set(&report), only_delete, "{report:#}");
     let last = world.alarms().await;
     assert_eq!(last, before, "only the people's alarms should remain, unchanged");
+}
+
+/// The emulator does not implement alarm mute rules, so the sweep's clean-up
+/// of expired ones cannot list them: the sweep says so in one note and carries
+/// on (exit 0). That note is checked here and left out of the comparison.
+fn without_mute_cleanup_note(lines: &[String]) -> Vec<&str> {
+    let (notes, rest): (Vec<&str>, Vec<&str>) = lines
+        .iter()
+        .map(String::as_str)
+        .partition(|l| l.starts_with("! note: expired mute rules not cleaned up: ListAlarmMuteRules failed"));
+    assert_eq!(notes.len(), 1, "{lines:?}");
+    rest
 }
