@@ -266,3 +266,26 @@ async fn the_group_dimension_profile_adds_auto_scaling_group_name() {
     assert!(dims(&format!("ec2-disk-{A}-warning")).contains(&"AutoScalingGroupName=web".to_owned()));
     assert!(dims(&format!("ec2-disk-{B}-warning")).iter().all(|d| !d.starts_with("AutoScalingGroupName")));
 }
+
+#[tokio::test]
+async fn explain_shows_the_group_the_scope_decision_and_the_mutes() {
+    let cloud = FakeCloud::new();
+    cloud.put_group("web", &[("Environment", "production")]);
+    instance(&cloud, A, &[(AUTOSCALING_GROUP_TAG, "web")]);
+    let r = reconciler(&cloud);
+    handle_event(&r, &NoContinuation, health("upcoming", None, &[A]), options()).await.unwrap();
+
+    let explanation = handler::cli::explain(&r, &id(A)).await.unwrap();
+    let text = handler::cli::render_explanation(&explanation);
+    assert!(text.contains("group:   web (tags: Environment=production)"), "{text}");
+    assert!(text.contains("in scope through Auto Scaling group web"), "{text}");
+    let rule = &cloud.mute_rules_now()[0];
+    assert!(text.contains(&format!("{} scheduled (until 2026-12-05T16:30 UTC)", rule.name)), "{text}");
+    assert!(text.contains("diff:    none"), "{text}");
+
+    // Mutes that cannot be listed do not hide the rest of the answer.
+    cloud.fail_next("ListAlarmMuteRules", ErrorKind::Refused, 1);
+    let text = handler::cli::render_explanation(&handler::cli::explain(&r, &id(A)).await.unwrap());
+    assert!(text.contains("mutes:   could not be listed"), "{text}");
+    assert!(text.contains("desired:"), "{text}");
+}
