@@ -132,6 +132,12 @@ impl Report {
         !self.failures.is_empty()
     }
 
+    /// A sweep that finished everything it found to do, without a failure: the
+    /// heartbeat an alarm watches (no success for 26 hours pages someone).
+    pub fn sweep_succeeded(&self) -> bool {
+        self.trigger == "sweep" && !self.dry_run && !self.failed() && self.deferred == 0
+    }
+
     /// One line for the error returned to Lambda and for stderr.
     pub fn failure_summary(&self) -> String {
         let first = self.failures.first().map_or(String::new(), |f| format!("; first: {}", f.error));
@@ -157,6 +163,7 @@ impl Report {
             ("ChangesDeferred", self.deferred),
             ("Conflicts", self.conflicts.len()),
             ("Failures", self.failures.len()),
+            ("SweepsSucceeded", usize::from(self.sweep_succeeded())),
         ];
         let mut record = json!({
             "_aws": {
@@ -189,12 +196,27 @@ mod tests {
         report.created = 3;
         let emf = report.emf("DiskAlarmReconciler", 1_700_000_000_000);
         let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
-        assert_eq!(declared.len(), 12);
+        assert_eq!(declared.len(), 13);
         for metric in declared {
             let name = metric["Name"].as_str().unwrap();
             assert!(emf[name].is_number(), "{name} is declared but missing");
         }
         assert_eq!(emf["AlarmsCreated"], 3);
         assert_eq!(emf["Trigger"], "sweep");
+        assert_eq!(emf["SweepsSucceeded"], 1);
+    }
+
+    #[test]
+    fn only_a_complete_sweep_without_failures_is_a_heartbeat() {
+        let complete = Report::new("sweep", false);
+        assert!(complete.sweep_succeeded());
+        let mut deferred = Report::new("sweep", false);
+        deferred.deferred = 10;
+        let mut failed = Report::new("sweep", false);
+        failed.failures.push(Failure { instance: None, alarm: None, error: "x".into(), retryable: true });
+        for report in [deferred, failed, Report::new("sweep", true), Report::new("ec2-state-change", false)] {
+            assert!(!report.sweep_succeeded(), "{report:?}");
+            assert_eq!(report.emf("DiskAlarmReconciler", 0)["SweepsSucceeded"], 0);
+        }
     }
 }
