@@ -60,6 +60,7 @@ pub const STATE_CHANGE: &str = "EC2 Instance State-change Notification";
 const ASG_LAUNCHED: &str = "EC2 Instance Launch Successful";
 const ASG_TERMINATED: &str = "EC2 Instance Terminate Successful";
 const HEALTH_EVENT: &str = "AWS Health Event";
+const MAX_HEALTH_WINDOW_SECONDS: i64 = 366 * 86_400;
 
 pub fn decode_bytes(bytes: &[u8]) -> Result<Trigger, EventError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| EventError::Json(e.to_string()))?;
@@ -109,7 +110,9 @@ pub fn decode(value: Value) -> Result<Trigger, EventError> {
             })?;
             Ok(Trigger::Sweep { generation })
         }
-        ("aws.health", HEALTH_EVENT) => health(&event.detail, event.resources.as_deref().unwrap_or_default()),
+        ("aws.health", HEALTH_EVENT) => {
+            health(&event.detail, event.resources.as_deref().unwrap_or_default(), time)
+        }
         (source, detail_type) => Ok(Trigger::Ignore {
             reason: format!(
                 "no handling for source {:?} with detail-type {:?}",
@@ -123,7 +126,7 @@ pub fn decode(value: Value) -> Result<Trigger, EventError> {
 /// An AWS Health event, decoded by hand: the typed decoder of
 /// `aws_lambda_events` requires `endTime` and entity tags, which real
 /// scheduled events can lack. Only EC2 scheduled changes are acted on.
-fn health(detail: &Value, resources: &[String]) -> Result<Trigger, EventError> {
+fn health(detail: &Value, resources: &[String], sent: Option<UnixTime>) -> Result<Trigger, EventError> {
     let service = string(detail, "detail.service", "service")?;
     let category = string(detail, "detail.eventTypeCategory", "eventTypeCategory")?;
     if service != "EC2" || category != "scheduledChange" {
@@ -166,6 +169,27 @@ fn health(detail: &Value, resources: &[String]) -> Result<Trigger, EventError> {
             })
         }
     };
+    // Real maintenance is announced about two weeks ahead and lasts hours or
+    // days; anything else is a broken or forged event, not a reason to mute.
+    if let Some(end) = end {
+        if end < start {
+            return Err(EventError::Field { field: "detail.endTime", problem: "before startTime".into() });
+        }
+        if end.0 - start.0 > MAX_HEALTH_WINDOW_SECONDS {
+            return Err(EventError::Field {
+                field: "detail.endTime",
+                problem: "more than a year after startTime".into(),
+            });
+        }
+    }
+    if let Some(sent) = sent {
+        if (start.0 - sent.0).abs() > MAX_HEALTH_WINDOW_SECONDS {
+            return Err(EventError::Field {
+                field: "detail.startTime",
+                problem: "more than a year away from the event's time".into(),
+            });
+        }
+    }
     // `resources` holds bare instance ids; `affectedEntities` repeats them
     // (and may hold other kinds of entity, which are not ours to act on).
     let entities = match detail.get("affectedEntities") {

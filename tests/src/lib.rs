@@ -10,8 +10,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
 use aws_sdk_cloudwatch::types::MetricAlarm;
-use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{
+    Filter, InstanceType, RequestLaunchTemplateData, ResourceType, Tag, TagSpecification,
+};
 use serde_json::Value;
 
 /// One of moto's built-in images, present in every Region.
@@ -22,6 +25,7 @@ pub struct World {
     pub region: String,
     pub ec2: aws_sdk_ec2::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
     endpoint: String,
 }
 
@@ -44,6 +48,7 @@ impl World {
             region: region.to_owned(),
             ec2: aws_sdk_ec2::Client::new(&sdk),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
+            autoscaling: aws_sdk_autoscaling::Client::new(&sdk),
             endpoint,
         }
     }
@@ -80,6 +85,102 @@ impl World {
         self.ec2.terminate_instances().instance_ids(id).send().await.expect("TerminateInstances");
     }
 
+    /// An instance's tags, by key.
+    pub async fn instance_tags(&self, id: &str) -> BTreeMap<String, String> {
+        let output = self
+            .ec2
+            .describe_tags()
+            .filters(Filter::builder().name("resource-id").values(id).build())
+            .send()
+            .await
+            .expect("DescribeTags");
+        output
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
+            .collect()
+    }
+
+    /// An instance's state name (`running`, `terminated`, ...).
+    pub async fn instance_state(&self, id: &str) -> String {
+        let output = self.ec2.describe_instances().instance_ids(id).send().await.expect("DescribeInstances");
+        let instance = output.reservations().iter().flat_map(|r| r.instances()).next().expect("instance");
+        let state = instance.state().and_then(|s| s.name()).expect("instance state");
+        state.as_str().to_owned()
+    }
+
+    /// A launch template for moto's built-in image on t3.micro; returns its id.
+    pub async fn create_launch_template(&self, name: &str) -> String {
+        let data = RequestLaunchTemplateData::builder()
+            .image_id(IMAGE_ID)
+            .instance_type(InstanceType::T3Micro)
+            .build();
+        let output = self
+            .ec2
+            .create_launch_template()
+            .launch_template_name(name)
+            .launch_template_data(data)
+            .send()
+            .await
+            .expect("CreateLaunchTemplate");
+        output.launch_template().and_then(|t| t.launch_template_id()).expect("launch template id").to_owned()
+    }
+
+    /// An Auto Scaling group of `desired` instances from the launch template
+    /// `template`, in this Region's first zone, with `tags` on the group
+    /// only (`PropagateAtLaunch=false`).
+    pub async fn create_group(&self, name: &str, template: &str, desired: i32, tags: &[(&str, &str)]) {
+        let template =
+            LaunchTemplateSpecification::builder().launch_template_name(template).version("$Latest").build();
+        let mut request = self
+            .autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .launch_template(template)
+            .min_size(0)
+            .max_size(desired.max(1) * 2)
+            .desired_capacity(desired)
+            .availability_zones(format!("{}a", self.region));
+        for (key, value) in tags {
+            request = request.tags(
+                aws_sdk_autoscaling::types::Tag::builder()
+                    .resource_id(name)
+                    .resource_type("auto-scaling-group")
+                    .key(*key)
+                    .value(*value)
+                    .propagate_at_launch(false)
+                    .build(),
+            );
+        }
+        request.send().await.expect("CreateAutoScalingGroup");
+    }
+
+    /// The ids of the instances in a group, sorted.
+    pub async fn group_instances(&self, name: &str) -> Vec<String> {
+        let output = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .expect("DescribeAutoScalingGroups");
+        let group = output.auto_scaling_groups().first().unwrap_or_else(|| panic!("no group {name}"));
+        let mut ids: Vec<String> =
+            group.instances().iter().filter_map(|i| i.instance_id().map(str::to_owned)).collect();
+        ids.sort();
+        ids
+    }
+
+    pub async fn set_desired_capacity(&self, name: &str, desired: i32) {
+        self.autoscaling
+            .set_desired_capacity()
+            .auto_scaling_group_name(name)
+            .desired_capacity(desired)
+            .send()
+            .await
+            .expect("SetDesiredCapacity");
+    }
+
     /// Every alarm in this Region, by name.
     pub async fn alarms(&self) -> BTreeMap<String, MetricAlarm> {
         let output = self.cloudwatch.describe_alarms().send().await.expect("DescribeAlarms");
@@ -108,10 +209,17 @@ impl World {
 
     /// Runs `alarmctl <args>` with `stdin` as standard input.
     pub fn alarmctl(&self, args: &[&str], stdin: &[u8]) -> Run {
+        self.alarmctl_with_env(args, stdin, &[])
+    }
+
+    /// [`Self::alarmctl`] with `extra` set in its environment on top of (and
+    /// overriding) [`Self::env`], e.g. `APPEND_GROUP_DIMENSION=true`.
+    pub fn alarmctl_with_env(&self, args: &[&str], stdin: &[u8], extra: &[(&str, &str)]) -> Run {
         let mut child = Command::new(alarmctl_path())
             .args(args)
             .env_remove("AWS_PROFILE")
             .envs(self.env())
+            .envs(extra.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -126,13 +234,34 @@ impl World {
         let event = sample_event(sample, instance);
         self.alarmctl(&["handle", "-"], event.to_string().as_bytes())
     }
+
+    /// Feeds `event` to `alarmctl handle -`, with `extra` environment variables.
+    pub fn handle_event(&self, event: &Value, extra: &[(&str, &str)]) -> Run {
+        self.alarmctl_with_env(&["handle", "-"], event.to_string().as_bytes(), extra)
+    }
 }
 
 /// A sample from `events/` with its instance id replaced by `instance`.
 pub fn sample_event(sample: &str, instance: &str) -> Value {
+    sample_event_with(sample, &[("i-0123456789abcdef0", instance)])
+}
+
+/// The Auto Scaling group the samples `events/autoscaling-*.json` name.
+pub const SAMPLE_GROUP: &str = "web-production";
+
+/// An `events/autoscaling-*.json` sample retargeted at `instance` in `group`.
+pub fn autoscaling_event(sample: &str, instance: &str, group: &str) -> Value {
+    sample_event_with(sample, &[("i-0123456789abcdef0", instance), (SAMPLE_GROUP, group)])
+}
+
+/// A sample from `events/` with each `(from, to)` text replacement applied.
+pub fn sample_event_with(sample: &str, replacements: &[(&str, &str)]) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events").join(sample);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text.replace("i-0123456789abcdef0", instance)).expect("sample is JSON")
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    serde_json::from_str(&text).expect("sample is JSON")
 }
 
 pub struct Run(pub Output);
