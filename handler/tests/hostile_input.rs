@@ -73,3 +73,73 @@ async fn every_hostile_input_gets_its_decided_outcome_and_writes_nothing() {
         assert!(cloud.mute_rules_now().is_empty(), "{}: muted", case.name);
     }
 }
+
+mod decoding_never_panics {
+    use handler::event::decode_bytes;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    /// JSON values of any shape, a few levels deep, with keys the decoder looks for.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            Just("source".to_owned()),
+            Just("detail-type".to_owned()),
+            Just("detail".to_owned()),
+            Just("time".to_owned()),
+            Just("instance-id".to_owned()),
+            Just("state".to_owned()),
+            Just("startTime".to_owned()),
+            Just("endTime".to_owned()),
+            Just("affectedEntities".to_owned()),
+            "\\PC{0,12}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_filter("JSON has no NaN or infinity", |f| f.is_finite()).prop_map(|f| json!(f)),
+            "\\PC{0,40}".prop_map(Value::String),
+            Just(json!("aws.ec2")),
+            Just(json!("aws.health")),
+            Just(json!("EC2 Instance State-change Notification")),
+            Just(json!("AWS Health Event")),
+            Just(json!("i-0123456789abcdef0")),
+            Just(json!("2026-11-21T10:00:00Z")),
+            Just(json!("Sat, 05 Dec 2026 14:00:00 GMT")),
+        ];
+        leaf.prop_recursive(4, 48, 8, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(key.clone(), inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, .. ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode_bytes(&bytes);
+        }
+
+        #[test]
+        fn arbitrary_json(value in json_value()) {
+            let _ = decode_bytes(value.to_string().as_bytes());
+        }
+
+        #[test]
+        fn mutated_envelopes(detail in json_value(), source in prop_oneof![Just("aws.ec2"), Just("aws.health"), Just("aws.autoscaling"), Just("aws.scheduler"), Just("ec2-disk-alarms")]) {
+            let detail_type = match source {
+                "aws.ec2" => "EC2 Instance State-change Notification",
+                "aws.health" => "AWS Health Event",
+                "aws.autoscaling" => "EC2 Instance Launch Successful",
+                "aws.scheduler" => "Scheduled Event",
+                _ => "Sweep Continuation",
+            };
+            let event = json!({"source": source, "detail-type": detail_type, "time": "2026-11-21T10:00:00Z", "detail": detail});
+            let _ = decode_bytes(event.to_string().as_bytes());
+        }
+    }
+}
