@@ -241,6 +241,17 @@ impl World {
     }
 }
 
+/// An alarm's dimensions as sorted (name, value) pairs: CloudWatch treats them as a set.
+pub fn dimensions(alarm: &MetricAlarm) -> Vec<(String, String)> {
+    let mut dims: Vec<(String, String)> = alarm
+        .dimensions()
+        .iter()
+        .map(|d| (d.name().unwrap_or_default().to_owned(), d.value().unwrap_or_default().to_owned()))
+        .collect();
+    dims.sort();
+    dims
+}
+
 /// A sample from `events/` with its instance id replaced by `instance`.
 pub fn sample_event(sample: &str, instance: &str) -> Value {
     sample_event_with(sample, &[("i-0123456789abcdef0", instance)])

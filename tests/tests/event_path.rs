@@ -2,17 +2,7 @@
 //! against moto on 127.0.0.1. Each test owns a Region.
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
-use e2e_tests::World;
-
-fn dimensions(alarm: &aws_sdk_cloudwatch::types::MetricAlarm) -> Vec<(String, String)> {
-    let mut dims: Vec<(String, String)> = alarm
-        .dimensions()
-        .iter()
-        .map(|d| (d.name().unwrap_or_default().to_owned(), d.value().unwrap_or_default().to_owned()))
-        .collect();
-    dims.sort();
-    dims
-}
+use e2e_tests::{dimensions, World};
 
 #[tokio::test]
 async fn running_production_instance_gets_exactly_two_correct_alarms_and_a_duplicate_writes_nothing() {

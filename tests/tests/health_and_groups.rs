@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatch::types::MetricAlarm;
-use e2e_tests::{autoscaling_event, sample_event, sample_event_with, World};
+use e2e_tests::{autoscaling_event, dimensions, sample_event, sample_event_with, World};
 use serde_json::{json, Value};
 
 const UPCOMING: &str = "health-reboot-maintenance-upcoming.json";
@@ -29,16 +29,6 @@ fn critical(id: &str) -> String {
 /// Both alarm names of an instance, sorted as `World::alarms` sorts them.
 fn alarm_pair(id: &str) -> Vec<String> {
     vec![critical(id), warning(id)]
-}
-
-fn dimensions(alarm: &MetricAlarm) -> Vec<(String, String)> {
-    let mut dims: Vec<(String, String)> = alarm
-        .dimensions()
-        .iter()
-        .map(|d| (d.name().unwrap_or_default().to_owned(), d.value().unwrap_or_default().to_owned()))
-        .collect();
-    dims.sort();
-    dims
 }
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
