@@ -11,6 +11,8 @@ echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "== cfn-lint template.yaml" >&2
 "$VENV_DIR/bin/cfn-lint" template.yaml
+echo "== template least-privilege assertions" >&2
+"$VENV_DIR/bin/python" tests/support/check_template.py
 echo "== cargo clippy" >&2
 cargo clippy --workspace --all-targets -- -D warnings
 
