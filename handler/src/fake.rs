@@ -47,6 +47,10 @@ struct State {
     faults: Vec<Fault>,
     hooks: Vec<(&'static str, Hook)>,
     writes: u64,
+    /// Injected faults that fired, oldest first.
+    fired: Vec<(&'static str, ErrorKind)>,
+    /// A partial `DeleteAlarms` fault fired and its call has not yet applied the part.
+    partial_delete: bool,
 }
 
 #[derive(Default)]
@@ -72,6 +76,8 @@ struct Fault {
     skip: u32,
     remaining: u32,
     kind: ErrorKind,
+    /// `DeleteAlarms` only: the first half of the names is deleted before the call fails.
+    partial: bool,
 }
 
 impl FakeCloud {
@@ -162,12 +168,41 @@ impl FakeCloud {
 
     /// The next `times` calls of `operation` fail with `kind`.
     pub fn fail_next(&self, operation: &'static str, kind: ErrorKind, times: u32) {
-        self.state().faults.push(Fault { operation, skip: 0, remaining: times, kind });
+        self.state().faults.push(Fault { operation, skip: 0, remaining: times, kind, partial: false });
     }
 
     /// Only the `nth` call (counting from 1) of `operation` from now on fails.
     pub fn fail_call(&self, operation: &'static str, nth: u32, kind: ErrorKind) {
-        self.state().faults.push(Fault { operation, skip: nth.saturating_sub(1), remaining: 1, kind });
+        self.state().faults.push(Fault {
+            operation,
+            skip: nth.saturating_sub(1),
+            remaining: 1,
+            kind,
+            partial: false,
+        });
+    }
+
+    /// Only the `nth` `DeleteAlarms` call from now on fails, after deleting the
+    /// first half (rounded up) of its names: a batch that removes only some
+    /// names, or, for a single name, a delete whose answer was lost.
+    pub fn fail_delete_partially(&self, nth: u32, kind: ErrorKind) {
+        self.state().faults.push(Fault {
+            operation: "DeleteAlarms",
+            skip: nth.saturating_sub(1),
+            remaining: 1,
+            kind,
+            partial: true,
+        });
+    }
+
+    /// The injected faults that have fired so far, oldest first.
+    pub fn faults_fired(&self) -> Vec<(&'static str, ErrorKind)> {
+        self.state().fired.clone()
+    }
+
+    /// Drops the injected faults that have not fired yet.
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
     }
 
     /// Changes the world during the next call of `operation`.
@@ -206,7 +241,10 @@ impl FakeCloud {
                 return Ok(());
             }
             fault.remaining -= 1;
-            return Err(PortError::new(operation, fault.kind, "injected fault"));
+            let (kind, partial) = (fault.kind, fault.partial);
+            state.fired.push((operation, kind));
+            state.partial_delete |= partial;
+            return Err(PortError::new(operation, kind, "injected fault"));
         }
         Ok(())
     }
@@ -278,7 +316,17 @@ impl AlarmStore for FakeCloud {
         if names.len() > MAX_DELETE_BATCH {
             return Err(PortError::new("DeleteAlarms", ErrorKind::Refused, "more than 100 names"));
         }
-        self.request("DeleteAlarms").await?;
+        if let Err(error) = self.request("DeleteAlarms").await {
+            let mut state = self.state();
+            if std::mem::take(&mut state.partial_delete) {
+                for name in &names[..names.len().div_ceil(2)] {
+                    if state.alarms.remove(name).is_some() {
+                        state.writes += 1;
+                    }
+                }
+            }
+            return Err(error);
+        }
         let mut state = self.state();
         for name in names {
             if state.alarms.remove(name).is_some() {

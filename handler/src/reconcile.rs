@@ -244,7 +244,8 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
     pub async fn attach_groups(&self, facts: &mut [InstanceFacts]) -> Result<(), PortError> {
         let policy = &self.config.policy;
         let needs_group = |f: &InstanceFacts| {
-            f.state == InstanceState::Running
+            // A pending instance may settle as running (a `running` event ahead of the API).
+            matches!(f.state, InstanceState::Running | InstanceState::Pending)
                 && (policy.metric.group_dimension || !f.tags.contains_key(&policy.scope_tag_key))
         };
         let mut membership: HashMap<InstanceId, String> = facts
@@ -290,8 +291,10 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         );
         let (mut instances, observed) = match (instances, observed) {
             (Ok(instances), Ok(observed)) => (instances, observed),
-            (Err(error), _) | (_, Err(error)) => {
-                report.failures.push(Failure::from_port(None, None, &error));
+            (instances, observed) => {
+                for error in [instances.err(), observed.err()].into_iter().flatten() {
+                    report.failures.push(Failure::from_port(None, None, &error));
+                }
                 return report;
             }
         };

@@ -9,7 +9,8 @@
 //!    it is running and is still younger than the consistency window: a new
 //!    instance can be invisible to the API for a few seconds.
 //! 3. When the event and the API agree, or the event makes no claim
-//!    (`pending`), the API's answer is used.
+//!    (`pending`), the API's answer is used; a `running` event while the API
+//!    still says `pending` settles as `running` (pending only becomes running).
 //! 4. A `stopping`/`stopped` event older than the instance's current launch
 //!    time is history: the instance was started again since. The API is used.
 //! 5. Otherwise they disagree. If the event is younger than the consistency
@@ -69,6 +70,11 @@ pub fn settle(
     let claims_running = claim.state == InstanceState::Running;
     let api_running = matches!(facts.state, InstanceState::Running | InstanceState::Pending);
     if claims_running == api_running {
+        // `pending` only ever becomes `running`: an API still saying `pending`
+        // after a `running` event is lagging, and the instance needs its alarms now.
+        if claims_running {
+            facts.state = InstanceState::Running;
+        }
         return Settlement::Settled(Subject::Present(facts));
     }
     let started_since = facts.launch_time.is_some_and(|launch| launch > claim.time);
@@ -160,7 +166,8 @@ mod tests {
                 "running",
             ),
             ("stopping counts as not running", claim(Stopping, 500), api(Running, NOW - 9000), "running"),
-            ("API pending counts as running", claim(Running, 5), api(Pending, NOW - 10), "pending"),
+            ("a running event while the API lags at pending", claim(Running, 5), api(Pending, NOW - 10), "running"),
+            ("the same, after the window", claim(Running, 500), api(Pending, NOW - 600), "running"),
         ];
         for (name, claim, api, expected) in cases {
             assert_eq!(outcome(claim, api), expected, "{name}");
