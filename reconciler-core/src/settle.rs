@@ -166,7 +166,12 @@ mod tests {
                 "running",
             ),
             ("stopping counts as not running", claim(Stopping, 500), api(Running, NOW - 9000), "running"),
-            ("a running event while the API lags at pending", claim(Running, 5), api(Pending, NOW - 10), "running"),
+            (
+                "a running event while the API lags at pending",
+                claim(Running, 5),
+                api(Pending, NOW - 10),
+                "running",
+            ),
             ("the same, after the window", claim(Running, 500), api(Pending, NOW - 600), "running"),
         ];
         for (name, claim, api, expected) in cases {
