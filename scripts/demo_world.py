@@ -2,6 +2,7 @@
 
   setup        create the two SNS topics and four instances; print shell assignments
   stop ID      stop an instance
+  publish ID   publish the CloudWatch agent's disk series of an instance: /, /data and a tmpfs on /run
   table        print every alarm in the Region as a table
 """
 import os
@@ -42,6 +43,24 @@ def stop(instance_id):
     client("ec2").stop_instances(InstanceIds=[instance_id])
 
 
+def publish(instance_id):
+    filesystems = [("/", "nvme0n1p1", "xfs", 31.0), ("/data", "nvme1n1", "ext4", 64.0), ("/run", "tmpfs", "tmpfs", 1.0)]
+    client("cloudwatch").put_metric_data(Namespace="CWAgent", MetricData=[
+        {
+            "MetricName": "disk_used_percent",
+            "Unit": "Percent",
+            "Value": value,
+            "Dimensions": [
+                {"Name": "InstanceId", "Value": instance_id},
+                {"Name": "path", "Value": path},
+                {"Name": "device", "Value": device},
+                {"Name": "fstype", "Value": fstype},
+            ],
+        }
+        for path, device, fstype, value in filesystems
+    ])
+
+
 def table():
     alarms = client("cloudwatch").describe_alarms()["MetricAlarms"]
     rows = [("ALARM", "METRIC", "DIMENSIONS", ">=", "ACTIONS")]
@@ -62,6 +81,8 @@ if __name__ == "__main__":
         setup()
     elif command == "stop" and len(sys.argv) == 3:
         stop(sys.argv[2])
+    elif command == "publish" and len(sys.argv) == 3:
+        publish(sys.argv[2])
     elif command == "table":
         table()
     else:

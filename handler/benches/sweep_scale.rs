@@ -625,7 +625,14 @@ fn instance(n: u64) -> InstanceFacts {
     if let Some(environment) = environment {
         tags.insert("Environment".to_owned(), environment.to_owned());
     }
-    InstanceFacts { id: instance_id(n), state, tags, launch_time: Some(UnixTime(NOW - 86_400)), group: None }
+    InstanceFacts {
+        id: instance_id(n),
+        state,
+        tags,
+        launch_time: Some(UnixTime(NOW - 86_400)),
+        group: None,
+        series: None,
+    }
 }
 
 fn fleet() -> Vec<InstanceFacts> {

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use reconciler_core::{
-    desired_alarms, plan, Desire, InstanceFacts, InstanceId, ObservedAlarm, ScopeDecision, Subject,
+    desired_alarms, plan, ClassifiedSeries, Desire, InstanceFacts, InstanceId, ObservedAlarm, ScopeDecision,
+    SeriesVerdict, Subject,
 };
 use serde::Serialize;
 
@@ -60,6 +61,13 @@ pub fn render_report(report: &Report) -> String {
         report.conflicts.len(),
         report.failures.len()
     );
+    if report.instances_provisional + report.alarms_series_gone > 0 {
+        let _ = writeln!(
+            out,
+            "Series: {} instance(s) on the provisional pair (no disk series published yet), {} alarm(s) whose series is gone.",
+            report.instances_provisional, report.alarms_series_gone
+        );
+    }
     if report.mutes_set + report.mutes_removed > 0 {
         let _ = writeln!(out, "Mutes: {} set, {} removed.", report.mutes_set, report.mutes_removed);
     }
@@ -79,6 +87,9 @@ pub struct Explanation {
     pub facts: Option<InstanceFacts>,
     pub scope: Option<ScopeDecision>,
     pub desired: Desire,
+    /// The instance's published disk series and what happens to each, or why
+    /// they could not be listed.
+    pub series: Result<Vec<ClassifiedSeries>, String>,
     pub actual: Vec<ActualAlarm>,
     pub plan: Report,
     /// Maintenance mute rules for the instance's alarms, or why they could not be listed.
@@ -99,8 +110,16 @@ pub async fn explain<I: Inventory, A: AlarmStore>(
     id: &InstanceId,
 ) -> Result<Explanation, PortError> {
     let policy = &reconciler.config.policy;
-    let facts = reconciler.observe_instances(std::slice::from_ref(id)).await?.into_iter().next();
-    let observed = reconciler.alarms.alarms_with_prefix(&policy.naming.instance_prefix(id)).await?;
+    let mut facts = reconciler.observe_instances(std::slice::from_ref(id)).await?.into_iter().next();
+    let mut observed = reconciler.alarms.alarms_with_prefix(&policy.naming.instance_prefix(id)).await?;
+    observed
+        .extend(reconciler.alarms.alarms_with_prefix(&policy.naming.provisional_instance_prefix(id)).await?);
+    let metric = &policy.metric;
+    let series = reconciler.alarms.published_series(&metric.namespace, &metric.metric_name, Some(id)).await;
+    let classified = series.as_ref().map(|s| metric.classify(s)).map_err(ToString::to_string);
+    if let (Some(facts), Ok(series)) = (&mut facts, series) {
+        facts.series = Some(series);
+    }
     // Rules are named `<prefix>mute-<instance>-<event hash>`.
     let mute_prefix = format!("{}{id}-", reconciler_core::maintenance::mute_rule_prefix(policy));
     let mutes = reconciler.alarms.mute_rules(&mute_prefix, None).await.map_err(|e| e.to_string());
@@ -117,6 +136,7 @@ pub async fn explain<I: Inventory, A: AlarmStore>(
         instance: id.clone(),
         scope: facts.as_ref().map(|f| policy.scope(f)),
         desired: desired_alarms(policy, &subject),
+        series: classified,
         actual: observed
             .into_iter()
             .map(|alarm| ActualAlarm {
@@ -170,9 +190,38 @@ pub fn render_explanation(e: &Explanation) -> String {
         }
         None => {}
     }
+    match &e.series {
+        Ok(series) if series.is_empty() => {
+            let _ = writeln!(out, "  series:  none published in the last 3 hours");
+        }
+        Ok(series) => {
+            let _ = writeln!(out, "  series:  published in the last 3 hours:");
+            for c in series {
+                match &c.verdict {
+                    SeriesVerdict::Watched { label, .. } => {
+                        let _ = writeln!(out, "    watched  [{}] as {label}", c.series);
+                    }
+                    SeriesVerdict::Skipped { reason } => {
+                        let _ = writeln!(out, "    skipped  [{}]: {reason}", c.series);
+                    }
+                }
+            }
+        }
+        Err(error) => {
+            let _ = writeln!(out, "  series:  could not be listed: {error}");
+        }
+    }
     match &e.desired {
-        Desire::Alarms { alarms, .. } => {
-            let _ = writeln!(out, "  desired:");
+        Desire::Alarms { alarms, provisional, .. } => {
+            if *provisional {
+                let _ = writeln!(
+                    out,
+                    "  desired: (provisional: no published series passes the filter yet; \
+                     the configured root-filesystem dimensions are watched until one does)"
+                );
+            } else {
+                let _ = writeln!(out, "  desired:");
+            }
             for alarm in alarms {
                 let c = &alarm.config;
                 let dims: Vec<String> =

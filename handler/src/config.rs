@@ -103,6 +103,13 @@ impl Config {
             Some("true") => true,
             Some(other) => return Err(invalid("APPEND_GROUP_DIMENSION", other, &"expected true or false")),
         };
+        if let Some(raw) = get("SKIP_FSTYPES") {
+            metric.filter.skip_fstypes =
+                parse_patterns(&raw).map_err(|e| invalid("SKIP_FSTYPES", &raw, &e))?;
+        }
+        if let Some(raw) = get("SKIP_PATHS") {
+            metric.filter.skip_paths = parse_patterns(&raw).map_err(|e| invalid("SKIP_PATHS", &raw, &e))?;
+        }
 
         let treat_missing_data = get("TREAT_MISSING_DATA").unwrap_or_else(|| "missing".into());
         if !["missing", "ignore", "breaching", "notBreaching"].contains(&treat_missing_data.as_str()) {
@@ -131,6 +138,7 @@ impl Config {
             ("PUT_METRIC_ALARM_TPS", "PutMetricAlarm"),
             ("DELETE_ALARMS_TPS", "DeleteAlarms"),
             ("DESCRIBE_ALARMS_TPS", "DescribeAlarms"),
+            ("LIST_METRICS_TPS", "ListMetrics"),
         ]
         .into_iter()
         .try_for_each(|(var, operation)| {
@@ -176,6 +184,22 @@ impl Config {
             },
         })
     }
+}
+
+/// Comma-separated glob patterns; `none` for an empty list (skip nothing).
+fn parse_patterns(raw: &str) -> Result<Vec<String>, String> {
+    if raw.trim() == "none" {
+        return Ok(Vec::new());
+    }
+    let patterns: Vec<String> =
+        raw.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect();
+    if patterns.len() > 100 {
+        return Err("at most 100 patterns".into());
+    }
+    if let Some(bad) = patterns.iter().find(|p| p.len() > 256 || p.chars().any(char::is_control)) {
+        return Err(format!("pattern {:?} is longer than 256 characters or has control characters", bad));
+    }
+    Ok(patterns)
 }
 
 /// `name=value,name=value`; `InstanceId` is always added and may not be listed.
@@ -239,6 +263,20 @@ mod tests {
         assert_eq!(config.deadline_margin_seconds, 60);
         assert_eq!(config.maintenance, MaintenanceSettings::default());
         assert!(!p.metric.group_dimension);
+        assert_eq!(p.metric.filter, reconciler_core::SeriesFilter::default());
+        assert_eq!(config.rate_limits["ListMetrics"], 25.0);
+    }
+
+    #[test]
+    fn series_filters_are_read() {
+        let config = load(&[("SKIP_FSTYPES", "tmpfs, nfs*,"), ("SKIP_PATHS", "none")]).unwrap();
+        let filter = &config.policy.metric.filter;
+        assert_eq!(filter.skip_fstypes, ["tmpfs", "nfs*"]);
+        assert!(filter.skip_paths.is_empty());
+        assert!(filter.skip_reason("/mnt/efs", Some("nfs4")).is_some());
+        assert!(filter.skip_reason("/boot", Some("xfs")).is_none());
+        let error = load(&[("SKIP_PATHS", "/a\u{7}")]).map(|_| ()).unwrap_err().to_string();
+        assert!(error.contains("SKIP_PATHS"), "{error}");
     }
 
     #[test]

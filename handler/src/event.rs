@@ -20,6 +20,8 @@ pub enum Trigger {
     /// Mute (or unmute) the alarms of the instances an AWS Health
     /// scheduled-maintenance event names.
     Maintenance(MaintenanceNotice),
+    /// Replace provisional pairs whose instance now publishes disk series.
+    FollowUp,
     /// A well-formed event this function deliberately does nothing with.
     Ignore { reason: String },
 }
@@ -43,6 +45,8 @@ pub enum EventError {
 /// The event a sweep sends to its own function to finish what it started.
 pub const CONTINUATION_SOURCE: &str = "ec2-disk-alarms";
 pub const CONTINUATION_DETAIL_TYPE: &str = "Sweep Continuation";
+/// The event the follow-up schedule sends (source [`CONTINUATION_SOURCE`]).
+pub const FOLLOW_UP_DETAIL_TYPE: &str = "Provisional Alarm Follow-up";
 
 pub fn continuation_event(generation: u32, time: &str) -> Value {
     serde_json::json!({
@@ -110,6 +114,7 @@ pub fn decode(value: Value) -> Result<Trigger, EventError> {
             })?;
             Ok(Trigger::Sweep { generation })
         }
+        (CONTINUATION_SOURCE, FOLLOW_UP_DETAIL_TYPE) => Ok(Trigger::FollowUp),
         ("aws.health", HEALTH_EVENT) => {
             health(&event.detail, event.resources.as_deref().unwrap_or_default(), time)
         }
@@ -427,6 +432,12 @@ mod tests {
                 "Ignore",
             ),
             ("scheduled rule", scheduled("aws.events", json!({})), "Sweep"),
+            (
+                "provisional follow-up",
+                json!({"version": "0", "id": "f", "detail-type": FOLLOW_UP_DETAIL_TYPE, "source": CONTINUATION_SOURCE,
+                       "account": "", "time": "1970-01-01T00:00:00Z", "region": "", "resources": [], "detail": {}}),
+                "FollowUp",
+            ),
             ("scheduler with string detail", scheduled("aws.scheduler", json!("{}")), "Sweep"),
         ];
         for (name, event, expected) in cases {
@@ -438,6 +449,7 @@ mod tests {
                 Ok(Trigger::Sweep { .. }) => "Sweep",
                 Ok(Trigger::Instances { .. }) => "Instances",
                 Ok(Trigger::Maintenance(_)) => "Maintenance",
+                Ok(Trigger::FollowUp) => "FollowUp",
             };
             assert_eq!(outcome, expected, "{name}");
         }

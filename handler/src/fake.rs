@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use reconciler_core::{
-    AlarmConfig, AlarmName, AutoScalingGroup, DesiredAlarm, InstanceFacts, InstanceId, InstanceState,
-    MuteRule, ObservedAlarm, UnixTime,
+    AlarmConfig, AlarmName, AutoScalingGroup, DesiredAlarm, Dimension, InstanceFacts, InstanceId,
+    InstanceState, MetricSeries, MuteRule, ObservedAlarm, UnixTime,
 };
 
 use crate::ports::{
@@ -18,9 +18,11 @@ use crate::ports::{
     MAX_GROUP_LOOKUP_BATCH,
 };
 
-/// `DescribeInstances` returns up to 1000 instances a page, `DescribeAlarms` 100 alarms.
+/// `DescribeInstances` returns up to 1000 instances a page, `DescribeAlarms`
+/// 100 alarms, `ListMetrics` 500 series.
 const INSTANCE_PAGE: usize = 1000;
 const ALARM_PAGE: usize = 100;
+const METRIC_PAGE: usize = 500;
 /// Attempts per request, as the SDK's standard retry mode makes them.
 const SDK_ATTEMPTS: u32 = 3;
 
@@ -42,6 +44,9 @@ struct State {
     /// Instance → group, as `DescribeAutoScalingInstances` reports it.
     members: BTreeMap<InstanceId, String>,
     mute_rules: BTreeMap<String, MuteRule>,
+    /// Published series by namespace and metric name, then by instance
+    /// (`""` for series without an `InstanceId` dimension).
+    series: BTreeMap<(String, String), BTreeMap<String, Vec<MetricSeries>>>,
     /// CloudWatch's clock, for the status of mute rules.
     now: UnixTime,
     faults: Vec<Fault>,
@@ -147,6 +152,30 @@ impl FakeCloud {
     /// The group counts the instance as its member (what `DescribeAutoScalingInstances` answers).
     pub fn join_group(&self, instance: &InstanceId, group: &str) {
         self.state().members.insert(instance.clone(), group.to_owned());
+    }
+
+    /// A series of `namespace`/`metric` starts receiving data, as the
+    /// CloudWatch agent's first `PutMetricData` makes it appear.
+    pub fn publish(&self, namespace: &str, metric: &str, dimensions: &[(&str, &str)]) {
+        let series = MetricSeries::new(dimensions.iter().map(|(n, v)| Dimension::new(*n, *v)).collect());
+        let instance = series.instance().unwrap_or_default().to_owned();
+        let mut state = self.state();
+        let by_instance = state.series.entry((namespace.to_owned(), metric.to_owned())).or_default();
+        let list = by_instance.entry(instance).or_default();
+        if !list.contains(&series) {
+            list.push(series);
+        }
+    }
+
+    /// A series stops receiving data long enough to drop out of `ListMetrics`.
+    pub fn unpublish(&self, namespace: &str, metric: &str, dimensions: &[(&str, &str)]) {
+        let series = MetricSeries::new(dimensions.iter().map(|(n, v)| Dimension::new(*n, *v)).collect());
+        let mut state = self.state();
+        if let Some(by_instance) = state.series.get_mut(&(namespace.to_owned(), metric.to_owned())) {
+            for list in by_instance.values_mut() {
+                list.retain(|s| *s != series);
+            }
+        }
     }
 
     pub fn set_now(&self, now: UnixTime) {
@@ -359,6 +388,28 @@ impl AlarmStore for FakeCloud {
             state.writes += 1;
         }
         Ok(())
+    }
+
+    async fn published_series(
+        &self,
+        namespace: &str,
+        metric: &str,
+        instance: Option<&InstanceId>,
+    ) -> Result<Vec<MetricSeries>, PortError> {
+        let found: Vec<MetricSeries> = {
+            let state = self.state();
+            match state.series.get(&(namespace.to_owned(), metric.to_owned())) {
+                None => Vec::new(),
+                Some(by_instance) => match instance {
+                    Some(id) => by_instance.get(id.as_str()).cloned().unwrap_or_default(),
+                    None => by_instance.values().flatten().cloned().collect(),
+                },
+            }
+        };
+        for _ in 0..found.len().div_ceil(METRIC_PAGE).max(1) {
+            self.request("ListMetrics").await?;
+        }
+        Ok(found)
     }
 
     async fn mute_rules(

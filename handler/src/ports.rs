@@ -9,7 +9,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use reconciler_core::{
-    AlarmName, AutoScalingGroup, DesiredAlarm, InstanceFacts, InstanceId, MuteRule, ObservedAlarm, UnixTime,
+    AlarmName, AutoScalingGroup, DesiredAlarm, InstanceFacts, InstanceId, MetricSeries, MuteRule,
+    ObservedAlarm, UnixTime,
 };
 
 /// Read-only view of the fleet: EC2 instances and their Auto Scaling groups.
@@ -62,6 +63,17 @@ pub trait AlarmStore: Send + Sync {
 
     /// Deletes the mute rule; one that does not exist is not an error.
     fn delete_mute_rule(&self, name: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// The series of `namespace`/`metric` that had data in the last three
+    /// hours (`ListMetrics` with `RecentlyActive=PT3H`, all pages of 500): of
+    /// one instance (filtered by its `InstanceId` dimension), or of every
+    /// instance when `instance` is `None`.
+    fn published_series(
+        &self,
+        namespace: &str,
+        metric: &str,
+        instance: Option<&InstanceId>,
+    ) -> impl Future<Output = Result<Vec<MetricSeries>, PortError>> + Send;
 
     /// Mute rules whose name starts with `prefix`, only those targeting
     /// `alarm` when given, all pages (`ListAlarmMuteRules`).
@@ -145,7 +157,7 @@ pub type RateLimits = BTreeMap<&'static str, f64>;
 
 /// CloudWatch's default quotas (per account and Region) for the calls we make.
 pub fn default_rate_limits() -> RateLimits {
-    [("PutMetricAlarm", 3.0), ("DeleteAlarms", 3.0), ("DescribeAlarms", 9.0)].into()
+    [("PutMetricAlarm", 3.0), ("DeleteAlarms", 3.0), ("DescribeAlarms", 9.0), ("ListMetrics", 25.0)].into()
 }
 
 #[derive(Debug)]

@@ -1,12 +1,13 @@
 //! The reconcile loop: observe (read-only), decide (`reconciler_core`), act.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use reconciler_core::maintenance::{mute_rule_prefix, parse_mute_rule_name};
 use reconciler_core::{
-    plan, plan_maintenance, settle, AutoScalingGroup, Change, InstanceFacts, InstanceId, InstanceState,
-    MaintenanceAction, MaintenanceNotice, ObservedAlarm, Plan, Settlement, Subject, UnixTime,
+    plan, plan_maintenance, settle, AutoScalingGroup, Change, DeleteReason, InstanceFacts, InstanceId,
+    InstanceState, MaintenanceAction, MaintenanceNotice, MetricSeries, ObservedAlarm, Plan, Retired,
+    Settlement, Subject, UnixTime,
 };
 use tracing::{info, info_span, warn, Instrument};
 
@@ -57,6 +58,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                 report
             }
             Trigger::Maintenance(notice) => self.maintenance(&notice, options).await,
+            Trigger::FollowUp => self.follow_up(options).await,
             Trigger::Ignore { reason } => {
                 info!(%reason, "event skipped");
                 let mut report = Report::new("ignored", options.dry_run);
@@ -114,13 +116,28 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                     continue;
                 }
             };
-            let prefix = self.config.policy.naming.instance_prefix(id);
-            match self.alarms.alarms_with_prefix(&prefix).await {
-                Ok(alarms) => {
-                    observed.extend(alarms);
+            let naming = &self.config.policy.naming;
+            let (own_prefix, provisional_prefix) =
+                (naming.instance_prefix(id), naming.provisional_instance_prefix(id));
+            let (filesystem_alarms, provisional_alarms, subject) = tokio::join!(
+                self.alarms.alarms_with_prefix(&own_prefix),
+                self.alarms.alarms_with_prefix(&provisional_prefix),
+                self.with_series(subject),
+            );
+            match (filesystem_alarms, provisional_alarms, subject) {
+                (Ok(filesystem_alarms), Ok(provisional_alarms), Ok(subject)) => {
+                    observed.extend(filesystem_alarms);
+                    observed.extend(provisional_alarms);
                     subjects.push(subject);
                 }
-                Err(error) => report.failures.push(Failure::from_port(Some(id), None, &error)),
+                (filesystem_alarms, provisional_alarms, subject) => {
+                    // Deciding without all three reads could delete the alarms of a
+                    // filesystem that is still there; the retry decides.
+                    let errors = [filesystem_alarms.err(), provisional_alarms.err(), subject.err()];
+                    for error in errors.iter().flatten() {
+                        report.failures.push(Failure::from_port(Some(id), None, error));
+                    }
+                }
             }
         }
         report.instances_in_scope = count_in_scope(&self.config, &subjects);
@@ -228,6 +245,92 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         }
     }
 
+    /// Lists the instance's published disk series when the policy gives it
+    /// alarms; the others need none (their alarms, if any, are deleted).
+    async fn with_series(&self, mut subject: Subject) -> Result<Subject, PortError> {
+        let policy = &self.config.policy;
+        if let Subject::Present(facts) = &mut subject {
+            let in_scope = matches!(policy.scope(facts), reconciler_core::ScopeDecision::In { .. });
+            if facts.state == InstanceState::Running && in_scope {
+                let metric = &policy.metric;
+                let series = self
+                    .alarms
+                    .published_series(&metric.namespace, &metric.metric_name, Some(&facts.id))
+                    .await?;
+                facts.series = Some(series);
+            }
+        }
+        Ok(subject)
+    }
+
+    /// The short periodic pass that replaces provisional pairs soon after the
+    /// instance's first series appear, instead of at the next sweep. It reads
+    /// only the provisional alarms (their own name prefix), checks whether
+    /// their instances now publish a series, and reconciles just those.
+    ///
+    /// Cost per pass: one `DescribeAlarms` page per 100 provisional alarms,
+    /// then one `ListMetrics` call per provisional instance, or, when there
+    /// are more than [`FOLLOW_UP_PER_INSTANCE_LISTINGS`] of them, one
+    /// account-wide listing (pages of 500 series) instead; plus a normal
+    /// event-path reconcile of each instance that has new series.
+    pub async fn follow_up(&self, options: RunOptions) -> Report {
+        let policy = &self.config.policy;
+        let provisional = match self.alarms.alarms_with_prefix(&policy.naming.provisional_prefix()).await {
+            Ok(alarms) => alarms,
+            Err(error) => {
+                let mut report = Report::new("follow-up", options.dry_run);
+                report.failures.push(Failure::from_port(None, None, &error));
+                return report;
+            }
+        };
+        let mut waiting: Vec<InstanceId> = provisional
+            .iter()
+            .filter(|a| a.config.has_ownership_marker())
+            .filter_map(|a| policy.naming.parse(&a.name).map(|(id, _)| id))
+            .collect();
+        waiting.sort();
+        waiting.dedup();
+        let metric = &policy.metric;
+        let listed = if waiting.len() <= FOLLOW_UP_PER_INSTANCE_LISTINGS {
+            let mut listed = Vec::new();
+            for id in &waiting {
+                listed.push(
+                    self.alarms.published_series(&metric.namespace, &metric.metric_name, Some(id)).await,
+                );
+            }
+            listed.into_iter().collect::<Result<Vec<_>, _>>().map(|lists| lists.concat())
+        } else {
+            self.alarms.published_series(&metric.namespace, &metric.metric_name, None).await
+        };
+        let series = match listed {
+            Ok(series) => series,
+            Err(error) => {
+                let mut report = Report::new("follow-up", options.dry_run);
+                report.failures.push(Failure::from_port(None, None, &error));
+                return report;
+            }
+        };
+        let by_instance = series_by_instance(series);
+        let (ready, still_waiting): (Vec<InstanceId>, Vec<InstanceId>) =
+            waiting.into_iter().partition(|id| match by_instance.get(id.as_str()) {
+                None => false,
+                Some(series) => metric
+                    .classify(series)
+                    .iter()
+                    .any(|c| matches!(c.verdict, reconciler_core::SeriesVerdict::Watched { .. })),
+            });
+        let targets: Vec<Target> =
+            ready.into_iter().map(|instance| Target { instance, claim: None }).collect();
+        let mut report = if targets.is_empty() {
+            Report::new("follow-up", options.dry_run)
+        } else {
+            self.converge("follow-up", &targets, options).await.0
+        };
+        report.instances_provisional += still_waiting.len();
+        report.instances_examined += still_waiting.len();
+        report
+    }
+
     /// Reads instances and attaches the Auto Scaling groups the policy needs.
     pub async fn observe_instances(&self, ids: &[InstanceId]) -> Result<Vec<InstanceFacts>, PortError> {
         let mut facts = self.inventory.describe_instances(ids).await?;
@@ -285,19 +388,26 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
     /// The full sweep: every instance and every alarm under the owned prefix.
     pub async fn sweep(&self, options: RunOptions) -> Report {
         let mut report = Report::new("sweep", options.dry_run);
-        let (instances, observed) = tokio::join!(
+        let metric = &self.config.policy.metric;
+        // One account-wide listing of the series, in pages of 500, instead of a call per instance.
+        let (instances, observed, series) = tokio::join!(
             self.inventory.all_instances(),
-            self.alarms.alarms_with_prefix(self.config.policy.naming.prefix())
+            self.alarms.alarms_with_prefix(self.config.policy.naming.prefix()),
+            self.alarms.published_series(&metric.namespace, &metric.metric_name, None),
         );
-        let (mut instances, observed) = match (instances, observed) {
-            (Ok(instances), Ok(observed)) => (instances, observed),
-            (instances, observed) => {
-                for error in [instances.err(), observed.err()].into_iter().flatten() {
+        let (mut instances, observed, series) = match (instances, observed, series) {
+            (Ok(instances), Ok(observed), Ok(series)) => (instances, observed, series),
+            (instances, observed, series) => {
+                for error in [instances.err(), observed.err(), series.err()].into_iter().flatten() {
                     report.failures.push(Failure::from_port(None, None, &error));
                 }
                 return report;
             }
         };
+        let mut by_instance = series_by_instance(series);
+        for facts in &mut instances {
+            facts.series = Some(by_instance.remove(facts.id.as_str()).unwrap_or_default());
+        }
         if let Err(error) = self.attach_groups(&mut instances).await {
             report.failures.push(Failure::from_port(None, None, &error));
             return report;
@@ -318,6 +428,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
     /// event path) must not lose them to that stale plan.
     async fn apply(&self, plan: &Plan, options: RunOptions, recheck_deletes: bool, report: &mut Report) {
         report.unchanged += plan.unchanged.len();
+        report.instances_provisional += plan.provisional.len();
         report.notes.extend(plan.notes.iter().map(|(id, note)| format!("{id}: {note}")));
         for conflict in &plan.conflicts {
             warn!(instance = %conflict.instance, alarm = %conflict.name, "{conflict}");
@@ -363,6 +474,27 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                     report.record(change, ChangeStatus::Failed);
                 }
             }
+        }
+        // A provisional pair goes only once every alarm replacing it exists: if
+        // one of them failed, the instance keeps it until the retry.
+        let unfinished: HashSet<&InstanceId> = report
+            .failures
+            .iter()
+            .filter(|f| f.alarm.is_some())
+            .filter_map(|f| f.instance.as_ref())
+            .collect();
+        let (deletes, kept): (Vec<&Change>, Vec<&Change>) = deletes.into_iter().partition(|c| {
+            !(matches!(c, Change::Delete { reason: DeleteReason::Alarm(Retired::Superseded), .. })
+                && unfinished.contains(c.instance()))
+        });
+        for change in kept {
+            let note = format!(
+                "{}: {} kept until the alarms replacing it are all written",
+                change.instance(),
+                change.alarm_name()
+            );
+            info!("{note}");
+            report.notes.push(note);
         }
         for (index, batch) in deletes.chunks(MAX_DELETE_BATCH).enumerate() {
             if options.progress {
@@ -430,6 +562,11 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             .iter()
             .copied()
             .filter(|change| {
+                // Only an instance-level reason can have changed since the plan;
+                // an alarm retired for its series stays retired.
+                if !matches!(change, Change::Delete { reason: DeleteReason::Instance(_), .. }) {
+                    return true;
+                }
                 let Some(facts) = now.get(change.instance()) else { return true };
                 let wanted = matches!(
                     reconciler_core::desired_alarms(&self.config.policy, &Subject::Present((*facts).clone())),
@@ -449,6 +586,21 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             .collect()
     }
 }
+
+/// Published series grouped by their `InstanceId` dimension; series without one are left out.
+fn series_by_instance(series: Vec<MetricSeries>) -> HashMap<String, Vec<MetricSeries>> {
+    let mut by_instance: HashMap<String, Vec<MetricSeries>> = HashMap::new();
+    for s in series {
+        if let Some(instance) = s.instance() {
+            by_instance.entry(instance.to_owned()).or_default().push(s);
+        }
+    }
+    by_instance
+}
+
+/// Up to this many provisional instances, the follow-up pass lists each one's
+/// series (one `ListMetrics` call each); above it, one account-wide listing is cheaper.
+pub const FOLLOW_UP_PER_INSTANCE_LISTINGS: usize = 25;
 
 fn count_in_scope(config: &Config, subjects: &[Subject]) -> usize {
     subjects

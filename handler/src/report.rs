@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use reconciler_core::{Change, InstanceId};
+use reconciler_core::{Change, DeleteReason, InstanceId, Retired};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -22,6 +22,12 @@ pub struct Report {
     pub updated: usize,
     pub deleted: usize,
     pub unchanged: usize,
+    /// Running, in-scope instances that still have only the provisional pair:
+    /// they have published no disk series (that passes the filter) yet.
+    pub instances_provisional: usize,
+    /// Alarms deleted (or, in a dry run, to be deleted) because the series
+    /// they watched is no longer published.
+    pub alarms_series_gone: usize,
     /// Mute rules written for AWS Health maintenance windows.
     pub mutes_set: usize,
     /// Mute rules removed: maintenance closed, or expired rules cleaned up.
@@ -90,7 +96,12 @@ impl Report {
             match change {
                 Change::Create { .. } => self.created += 1,
                 Change::Update { .. } => self.updated += 1,
-                Change::Delete { .. } => self.deleted += 1,
+                Change::Delete { reason, .. } => {
+                    self.deleted += 1;
+                    if *reason == DeleteReason::Alarm(Retired::SeriesGone) {
+                        self.alarms_series_gone += 1;
+                    }
+                }
             }
         }
         self.changes.push(ChangeRecord {
@@ -158,6 +169,8 @@ impl Report {
             ("AlarmsUpdated", self.updated),
             ("AlarmsDeleted", self.deleted),
             ("AlarmsUnchanged", self.unchanged),
+            ("InstancesProvisional", self.instances_provisional),
+            ("AlarmsSeriesGone", self.alarms_series_gone),
             ("MutesSet", self.mutes_set),
             ("MutesRemoved", self.mutes_removed),
             ("ChangesDeferred", self.deferred),
@@ -196,7 +209,7 @@ mod tests {
         report.created = 3;
         let emf = report.emf("DiskAlarmReconciler", 1_700_000_000_000);
         let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
-        assert_eq!(declared.len(), 13);
+        assert_eq!(declared.len(), 15);
         for metric in declared {
             let name = metric["Name"].as_str().unwrap();
             assert!(emf[name].is_number(), "{name} is declared but missing");

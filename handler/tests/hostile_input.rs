@@ -31,6 +31,7 @@ async fn converged(tags: &[(&'static str, String)]) -> FakeCloud {
         tags: all.into_iter().collect(),
         launch_time: Some(UnixTime(NOW - 3600)),
         group: None,
+        series: None,
     });
     let sweep = serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-11-21T02:00:00Z", "detail": {}});
     let report =

@@ -33,6 +33,7 @@ fn instance(cloud: &FakeCloud, s: &str, tags: &[(&str, &str)]) {
         tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         launch_time: Some(UnixTime(NOW - 3600)),
         group: None,
+        series: None,
     });
 }
 
@@ -69,7 +70,9 @@ fn autoscaling(detail_type: &str, instance: &str) -> Value {
 }
 
 fn alarm_names(s: &str) -> Vec<AlarmName> {
-    ["warning", "critical"].map(|sev| AlarmName::parse(&format!("ec2-disk-{s}-{sev}")).unwrap()).to_vec()
+    ["warning", "critical"]
+        .map(|sev| AlarmName::parse(&format!("ec2-disk-provisional-{s}-{sev}")).unwrap())
+        .to_vec()
 }
 
 #[tokio::test]
@@ -263,8 +266,12 @@ async fn the_group_dimension_profile_adds_auto_scaling_group_name() {
             .map(|d| format!("{}={}", d.name, d.value))
             .collect::<Vec<_>>()
     };
-    assert!(dims(&format!("ec2-disk-{A}-warning")).contains(&"AutoScalingGroupName=web".to_owned()));
-    assert!(dims(&format!("ec2-disk-{B}-warning")).iter().all(|d| !d.starts_with("AutoScalingGroupName")));
+    assert!(
+        dims(&format!("ec2-disk-provisional-{A}-warning")).contains(&"AutoScalingGroupName=web".to_owned())
+    );
+    assert!(dims(&format!("ec2-disk-provisional-{B}-warning"))
+        .iter()
+        .all(|d| !d.starts_with("AutoScalingGroupName")));
 }
 
 #[tokio::test]

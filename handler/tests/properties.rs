@@ -62,8 +62,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{RngAlgorithm, TestCaseError, TestCaseResult, TestError, TestRunner};
 use reconciler_core::{
-    desired_alarms, AlarmConfig, AlarmName, AutoScalingGroup, Desire, InstanceFacts, InstanceId,
-    InstanceState, ScopeDecision, Subject, UnixTime, AUTOSCALING_GROUP_TAG, OWNERSHIP_MARKER,
+    desired_alarms, AlarmConfig, AlarmName, AutoScalingGroup, Desire, Dimension, InstanceFacts, InstanceId,
+    InstanceState, MetricSeries, ScopeDecision, Subject, UnixTime, AUTOSCALING_GROUP_TAG, OWNERSHIP_MARKER,
 };
 use serde_json::{json, Value};
 
@@ -85,9 +85,10 @@ const GROUP_NAMES: [&str; 3] = ["web", "batch", "api"];
 /// first attempt, two minutes after the second.
 const RETRY_AFTER: [i64; 2] = [60, 120];
 /// The operations faults are injected into.
-const OPS: [&str; 6] = [
+const OPS: [&str; 7] = [
     "DescribeInstances",
     "DescribeAlarms",
+    "ListMetrics",
     "PutMetricAlarm",
     "DeleteAlarms",
     "DescribeAutoScalingInstances",
@@ -178,6 +179,29 @@ struct Initial {
     tags: Vec<(Key, &'static str)>,
     member: Member,
     alarms: Pre,
+    disks: Disks,
+}
+
+/// The disk series the instance's CloudWatch agent publishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Disks {
+    /// No agent (yet): the provisional pair.
+    Nothing,
+    Root,
+    RootAndData,
+    /// The tmpfs is filtered out: only `/` gets a pair.
+    RootAndRunTmpfs,
+}
+
+impl Disks {
+    fn filesystems(self) -> &'static [(&'static str, &'static str, &'static str)] {
+        match self {
+            Self::Nothing => &[],
+            Self::Root => &[("/", "nvme0n1p1", "xfs")],
+            Self::RootAndData => &[("/", "nvme0n1p1", "xfs"), ("/data", "nvme1n1", "ext4")],
+            Self::RootAndRunTmpfs => &[("/", "nvme0n1p1", "xfs"), ("/run", "tmpfs", "tmpfs")],
+        }
+    }
 }
 
 impl fmt::Debug for Initial {
@@ -192,7 +216,7 @@ impl fmt::Debug for Initial {
             Member::Launched(group) => write!(f, " launched by group {group}")?,
             Member::Attached(group) => write!(f, " attached to group {group}")?,
         }
-        write!(f, " alarms {:?}", self.alarms)
+        write!(f, " alarms {:?} disks {:?}", self.alarms, self.disks)
     }
 }
 
@@ -370,12 +394,19 @@ fn initial() -> impl Strategy<Value = Initial> {
     ];
     let state = prop_oneof![1 => Just(Init::Absent), 2 => Just(Init::Running), 1 => Just(Init::Stopped)];
     let alarms = prop_oneof![3 => Just(Pre::None), 1 => Just(Pre::Current), 1 => Just(Pre::Stale)];
-    (state, env_value(), prop::collection::vec(extra, 0..=2), member, alarms).prop_map(
-        |(state, env, extra, member, alarms)| Initial {
+    let disks = prop_oneof![
+        2 => Just(Disks::Nothing),
+        1 => Just(Disks::Root),
+        1 => Just(Disks::RootAndData),
+        1 => Just(Disks::RootAndRunTmpfs),
+    ];
+    (state, env_value(), prop::collection::vec(extra, 0..=2), member, alarms, disks).prop_map(
+        |(state, env, extra, member, alarms, disks)| Initial {
             state,
             tags: env.map(|v| (Key::Env, v)).into_iter().chain(extra).collect(),
             member,
             alarms,
+            disks,
         },
     )
 }
@@ -449,8 +480,14 @@ fn id(i: usize) -> InstanceId {
     InstanceId::parse(IDS[i]).unwrap()
 }
 
+/// Where a person's alarm or a stale copy takes one of our names: the provisional pair's.
 fn owned_prefix(instance: &str) -> String {
-    format!("ec2-disk-{instance}-")
+    format!("ec2-disk-provisional-{instance}-")
+}
+
+/// Whether `name` is under one of the two name prefixes of the instance's alarms.
+fn is_instance_name(instance: &str, name: &str) -> bool {
+    name.starts_with(&format!("ec2-disk-{instance}-")) || name.starts_with(&owned_prefix(instance))
 }
 
 fn rfc3339(t: i64) -> String {
@@ -715,6 +752,10 @@ impl<'h> Sim<'h> {
             if let Some(facts) = &facts {
                 sim.cloud.put_instance(facts.clone());
             }
+            for (path, device, fstype) in init.disks.filesystems() {
+                let dims = [("InstanceId", IDS[i]), ("path", path), ("device", device), ("fstype", fstype)];
+                sim.cloud.publish("CWAgent", "disk_used_percent", &dims);
+            }
             sim.api.push(facts);
             sim.api_tag_version.push(0);
             sim.api_watermark.push(T0);
@@ -766,6 +807,7 @@ impl<'h> Sim<'h> {
             tags: [("Environment".to_owned(), "production".to_owned())].into(),
             launch_time: None,
             group: None,
+            series: None,
         };
         match desired_alarms(&self.reconciler.config.policy, &Subject::Present(facts)) {
             Desire::Alarms { alarms, .. } => {
@@ -801,6 +843,7 @@ impl<'h> Sim<'h> {
             tags: w.tags.clone(),
             launch_time: Some(UnixTime(w.launch_time)),
             group: None,
+            series: None,
         })
     }
 
@@ -828,9 +871,27 @@ impl<'h> Sim<'h> {
         facts
     }
 
+    fn series_of(&self, i: usize) -> Vec<MetricSeries> {
+        let filesystems = self.history.instances[i].disks.filesystems();
+        filesystems
+            .iter()
+            .map(|(path, device, fstype)| {
+                MetricSeries::new(vec![
+                    Dimension::new("InstanceId", IDS[i]),
+                    Dimension::new("path", *path),
+                    Dimension::new("device", *device),
+                    Dimension::new("fstype", *fstype),
+                ])
+            })
+            .collect()
+    }
+
     fn desired(&self, i: usize, facts: Option<InstanceFacts>) -> Desire {
         let subject = match facts {
-            Some(facts) => Subject::Present(self.with_group(i, facts)),
+            Some(mut facts) => {
+                facts.series = Some(self.series_of(i));
+                Subject::Present(self.with_group(i, facts))
+            }
             None => Subject::Gone { id: id(i) },
         };
         desired_alarms(&self.reconciler.config.policy, &subject)
@@ -855,7 +916,6 @@ impl<'h> Sim<'h> {
     /// The alarms the instance should have, given `facts`: the desired ones,
     /// except where a person's alarm holds the name, plus the person's.
     fn expected_for(&self, i: usize, facts: Option<InstanceFacts>) -> BTreeMap<String, AlarmConfig> {
-        let prefix = owned_prefix(IDS[i]);
         let mut expected: BTreeMap<String, AlarmConfig> = match self.desired(i, facts) {
             Desire::Alarms { alarms, .. } => {
                 alarms.into_iter().map(|a| (a.name.to_string(), a.config)).collect()
@@ -864,16 +924,20 @@ impl<'h> Sim<'h> {
         };
         expected.retain(|name, _| !self.hand.contains_key(name));
         expected.extend(
-            self.hand.iter().filter(|(n, _)| n.starts_with(&prefix)).map(|(n, c)| (n.clone(), c.clone())),
+            self.hand
+                .iter()
+                .filter(|(n, _)| is_instance_name(IDS[i], n))
+                .map(|(n, c)| (n.clone(), c.clone())),
         );
         expected
     }
 
-    fn actual(&self, prefix: &str) -> BTreeMap<String, AlarmConfig> {
+    /// The alarms under the instance's two name prefixes, owned or not.
+    fn actual(&self, i: usize) -> BTreeMap<String, AlarmConfig> {
         self.cloud
             .alarm_names()
             .into_iter()
-            .filter(|n| n.starts_with(prefix))
+            .filter(|n| is_instance_name(IDS[i], n))
             .map(|n| {
                 let config = self.cloud.alarm(&n).unwrap();
                 (n, config)
@@ -881,10 +945,10 @@ impl<'h> Sim<'h> {
             .collect()
     }
 
+    /// A warning and a critical alarm: the provisional pair, or the pair of at least one filesystem.
     fn pair_present(&self, i: usize) -> bool {
-        ["warning", "critical"]
-            .iter()
-            .all(|s| self.cloud.alarm(&format!("{}{s}", owned_prefix(IDS[i]))).is_some())
+        let names: Vec<String> = self.actual(i).into_keys().collect();
+        ["-warning", "-critical"].iter().all(|s| names.iter().any(|n| n.ends_with(s)))
     }
 
     /// A change to the world, which `DescribeInstances` shows `lag` seconds later.
@@ -1057,7 +1121,7 @@ impl<'h> Sim<'h> {
     /// Never unprotected: an instance that had both alarms while running in
     /// scope keeps them for as long as it stays so.
     fn check_protection(&mut self) -> Result<(), TestCaseError> {
-        for (i, instance) in IDS.iter().enumerate().take(self.world.len()) {
+        for i in 0..self.world.len() {
             let present = self.pair_present(i);
             if self.protected[i] {
                 stat(|s| s.protected_observations += 1);
@@ -1066,7 +1130,7 @@ impl<'h> Sim<'h> {
                     present,
                     "NEVER UNPROTECTED: {:?} has been running and in scope with both alarms, and still is, but now has only {:?}",
                     Inst(i),
-                    self.actual(&owned_prefix(instance)).keys().collect::<Vec<_>>()
+                    self.actual(i).keys().collect::<Vec<_>>()
                 );
             } else if present && self.protectable(i) {
                 self.protected[i] = true;
@@ -1148,7 +1212,7 @@ impl<'h> Sim<'h> {
             }
         }
         let expected = self.expected_for(event.i, facts);
-        let actual = self.actual(&owned_prefix(IDS[event.i]));
+        let actual = self.actual(event.i);
         ensure!(
             self,
             actual == expected,
@@ -1163,7 +1227,12 @@ impl<'h> Sim<'h> {
         for i in 0..self.world.len() {
             expected.extend(self.expected_for(i, self.api[i].clone()));
         }
-        let actual = self.actual("");
+        let actual: BTreeMap<String, AlarmConfig> = self
+            .cloud
+            .alarm_names()
+            .into_iter()
+            .map(|n| (n.clone(), self.cloud.alarm(&n).unwrap()))
+            .collect();
         ensure!(
             self,
             actual == expected,
@@ -1473,6 +1542,7 @@ async fn a_running_event_that_finds_the_api_still_pending_protects_or_fails_for_
         tags: [("Environment".to_owned(), "production".to_owned())].into(),
         launch_time: Some(UnixTime(T0 + 1)),
         group: None,
+        series: None,
     });
     let running = Event { n: 4, i: 0, kind: EventKind::State(InstanceState::Running), time: T0 + 2, gen: 0 };
     let result = handle_event(&r, &NoContinuation, running.json(), RunOptions::new(UnixTime(T0 + 7))).await;
@@ -1517,6 +1587,7 @@ async fn a_batch_delete_that_removes_only_some_names_is_reported_and_finished_by
         tags: [("Environment".to_owned(), "production".to_owned())].into(),
         launch_time: Some(UnixTime(T0 - 3600)),
         group: None,
+        series: None,
     };
     cloud.put_instance(facts.clone());
     let event = |state, time| Event { n: 1, i: 0, kind: EventKind::State(state), time, gen: 0 }.json();
@@ -1533,7 +1604,7 @@ async fn a_batch_delete_that_removes_only_some_names_is_reported_and_finished_by
     assert_eq!(cloud.faults_fired(), vec![("DeleteAlarms", ErrorKind::Transient)]);
     assert_eq!(
         cloud.alarm_names(),
-        vec![format!("ec2-disk-{}-warning", IDS[0])],
+        vec![format!("ec2-disk-provisional-{}-warning", IDS[0])],
         "the first name of the batch went"
     );
     assert_eq!(report.failures.len(), 2, "{:?}", report.failures);

@@ -26,6 +26,7 @@ fn instance(cloud: &FakeCloud, s: &str, state: InstanceState, env: &str) {
         tags: [("Environment".to_string(), env.to_string()), ("Name".to_string(), format!("web-{s}"))].into(),
         launch_time: Some(UnixTime(NOW - 3600)),
         group: None,
+        series: None,
     });
 }
 
@@ -49,7 +50,7 @@ fn names(cloud: &FakeCloud) -> Vec<String> {
 }
 
 fn owned_pair(s: &str) -> Vec<String> {
-    vec![format!("ec2-disk-{s}-critical"), format!("ec2-disk-{s}-warning")]
+    vec![format!("ec2-disk-provisional-{s}-critical"), format!("ec2-disk-provisional-{s}-warning")]
 }
 
 #[tokio::test]
@@ -153,7 +154,7 @@ async fn a_persons_alarm_under_our_name_is_never_overwritten() {
         ok_actions: vec![],
         insufficient_data_actions: vec![],
     };
-    let name = format!("ec2-disk-{A}-warning");
+    let name = format!("ec2-disk-provisional-{A}-warning");
     cloud.put_alarm_by_hand(&name, person.clone());
     let r = reconciler(&cloud);
     let report = r.handle(event(A, InstanceState::Running, 100), options()).await;

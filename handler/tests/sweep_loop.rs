@@ -44,6 +44,7 @@ fn account(count: usize, quotas: &RateLimits) -> FakeCloud {
             tags: [("Environment".to_string(), "production".to_string())].into(),
             launch_time: Some(UnixTime(NOW - 3600)),
             group: None,
+            series: None,
         });
     }
     cloud
@@ -172,6 +173,7 @@ async fn a_sweep_does_not_delete_alarms_of_an_instance_started_while_it_ran() {
         tags: [("Environment".to_string(), "production".to_string())].into(),
         launch_time: Some(UnixTime(NOW)),
         group: None,
+        series: None,
     });
     let restarted = first.clone();
     cloud.on_next_call("PutMetricAlarm", move |world| {

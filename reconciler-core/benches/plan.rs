@@ -63,6 +63,7 @@ fn subject(n: u64, mixed: bool) -> Subject {
         tags,
         launch_time: Some(UnixTime(1_795_663_020)),
         group: None,
+        series: None,
     })
 }
 

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::ids::{AlarmName, InstanceId};
+use crate::series::MAX_LABEL_LEN;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -100,18 +101,46 @@ pub struct ObservedAlarm {
     pub config: AlarmConfig,
 }
 
-/// Owned alarm names are `<prefix><instance-id>-<severity>`: deterministic, so
-/// a duplicate event finds the alarm it created before, and free of any
-/// configuration value, so changing a threshold updates the alarm in place
-/// instead of leaving the old one behind.
+/// Owned alarm names are deterministic, so a duplicate event finds the alarm
+/// it created before, and free of any configuration value, so changing a
+/// threshold updates an alarm in place instead of leaving the old one behind:
+///
+/// * `<prefix><instance-id>-<filesystem>-<severity>` for a filesystem the
+///   instance publishes a series for (see [`crate::series::filesystem_label`]);
+/// * `<prefix>provisional-<instance-id>-<severity>` for the pair an instance
+///   has until its first series appears. The separate prefix lets the
+///   follow-up pass list exactly the provisional alarms in one call.
+///
+/// `<prefix><instance-id>-<severity>`, the name of earlier releases, is still
+/// recognised as owned so that it can be replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Naming {
     prefix: String,
 }
 
-/// The longest prefix that still leaves room for a 19-character instance id
-/// and `-critical` within CloudWatch's 255-character alarm names.
-pub const MAX_PREFIX_LEN: usize = 255 - 19 - 1 - 8;
+/// Between the prefix and the instance id in provisional alarm names.
+pub const PROVISIONAL_INFIX: &str = "provisional-";
+
+/// The longest prefix that still leaves room for a 19-character instance id,
+/// the longest filesystem label and `-critical` within CloudWatch's
+/// 255-character alarm names.
+pub const MAX_PREFIX_LEN: usize = 255 - 19 - 1 - MAX_LABEL_LEN - 1 - 8;
+
+/// What an owned alarm name says about the alarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind<'a> {
+    Filesystem(&'a str),
+    Provisional,
+    /// A name of a release before series discovery.
+    Unlabeled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameParts<'a> {
+    pub instance: &'a str,
+    pub kind: NameKind<'a>,
+    pub severity: Severity,
+}
 
 impl Naming {
     pub fn new(prefix: &str) -> Result<Self, String> {
@@ -128,30 +157,64 @@ impl Naming {
         &self.prefix
     }
 
-    pub fn alarm_name(&self, instance: &InstanceId, severity: Severity) -> AlarmName {
-        AlarmName::from_string(format!("{}{instance}-{severity}", self.prefix))
+    /// `label` comes from [`crate::series::filesystem_label`], at most [`MAX_LABEL_LEN`] characters.
+    pub fn filesystem_alarm_name(&self, instance: &InstanceId, label: &str, severity: Severity) -> AlarmName {
+        AlarmName::from_string(format!("{}{instance}-{label}-{severity}", self.prefix))
+            .expect("prefix and label lengths are bounded")
+    }
+
+    pub fn provisional_alarm_name(&self, instance: &InstanceId, severity: Severity) -> AlarmName {
+        AlarmName::from_string(format!("{}{PROVISIONAL_INFIX}{instance}-{severity}", self.prefix))
             .expect("prefix length is bounded by Naming::new")
     }
 
-    /// The name prefix shared by all alarms of one instance; the trailing dash
-    /// keeps `i-1234abcd` from matching `i-1234abcd0...`.
+    /// The name prefix shared by the filesystem alarms of one instance; the
+    /// trailing dash keeps `i-1234abcd` from matching `i-1234abcd0...`.
     pub fn instance_prefix(&self, instance: &InstanceId) -> String {
         format!("{}{instance}-", self.prefix)
     }
 
-    /// The instance and severity a name was generated for, if it was generated
-    /// by [`Naming::alarm_name`] with this prefix.
-    pub fn parse(&self, name: &AlarmName) -> Option<(InstanceId, Severity)> {
-        let (instance, severity) = self.split(name)?;
-        Some((InstanceId::parse(instance).ok()?, severity))
+    /// The name prefix shared by the provisional alarms of one instance.
+    pub fn provisional_instance_prefix(&self, instance: &InstanceId) -> String {
+        format!("{}{PROVISIONAL_INFIX}{instance}-", self.prefix)
     }
 
-    /// [`Naming::parse`] without copying the instance id out of the name.
-    pub fn split<'a>(&self, name: &'a AlarmName) -> Option<(&'a str, Severity)> {
+    /// The name prefix shared by every provisional alarm.
+    pub fn provisional_prefix(&self) -> String {
+        format!("{}{PROVISIONAL_INFIX}", self.prefix)
+    }
+
+    /// The instance and severity a name was generated for, if it has the
+    /// shape of a name this prefix generates.
+    pub fn parse(&self, name: &AlarmName) -> Option<(InstanceId, Severity)> {
+        let parts = self.split(name)?;
+        Some((InstanceId::parse(parts.instance).ok()?, parts.severity))
+    }
+
+    /// [`Naming::parse`] without copying anything out of the name.
+    pub fn split<'a>(&self, name: &'a AlarmName) -> Option<NameParts<'a>> {
         let rest = name.as_str().strip_prefix(&self.prefix)?;
-        let (instance, severity) = rest.rsplit_once('-')?;
+        let (rest, severity) = rest.rsplit_once('-')?;
         let severity = Severity::ALL.into_iter().find(|s| s.as_str() == severity)?;
-        InstanceId::is_valid(instance).then_some((instance, severity))
+        if let Some(instance) = rest.strip_prefix(PROVISIONAL_INFIX) {
+            return InstanceId::is_valid(instance).then_some(NameParts {
+                instance,
+                kind: NameKind::Provisional,
+                severity,
+            });
+        }
+        // An instance id is `i-` and hex digits, so it ends at the next dash.
+        let (instance, kind) = match rest.get(2..).and_then(|r| r.find('-')) {
+            None => (rest, NameKind::Unlabeled),
+            Some(at) => {
+                let label = &rest[at + 3..];
+                if label.is_empty() {
+                    return None;
+                }
+                (&rest[..at + 2], NameKind::Filesystem(label))
+            }
+        };
+        InstanceId::is_valid(instance).then_some(NameParts { instance, kind, severity })
     }
 }
 
@@ -166,14 +229,49 @@ mod tests {
     #[test]
     fn names_round_trip() {
         let naming = Naming::new("ec2-disk-").unwrap();
+        let instance = id("i-0123456789abcdef0");
         for severity in Severity::ALL {
-            let name = naming.alarm_name(&id("i-0123456789abcdef0"), severity);
-            assert_eq!(naming.parse(&name), Some((id("i-0123456789abcdef0"), severity)));
+            let name = naming.filesystem_alarm_name(&instance, "var-lib-docker", severity);
+            assert_eq!(
+                naming.split(&name).map(|p| (p.instance, p.kind, p.severity)),
+                Some(("i-0123456789abcdef0", NameKind::Filesystem("var-lib-docker"), severity))
+            );
+            assert_eq!(naming.parse(&name), Some((instance.clone(), severity)));
+            let provisional = naming.provisional_alarm_name(&instance, severity);
+            assert_eq!(naming.split(&provisional).map(|p| p.kind), Some(NameKind::Provisional));
+            assert_eq!(naming.parse(&provisional), Some((instance.clone(), severity)));
         }
         assert_eq!(
-            naming.alarm_name(&id("i-1234abcd"), Severity::Critical).as_str(),
-            "ec2-disk-i-1234abcd-critical"
+            naming.filesystem_alarm_name(&id("i-1234abcd"), "root", Severity::Critical).as_str(),
+            "ec2-disk-i-1234abcd-root-critical"
         );
+        assert_eq!(
+            naming.provisional_alarm_name(&id("i-1234abcd"), Severity::Warning).as_str(),
+            "ec2-disk-provisional-i-1234abcd-warning"
+        );
+        // Labels with dashes of their own, and hashed labels.
+        let name = AlarmName::parse("ec2-disk-i-1234abcd-mnt-my-disk--0badcafe-warning").unwrap();
+        assert_eq!(naming.split(&name).map(|p| p.kind), Some(NameKind::Filesystem("mnt-my-disk--0badcafe")));
+        // Names of earlier releases are still recognised.
+        let old = AlarmName::parse("ec2-disk-i-1234abcd-warning").unwrap();
+        assert_eq!(
+            naming.split(&old).map(|p| (p.instance, p.kind)),
+            Some(("i-1234abcd", NameKind::Unlabeled))
+        );
+    }
+
+    #[test]
+    fn instance_prefixes_cover_only_their_instance() {
+        let naming = Naming::new("ec2-disk-").unwrap();
+        let instance = id("i-1234abcd");
+        let own = naming.filesystem_alarm_name(&instance, "data", Severity::Warning);
+        assert!(own.as_str().starts_with(&naming.instance_prefix(&instance)));
+        let provisional = naming.provisional_alarm_name(&instance, Severity::Warning);
+        assert!(provisional.as_str().starts_with(&naming.provisional_instance_prefix(&instance)));
+        assert!(provisional.as_str().starts_with(&naming.provisional_prefix()));
+        assert!(!own.as_str().starts_with(&naming.provisional_prefix()));
+        let longer = naming.filesystem_alarm_name(&id("i-1234abcd00000000f"), "data", Severity::Warning);
+        assert!(!longer.as_str().starts_with(&naming.instance_prefix(&instance)));
     }
 
     #[test]
@@ -183,11 +281,16 @@ mod tests {
             "ec2-disk-i-1234abcd-warn",
             "ec2-disk-i-1234abcd",
             "other-i-1234abcd-warning",
-            "ec2-disk-i-1234abcd-warning-copy",
+            "ec2-disk-i-1234abcd--warning",
             "ec2-disk-web-server-warning",
             "EC2-DISK-i-1234abcd-warning",
+            "ec2-disk-i-1234abcg-data-warning",
+            "ec2-disk-provisional-i-1234abcd-data-warning",
+            "ec2-disk-provisional-web-warning",
+            "ec2-disk-mute-i-1234abcd-0123456789abcdef",
+            "ec2-disk-i--warning",
         ] {
-            assert_eq!(naming.parse(&AlarmName::parse(name).unwrap()), None, "{name}");
+            assert_eq!(naming.split(&AlarmName::parse(name).unwrap()), None, "{name}");
         }
     }
 
@@ -198,7 +301,10 @@ mod tests {
         assert!(Naming::new(&"p".repeat(MAX_PREFIX_LEN)).is_ok());
         assert!(Naming::new(&"p".repeat(MAX_PREFIX_LEN + 1)).is_err());
         let longest = Naming::new(&"p".repeat(MAX_PREFIX_LEN)).unwrap();
-        let name = longest.alarm_name(&id("i-0123456789abcdef0"), Severity::Critical);
+        let label = "l".repeat(MAX_LABEL_LEN);
+        let name = longest.filesystem_alarm_name(&id("i-0123456789abcdef0"), &label, Severity::Critical);
         assert_eq!(name.as_str().len(), 255);
+        let provisional = longest.provisional_alarm_name(&id("i-0123456789abcdef0"), Severity::Critical);
+        assert!(provisional.as_str().len() < 255);
     }
 }

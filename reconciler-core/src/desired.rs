@@ -6,6 +6,7 @@ use crate::alarm::{AlarmConfig, Dimension, Severity, OWNERSHIP_MARKER};
 use crate::ids::{AlarmName, InstanceId};
 use crate::instance::{InstanceFacts, InstanceState, Subject};
 use crate::policy::{OutOfScope, Policy, ScopeDecision};
+use crate::series::{shorten, MetricSeries, SeriesVerdict};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DesiredAlarm {
@@ -19,8 +20,17 @@ pub struct DesiredAlarm {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "desire", rename_all = "kebab-case")]
 pub enum Desire {
-    Alarms { alarms: Vec<DesiredAlarm>, notes: Vec<String> },
-    None { reason: NoAlarmsReason },
+    /// `provisional`: the instance has published no series that passes the
+    /// filter yet, so `alarms` is the provisional pair on the profile's
+    /// root-filesystem guess.
+    Alarms {
+        alarms: Vec<DesiredAlarm>,
+        notes: Vec<String>,
+        provisional: bool,
+    },
+    None {
+        reason: NoAlarmsReason,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -45,7 +55,9 @@ impl fmt::Display for NoAlarmsReason {
 }
 
 /// Alarms exist only for running, in-scope instances. A `pending` instance
-/// gets its alarms with the `running` event that follows.
+/// gets its alarms with the `running` event that follows. Each published
+/// series that passes the filter gets a pair on exactly its dimensions; an
+/// instance without one gets the provisional pair, so it is never unprotected.
 pub fn desired_alarms(policy: &Policy, subject: &Subject) -> Desire {
     let facts = match subject {
         Subject::Gone { .. } => return Desire::None { reason: NoAlarmsReason::Gone },
@@ -54,32 +66,89 @@ pub fn desired_alarms(policy: &Policy, subject: &Subject) -> Desire {
     if facts.state != InstanceState::Running {
         return Desire::None { reason: NoAlarmsReason::NotRunning { state: facts.state } };
     }
-    match policy.scope(facts) {
-        ScopeDecision::Out(why) => Desire::None { reason: NoAlarmsReason::OutOfScope(why) },
-        ScopeDecision::In { thresholds, notes } => Desire::Alarms {
-            alarms: Severity::ALL
-                .into_iter()
-                .map(|severity| DesiredAlarm {
-                    name: policy.naming.alarm_name(&facts.id, severity),
-                    instance: facts.id.clone(),
-                    severity,
-                    config: alarm_config(policy, facts, severity, thresholds.get(severity)),
-                })
-                .collect(),
-            notes,
-        },
+    let (thresholds, notes) = match policy.scope(facts) {
+        ScopeDecision::Out(why) => return Desire::None { reason: NoAlarmsReason::OutOfScope(why) },
+        ScopeDecision::In { thresholds, notes } => (thresholds, notes),
+    };
+    let watched: Vec<(MetricSeries, String, String)> = match &facts.series {
+        None => Vec::new(),
+        Some(series) => policy
+            .metric
+            .classify(series)
+            .into_iter()
+            .filter_map(|c| match c.verdict {
+                SeriesVerdict::Watched { label, path } => Some((c.series, label, path)),
+                SeriesVerdict::Skipped { .. } => None,
+            })
+            .collect(),
+    };
+    let mut alarms = Vec::with_capacity(2 * watched.len().max(1));
+    let provisional = watched.is_empty();
+    if provisional {
+        let dimensions = provisional_dimensions(policy, facts);
+        let path = policy.metric.dimensions.iter().find(|d| d.name == policy.metric.path_dimension);
+        let watches = Watches { path: path.map(|d| d.value.as_str()), provisional: true };
+        for severity in Severity::ALL {
+            let threshold = thresholds.get(severity);
+            alarms.push(DesiredAlarm {
+                name: policy.naming.provisional_alarm_name(&facts.id, severity),
+                instance: facts.id.clone(),
+                severity,
+                config: alarm_config(policy, facts, severity, threshold, dimensions.clone(), watches),
+            });
+        }
     }
+    for (series, label, path) in watched {
+        let watches = Watches { path: Some(&path), provisional: false };
+        for severity in Severity::ALL {
+            let threshold = thresholds.get(severity);
+            alarms.push(DesiredAlarm {
+                name: policy.naming.filesystem_alarm_name(&facts.id, &label, severity),
+                instance: facts.id.clone(),
+                severity,
+                config: alarm_config(
+                    policy,
+                    facts,
+                    severity,
+                    threshold,
+                    series.dimensions().to_vec(),
+                    watches,
+                ),
+            });
+        }
+    }
+    Desire::Alarms { alarms, notes, provisional }
 }
 
-fn alarm_config(policy: &Policy, facts: &InstanceFacts, severity: Severity, threshold: f64) -> AlarmConfig {
-    let topic = policy.severity(severity).topic.as_str().to_owned();
+/// The provisional pair's dimensions: the instance, the profile's fixed
+/// root-filesystem dimensions and, when configured, its Auto Scaling group.
+fn provisional_dimensions(policy: &Policy, facts: &InstanceFacts) -> Vec<Dimension> {
     let mut dimensions = vec![Dimension::new("InstanceId", facts.id.as_str())];
     dimensions.extend(policy.metric.dimensions.iter().cloned());
     if let (true, Some(group)) = (policy.metric.group_dimension, &facts.group) {
         dimensions.push(Dimension::new("AutoScalingGroupName", &group.name));
     }
+    dimensions
+}
+
+/// What an alarm watches, for its description.
+#[derive(Debug, Clone, Copy)]
+struct Watches<'a> {
+    path: Option<&'a str>,
+    provisional: bool,
+}
+
+fn alarm_config(
+    policy: &Policy,
+    facts: &InstanceFacts,
+    severity: Severity,
+    threshold: f64,
+    dimensions: Vec<Dimension>,
+    watches: Watches<'_>,
+) -> AlarmConfig {
+    let topic = policy.severity(severity).topic.as_str().to_owned();
     AlarmConfig {
-        description: description(policy, facts, severity, threshold),
+        description: description(policy, facts, severity, threshold, watches),
         namespace: policy.metric.namespace.clone(),
         metric_name: policy.metric.metric_name.clone(),
         dimensions,
@@ -99,8 +168,13 @@ fn alarm_config(policy: &Policy, facts: &InstanceFacts, severity: Severity, thre
 }
 
 /// Written for the person who receives the page at 3 a.m.
-fn description(policy: &Policy, facts: &InstanceFacts, severity: Severity, threshold: f64) -> String {
-    let filesystem = policy.metric.dimensions.iter().find(|d| d.name == "path" || d.name == "MountPath");
+fn description(
+    policy: &Policy,
+    facts: &InstanceFacts,
+    severity: Severity,
+    threshold: f64,
+    watches: Watches<'_>,
+) -> String {
     let minutes = i64::from(policy.period_seconds) * i64::from(policy.evaluation_periods) / 60;
     let action = match severity {
         Severity::Warning => "Plan clean-up or growth of the volume within the day.",
@@ -110,13 +184,13 @@ fn description(policy: &Policy, facts: &InstanceFacts, severity: Severity, thres
     };
     // Built piece by piece: a sweep writes 20 000 of these, and `format!`
     // costs a large share of planning time.
-    let mut text = String::with_capacity(768);
+    let mut text = String::with_capacity(512);
     text.push_str(severity.as_str());
     text.push_str(": ");
-    match filesystem {
-        Some(d) => {
+    match watches.path {
+        Some(path) => {
             text.push_str("filesystem ");
-            text.push_str(&d.value);
+            text.push_str(&shorten(path));
         }
         None => text.push_str("the monitored filesystem"),
     }
@@ -133,6 +207,13 @@ fn description(policy: &Policy, facts: &InstanceFacts, severity: Severity, thres
         " Check with `df -h` and `du -xh --max-depth=2 /`; free space (old logs, caches, \
          core dumps) or grow the EBS volume and the filesystem. Hand edits to this alarm are reverted.\n",
     );
+    if watches.provisional {
+        text.push_str(
+            "Provisional: the instance has published no disk series yet, so this alarm watches the \
+             configured root-filesystem series; it is replaced by one pair per published filesystem \
+             once the CloudWatch agent reports.\n",
+        );
+    }
     text.push_str(OWNERSHIP_MARKER);
     text
 }
@@ -142,6 +223,7 @@ mod tests {
     use super::*;
     use crate::policy::tests::{instance, policy};
     use crate::policy::MetricProfile;
+    use crate::series::MetricSeries;
 
     fn alarms(desire: Desire) -> Vec<DesiredAlarm> {
         match desire {
@@ -151,18 +233,18 @@ mod tests {
     }
 
     #[test]
-    fn running_in_scope_instance_gets_warning_and_critical() {
+    fn running_in_scope_instance_without_series_gets_the_provisional_pair() {
         let p = policy();
         let mut facts = instance(&[("Environment", "production"), ("Name", "web-1")]);
         facts.state = InstanceState::Running;
         let alarms = alarms(desired_alarms(&p, &Subject::Present(facts)));
         assert_eq!(alarms.len(), 2);
         let (warning, critical) = (&alarms[0], &alarms[1]);
-        assert_eq!(warning.name.as_str(), "ec2-disk-i-0123456789abcdef0-warning");
+        assert_eq!(warning.name.as_str(), "ec2-disk-provisional-i-0123456789abcdef0-warning");
         assert_eq!(warning.config.threshold, 60.0);
         assert_eq!(warning.config.alarm_actions, vec![p.warning.topic.to_string()]);
         assert_eq!(warning.config.ok_actions, vec![p.warning.topic.to_string()]);
-        assert_eq!(critical.name.as_str(), "ec2-disk-i-0123456789abcdef0-critical");
+        assert_eq!(critical.name.as_str(), "ec2-disk-provisional-i-0123456789abcdef0-critical");
         assert_eq!(critical.config.threshold, 80.0);
         assert_eq!(critical.config.alarm_actions, vec![p.critical.topic.to_string()]);
         for alarm in &alarms {
@@ -184,8 +266,89 @@ mod tests {
             assert!(c.description.contains("i-0123456789abcdef0 (web-1)"), "{}", c.description);
             assert!(c.description.contains("filesystem /"));
             assert!(c.description.contains("10 minutes"));
+            assert!(c.description.contains("Provisional"));
             assert!(c.description.len() <= 1024);
         }
+    }
+
+    fn agent_series(path: &str, device: &str, fstype: &str) -> MetricSeries {
+        MetricSeries::new(vec![
+            Dimension::new("InstanceId", "i-0123456789abcdef0"),
+            Dimension::new("path", path),
+            Dimension::new("device", device),
+            Dimension::new("fstype", fstype),
+        ])
+    }
+
+    fn with_series(series: Vec<MetricSeries>) -> Subject {
+        let mut facts = instance(&[("Environment", "production")]);
+        facts.series = Some(series);
+        Subject::Present(facts)
+    }
+
+    #[test]
+    fn each_published_filesystem_gets_a_pair_on_exactly_its_dimensions() {
+        let p = policy();
+        let published = vec![
+            agent_series("/", "nvme0n1p1", "xfs"),
+            agent_series("/data", "nvme1n1", "ext4"),
+            agent_series("/run", "tmpfs", "tmpfs"),
+        ];
+        let desire = desired_alarms(&p, &with_series(published.clone()));
+        let Desire::Alarms { alarms, provisional, .. } = desire else { panic!("expected alarms") };
+        assert!(!provisional);
+        let names: Vec<&str> = alarms.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "ec2-disk-i-0123456789abcdef0-root-warning",
+                "ec2-disk-i-0123456789abcdef0-root-critical",
+                "ec2-disk-i-0123456789abcdef0-data-warning",
+                "ec2-disk-i-0123456789abcdef0-data-critical",
+            ]
+        );
+        for (alarm, series) in alarms.iter().zip([&published[0], &published[0], &published[1], &published[1]])
+        {
+            assert_eq!(alarm.config.dimensions, series.dimensions(), "{}", alarm.name);
+            assert!(alarm.config.is_normalized());
+            assert!(!alarm.config.description.contains("Provisional"));
+        }
+        assert!(alarms[2].config.description.contains("filesystem /data on"));
+        assert_eq!(alarms[3].config.threshold, 80.0);
+    }
+
+    #[test]
+    fn only_filtered_series_or_none_listed_means_provisional() {
+        let p = policy();
+        for series in [vec![], vec![agent_series("/run", "tmpfs", "tmpfs")]] {
+            let Desire::Alarms { alarms, provisional, .. } = desired_alarms(&p, &with_series(series)) else {
+                panic!("expected alarms")
+            };
+            assert!(provisional);
+            assert_eq!(alarms[0].name.as_str(), "ec2-disk-provisional-i-0123456789abcdef0-warning");
+        }
+    }
+
+    #[test]
+    fn legacy_series_and_the_group_variant_are_copied_exactly() {
+        let mut p = policy();
+        p.metric = MetricProfile::legacy(None);
+        let series = MetricSeries::new(vec![
+            Dimension::new("InstanceId", "i-0123456789abcdef0"),
+            Dimension::new("Filesystem", "/dev/nvme1n1"),
+            Dimension::new("MountPath", "/srv/data"),
+            Dimension::new("AutoScalingGroupName", "web"),
+        ]);
+        let pseudo = MetricSeries::new(vec![
+            Dimension::new("InstanceId", "i-0123456789abcdef0"),
+            Dimension::new("Filesystem", "tmpfs"),
+            Dimension::new("MountPath", "/dev/shm"),
+        ]);
+        let alarms = alarms(desired_alarms(&p, &with_series(vec![series.clone(), pseudo])));
+        assert_eq!(alarms.len(), 2);
+        assert_eq!(alarms[0].name.as_str(), "ec2-disk-i-0123456789abcdef0-srv-data-warning");
+        assert_eq!(alarms[0].config.dimensions, series.dimensions());
+        assert_eq!(alarms[0].config.namespace, "System/Linux");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::ids::InstanceId;
+use crate::series::MetricSeries;
 
 /// Seconds since the Unix epoch. The core never reads the clock: callers pass
 /// times in, so every decision is reproducible in a test.
@@ -72,6 +73,10 @@ pub struct InstanceFacts {
     /// The Auto Scaling group the instance belongs to, when it was looked up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<AutoScalingGroup>,
+    /// The series of the profile's disk metric the instance published
+    /// recently, when they were listed; `None` when they were not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<Vec<MetricSeries>>,
 }
 
 /// An Auto Scaling group and its own tags (which do not always reach the

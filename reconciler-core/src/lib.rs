@@ -8,6 +8,7 @@
 //!
 //! * [`policy`]: which instances are in scope and what their alarms look like.
 //! * [`desired`]: the alarms one instance should have, or why it should have none.
+//! * [`series`]: which published disk series get alarms, and their names.
 //! * [`plan`]: the full-configuration diff between desired and observed alarms.
 //! * [`maintenance`]: AWS Health maintenance windows as self-expiring alarm mutes.
 //! * [`settle`]: how an event's claim about an instance combines with what the
@@ -20,9 +21,10 @@ pub mod instance;
 pub mod maintenance;
 pub mod plan;
 pub mod policy;
+pub mod series;
 pub mod settle;
 
-pub use alarm::{AlarmConfig, Dimension, Naming, ObservedAlarm, Severity, OWNERSHIP_MARKER};
+pub use alarm::{AlarmConfig, Dimension, NameKind, Naming, ObservedAlarm, Severity, OWNERSHIP_MARKER};
 pub use desired::{desired_alarms, Desire, DesiredAlarm, NoAlarmsReason};
 pub use ids::{AlarmName, IdError, InstanceId, TopicArn};
 pub use instance::{
@@ -32,6 +34,7 @@ pub use maintenance::{
     plan_maintenance, HealthStatus, MaintenanceAction, MaintenanceNotice, MaintenanceSettings, MuteRule,
     MuteWindow,
 };
-pub use plan::{plan, Change, Conflict, DeleteReason, FieldChange, Plan};
+pub use plan::{plan, Change, Conflict, DeleteReason, FieldChange, Plan, Retired};
 pub use policy::{MetricProfile, OutOfScope, Policy, ScopeDecision, SeverityPolicy, Thresholds};
+pub use series::{ClassifiedSeries, MetricSeries, SeriesFilter, SeriesVerdict};
 pub use settle::{settle, Settlement, StateClaim};

@@ -174,7 +174,7 @@ pub fn parse_mute_rule_name(policy: &Policy, name: &str) -> Option<InstanceId> {
 
 /// 64-bit FNV-1a. Rule names must stay the same across builds and Rust
 /// versions, which the standard library's hasher does not promise.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
@@ -326,7 +326,13 @@ mod tests {
         assert_eq!(rule.window, MuteWindow { start: UnixTime(start - 600), end: UnixTime(start + 5400) });
         assert_eq!(rule.window.duration(), "PT1H40M");
         let names: Vec<&str> = rule.alarms.iter().map(AlarmName::as_str).collect();
-        assert_eq!(names, ["ec2-disk-i-0123456789abcdef0-warning", "ec2-disk-i-0123456789abcdef0-critical"]);
+        assert_eq!(
+            names,
+            [
+                "ec2-disk-provisional-i-0123456789abcdef0-warning",
+                "ec2-disk-provisional-i-0123456789abcdef0-critical"
+            ]
+        );
         assert!(rule.name.starts_with("ec2-disk-mute-i-0123456789abcdef0-"), "{}", rule.name);
         assert!(rule.description.contains(OWNERSHIP_MARKER));
     }

@@ -3,14 +3,44 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use crate::alarm::{AlarmConfig, ObservedAlarm};
+use crate::alarm::{AlarmConfig, NameKind, ObservedAlarm};
 use crate::desired::{desired_alarms, Desire, DesiredAlarm, NoAlarmsReason};
 use crate::ids::{AlarmName, InstanceId};
 use crate::instance::Subject;
 use crate::policy::Policy;
 
-/// Why an owned alarm is deleted: the reason its instance should have none.
-pub type DeleteReason = NoAlarmsReason;
+/// Why an owned alarm is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum DeleteReason {
+    /// Its instance should have no alarms at all.
+    Instance(NoAlarmsReason),
+    /// The instance keeps alarms, but not this one.
+    Alarm(Retired),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum Retired {
+    /// A provisional alarm now that the instance's own series have alarms, or
+    /// an alarm named by an earlier release.
+    Superseded,
+    /// The filesystem's series is no longer published (unmounted, or the
+    /// agent stopped reporting it), or the filter now skips it.
+    SeriesGone,
+}
+
+impl fmt::Display for DeleteReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Instance(reason) => reason.fmt(f),
+            Self::Alarm(Retired::Superseded) => f.write_str("replaced by the instance's current alarms"),
+            Self::Alarm(Retired::SeriesGone) => {
+                f.write_str("its series is no longer published or is now filtered out")
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
@@ -119,6 +149,9 @@ pub struct Plan {
     pub unchanged: Vec<AlarmName>,
     /// Why an instance's override tags were ignored, and similar remarks.
     pub notes: Vec<(InstanceId, String)>,
+    /// Running, in-scope instances that have only the provisional pair: they
+    /// have published no disk series (that passes the filter) yet.
+    pub provisional: Vec<InstanceId>,
 }
 
 impl Plan {
@@ -141,8 +174,8 @@ pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -
     // conflicts are found in these groups of one or two without a name index.
     let mut by_instance: HashMap<&str, Vec<&ObservedAlarm>> = HashMap::new();
     for alarm in observed {
-        if let Some((instance, _)) = policy.naming.split(&alarm.name) {
-            by_instance.entry(instance).or_default().push(alarm);
+        if let Some(parts) = policy.naming.split(&alarm.name) {
+            by_instance.entry(parts.instance).or_default().push(alarm);
         }
     }
 
@@ -155,11 +188,17 @@ pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -
         let named = by_instance.remove(subject.id().as_str()).unwrap_or_default();
         let owned = named.iter().copied().filter(|a| a.config.has_ownership_marker());
         match desired_alarms(policy, subject) {
-            Desire::Alarms { alarms, notes } => {
+            Desire::Alarms { alarms, notes, provisional } => {
                 result.notes.extend(notes.into_iter().map(|n| (subject.id().clone(), n)));
+                if provisional {
+                    result.provisional.push(subject.id().clone());
+                }
                 for stale in owned.filter(|a| !alarms.iter().any(|wanted| wanted.name == a.name)) {
-                    // Only reachable if a later version stops wanting a severity.
-                    result.changes.push(delete(stale, subject.id(), NoAlarmsReason::Gone));
+                    let retired = match policy.naming.split(&stale.name).map(|p| p.kind) {
+                        Some(NameKind::Filesystem(_)) => Retired::SeriesGone,
+                        _ => Retired::Superseded,
+                    };
+                    result.changes.push(delete(stale, subject.id(), DeleteReason::Alarm(retired)));
                 }
                 for alarm in alarms {
                     match named.iter().find(|a| a.name == alarm.name) {
@@ -180,7 +219,7 @@ pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -
             }
             Desire::None { reason } => {
                 for alarm in owned {
-                    result.changes.push(delete(alarm, subject.id(), reason.clone()));
+                    result.changes.push(delete(alarm, subject.id(), DeleteReason::Instance(reason.clone())));
                 }
             }
         }
@@ -188,7 +227,7 @@ pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -
     for (instance, alarms) in by_instance {
         let instance = InstanceId::parse(instance).expect("validated by Naming::split");
         for alarm in alarms.into_iter().filter(|a| a.config.has_ownership_marker()) {
-            result.changes.push(delete(alarm, &instance, NoAlarmsReason::Gone));
+            result.changes.push(delete(alarm, &instance, DeleteReason::Instance(NoAlarmsReason::Gone)));
         }
     }
 
@@ -256,6 +295,7 @@ mod tests {
     use crate::alarm::{Dimension, Severity};
     use crate::instance::{InstanceFacts, InstanceState};
     use crate::policy::tests::{instance, policy};
+    use crate::series::MetricSeries;
 
     fn running(id: &str, env: &str) -> Subject {
         let mut facts: InstanceFacts = instance(&[("Environment", env)]);
@@ -296,8 +336,8 @@ mod tests {
         assert_eq!(
             summary(&plan),
             [
-                "create ec2-disk-i-0000000000000000a-critical (missing)",
-                "create ec2-disk-i-0000000000000000a-warning (missing)"
+                "create ec2-disk-provisional-i-0000000000000000a-critical (missing)",
+                "create ec2-disk-provisional-i-0000000000000000a-warning (missing)"
             ]
         );
     }
@@ -360,7 +400,7 @@ mod tests {
             let plan = plan(&policy(), std::slice::from_ref(&subject), &observed);
             assert_eq!(
                 summary(&plan),
-                [format!("update ec2-disk-i-0000000000000000a-warning ({reason})")],
+                [format!("update ec2-disk-provisional-i-0000000000000000a-warning ({reason})")],
                 "{name}"
             );
         }
@@ -380,8 +420,8 @@ mod tests {
             assert_eq!(
                 summary(&plan),
                 [
-                    format!("delete ec2-disk-{A}-critical ({reason})"),
-                    format!("delete ec2-disk-{A}-warning ({reason})"),
+                    format!("delete ec2-disk-provisional-{A}-critical ({reason})"),
+                    format!("delete ec2-disk-provisional-{A}-warning ({reason})"),
                 ]
             );
         }
@@ -443,10 +483,102 @@ mod tests {
         assert!(plan.notes[0].1.contains("not a number"), "{:?}", plan.notes);
     }
 
+    fn publishing(subject: Subject, paths: &[&str]) -> Subject {
+        let Subject::Present(mut facts) = subject else { return subject };
+        let series = paths.iter().map(|path| {
+            MetricSeries::new(vec![
+                Dimension::new("InstanceId", facts.id.as_str()),
+                Dimension::new("path", *path),
+                Dimension::new("device", "nvme0n1p1"),
+                Dimension::new("fstype", "xfs"),
+            ])
+        });
+        facts.series = Some(series.collect());
+        Subject::Present(facts)
+    }
+
     #[test]
-    fn severity_is_part_of_the_name() {
+    fn the_provisional_pair_is_replaced_once_series_appear() {
+        let before = running(A, "production");
+        let observed = existing(&before);
+        assert_eq!(plan(&policy(), std::slice::from_ref(&before), &observed).provisional.len(), 1);
+        let after = publishing(running(A, "production"), &["/", "/data"]);
+        let plan = plan(&policy(), &[after], &observed);
+        assert!(plan.provisional.is_empty());
+        assert_eq!(
+            summary(&plan),
+            [
+                format!("create ec2-disk-{A}-data-critical (missing)"),
+                format!("create ec2-disk-{A}-data-warning (missing)"),
+                format!("create ec2-disk-{A}-root-critical (missing)"),
+                format!("create ec2-disk-{A}-root-warning (missing)"),
+                format!(
+                    "delete ec2-disk-provisional-{A}-critical (replaced by the instance's current alarms)"
+                ),
+                format!(
+                    "delete ec2-disk-provisional-{A}-warning (replaced by the instance's current alarms)"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_filesystem_whose_series_vanished_loses_its_pair() {
+        let observed = existing(&publishing(running(A, "production"), &["/", "/data"]));
+        let plan = plan(&policy(), &[publishing(running(A, "production"), &["/"])], &observed);
+        assert_eq!(
+            summary(&plan),
+            [
+                format!("delete ec2-disk-{A}-data-critical (its series is no longer published or is now filtered out)"),
+                format!("delete ec2-disk-{A}-data-warning (its series is no longer published or is now filtered out)"),
+            ]
+        );
+        assert!(plan
+            .changes
+            .iter()
+            .all(|c| matches!(c, Change::Delete { reason: DeleteReason::Alarm(Retired::SeriesGone), .. })));
+        assert_eq!(plan.unchanged.len(), 2);
+    }
+
+    #[test]
+    fn an_instance_whose_series_all_vanished_falls_back_to_the_provisional_pair() {
+        let observed = existing(&publishing(running(A, "production"), &["/"]));
+        let plan = plan(&policy(), &[publishing(running(A, "production"), &[])], &observed);
+        let verbs: Vec<&str> = plan.changes.iter().map(Change::verb).collect();
+        assert_eq!(verbs, ["create", "create", "delete", "delete"]);
+        assert_eq!(plan.provisional.len(), 1);
+    }
+
+    #[test]
+    fn names_of_earlier_releases_are_replaced_not_left_behind() {
+        let mut observed = existing(&running(A, "production"));
+        for alarm in &mut observed {
+            let renamed = alarm.name.as_str().replace("provisional-", "");
+            alarm.name = AlarmName::parse(&renamed).unwrap();
+        }
+        let plan = plan(&policy(), &[publishing(running(A, "production"), &["/"])], &observed);
+        assert_eq!(
+            summary(&plan)[2..],
+            [
+                format!("delete ec2-disk-{A}-critical (replaced by the instance's current alarms)"),
+                format!("delete ec2-disk-{A}-warning (replaced by the instance's current alarms)"),
+            ]
+        );
+        // And when the instance has gone, they are orphans like any other owned alarm.
+        assert_eq!(super::plan(&policy(), &[], &observed).changes.len(), 2);
+    }
+
+    #[test]
+    fn severity_and_filesystem_are_part_of_the_name() {
         let p = policy();
         let id = InstanceId::parse(A).unwrap();
-        assert_ne!(p.naming.alarm_name(&id, Severity::Warning), p.naming.alarm_name(&id, Severity::Critical));
+        let names = [
+            p.naming.provisional_alarm_name(&id, Severity::Warning),
+            p.naming.provisional_alarm_name(&id, Severity::Critical),
+            p.naming.filesystem_alarm_name(&id, "root", Severity::Warning),
+            p.naming.filesystem_alarm_name(&id, "data", Severity::Warning),
+        ];
+        let unique: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use crate::alarm::{Dimension, Naming, Severity};
 use crate::ids::TopicArn;
 use crate::instance::{InstanceFacts, TagSource};
+use crate::series::{classify_series, ClassifiedSeries, MetricSeries, SeriesFilter};
 
 /// Tag that takes an instance out of scope when set to `true`, `yes` or `1`.
 pub const OPT_OUT_TAG: &str = "disk-alarms:opt-out";
@@ -33,9 +34,10 @@ pub struct SeverityPolicy {
     pub topic: TopicArn,
 }
 
-/// Which published disk series the alarms watch. The instance's `InstanceId`
-/// dimension is always added; `dimensions` are the fixed extra ones, which
-/// must equal what the agent or script publishes, or the alarm never fires.
+/// Which disk metric the alarms watch. Each instance's published series of
+/// it are discovered; `dimensions` (with `InstanceId`, and `group_dimension`)
+/// are only the provisional pair's guess at the root filesystem's series,
+/// used until the instance publishes anything.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricProfile {
     pub name: &'static str,
@@ -43,8 +45,13 @@ pub struct MetricProfile {
     pub metric_name: String,
     pub dimensions: Vec<Dimension>,
     /// The agent appends `AutoScalingGroupName` (its `append_dimensions`), so
-    /// alarms of instances in a group carry that dimension too.
+    /// the provisional alarms of instances in a group carry that dimension too.
     pub group_dimension: bool,
+    /// The dimension that holds the mount path.
+    pub path_dimension: &'static str,
+    /// The dimension the filesystem-type patterns of `filter` are matched against.
+    pub fstype_dimension: &'static str,
+    pub filter: SeriesFilter,
 }
 
 impl MetricProfile {
@@ -58,6 +65,9 @@ impl MetricProfile {
             dimensions: extra
                 .unwrap_or_else(|| vec![Dimension::new("path", "/"), Dimension::new("fstype", "xfs")]),
             group_dimension: false,
+            path_dimension: "path",
+            fstype_dimension: "fstype",
+            filter: SeriesFilter::default(),
         }
     }
 
@@ -71,7 +81,16 @@ impl MetricProfile {
                 vec![Dimension::new("Filesystem", "/dev/xvda1"), Dimension::new("MountPath", "/")]
             }),
             group_dimension: false,
+            path_dimension: "MountPath",
+            // `df`'s Filesystem column: a device, or `tmpfs`, `overlay`, ... for pseudo filesystems.
+            fstype_dimension: "Filesystem",
+            filter: SeriesFilter::default(),
         }
+    }
+
+    /// What happens to each of an instance's published series.
+    pub fn classify(&self, series: &[MetricSeries]) -> Vec<ClassifiedSeries> {
+        classify_series(self.path_dimension, self.fstype_dimension, &self.filter, series)
     }
 }
 
@@ -237,6 +256,7 @@ pub(crate) mod tests {
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             launch_time: None,
             group: None,
+            series: None,
         }
     }
 

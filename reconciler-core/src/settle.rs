@@ -111,6 +111,7 @@ mod tests {
             tags: Default::default(),
             launch_time: Some(UnixTime(launched)),
             group: None,
+            series: None,
         })
     }
 

@@ -195,6 +195,61 @@ impl World {
         self.alarms().await.into_keys().collect()
     }
 
+    /// One data point of the CloudWatch agent's disk metric (namespace
+    /// `CWAgent`, `disk_used_percent`) with exactly `dimensions`, as the agent
+    /// publishes it; the series then shows in `ListMetrics`.
+    pub async fn put_disk_metric(&self, dimensions: &[(&str, &str)], value: f64) {
+        let datum = aws_sdk_cloudwatch::types::MetricDatum::builder()
+            .metric_name(DISK_METRIC)
+            .set_dimensions(Some(
+                dimensions
+                    .iter()
+                    .map(|(name, value)| {
+                        aws_sdk_cloudwatch::types::Dimension::builder().name(*name).value(*value).build()
+                    })
+                    .collect(),
+            ))
+            .value(value)
+            .unit(aws_sdk_cloudwatch::types::StandardUnit::Percent)
+            .build();
+        self.cloudwatch
+            .put_metric_data()
+            .namespace(DISK_NAMESPACE)
+            .metric_data(datum)
+            .send()
+            .await
+            .expect("PutMetricData");
+    }
+
+    /// The dimension sets of the disk series an instance published, as
+    /// `ListMetrics` reports them: each sorted, the list sorted and deduplicated.
+    pub async fn published_series(&self, instance: &str) -> Vec<Vec<(String, String)>> {
+        let filter =
+            aws_sdk_cloudwatch::types::DimensionFilter::builder().name("InstanceId").value(instance).build();
+        let mut pages = self
+            .cloudwatch
+            .list_metrics()
+            .namespace(DISK_NAMESPACE)
+            .metric_name(DISK_METRIC)
+            .dimensions(filter)
+            .into_paginator()
+            .send();
+        let mut series = Vec::new();
+        while let Some(page) = pages.next().await {
+            for metric in page.expect("ListMetrics").metrics() {
+                series.push(dimension_set(
+                    metric
+                        .dimensions()
+                        .iter()
+                        .map(|d| (d.name().unwrap_or_default(), d.value().unwrap_or_default())),
+                ));
+            }
+        }
+        series.sort();
+        series.dedup();
+        series
+    }
+
     /// The configuration environment the Lambda gets from the SAM template.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
@@ -241,13 +296,21 @@ impl World {
     }
 }
 
+/// The CloudWatch agent's disk metric, which the alarms watch.
+pub const DISK_NAMESPACE: &str = "CWAgent";
+pub const DISK_METRIC: &str = "disk_used_percent";
+
 /// An alarm's dimensions as sorted (name, value) pairs: CloudWatch treats them as a set.
 pub fn dimensions(alarm: &MetricAlarm) -> Vec<(String, String)> {
-    let mut dims: Vec<(String, String)> = alarm
-        .dimensions()
-        .iter()
-        .map(|d| (d.name().unwrap_or_default().to_owned(), d.value().unwrap_or_default().to_owned()))
-        .collect();
+    dimension_set(
+        alarm.dimensions().iter().map(|d| (d.name().unwrap_or_default(), d.value().unwrap_or_default())),
+    )
+}
+
+/// (name, value) pairs as a sorted list, the form [`dimensions`] returns.
+pub fn dimension_set<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
+    let mut dims: Vec<(String, String)> =
+        pairs.into_iter().map(|(name, value)| (name.to_owned(), value.to_owned())).collect();
     dims.sort();
     dims
 }
@@ -263,6 +326,11 @@ pub const SAMPLE_GROUP: &str = "web-production";
 /// An `events/autoscaling-*.json` sample retargeted at `instance` in `group`.
 pub fn autoscaling_event(sample: &str, instance: &str, group: &str) -> Value {
     sample_event_with(sample, &[("i-0123456789abcdef0", instance), (SAMPLE_GROUP, group)])
+}
+
+/// `events/provisional-follow-up.json`, the follow-up schedule's event.
+pub fn follow_up_event() -> Value {
+    sample_event_with("provisional-follow-up.json", &[])
 }
 
 /// A sample from `events/` with each `(from, to)` text replacement applied.

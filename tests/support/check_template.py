@@ -57,6 +57,7 @@ EXPECTED_ACTIONS = {
     "autoscaling:DescribeAutoScalingInstances": [ANY],
     "autoscaling:DescribeAutoScalingGroups": [ANY],
     "cloudwatch:ListAlarmMuteRules": [ANY],
+    "cloudwatch:ListMetrics": [ANY],
     # Read-only, this account's and Region's alarms.
     "cloudwatch:DescribeAlarms": [ACCOUNT_ALARMS, OWN_ALARMS],
     # Writes: only what the function owns.
@@ -89,6 +90,7 @@ STAR_RESOURCE_ALLOWED = {
     "autoscaling:DescribeAutoScalingInstances",
     "autoscaling:DescribeAutoScalingGroups",
     "cloudwatch:ListAlarmMuteRules",
+    "cloudwatch:ListMetrics",
 }
 
 # Function events that make SAM add nothing to the function's role.

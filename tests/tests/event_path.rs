@@ -9,16 +9,24 @@ async fn running_production_instance_gets_exactly_two_correct_alarms_and_a_dupli
     let world = World::new("us-east-2").await;
     let id = world.launch(&[("Environment", "production"), ("Name", "web-1")]).await;
 
+    // The instance publishes no disk series yet: it gets the provisional
+    // pair, on the configured root-filesystem dimensions.
     let report = world.handle_sample("ec2-running.json", &id).report(0);
     assert_eq!(report["created"], 2, "{report:#}");
+    assert_eq!(report["instances_provisional"], 1, "{report:#}");
+    assert_eq!(report["alarms_series_gone"], 0, "{report:#}");
+    assert_eq!(report["api_calls"]["ListMetrics"], 1, "{report:#}");
 
     let alarms = world.alarms().await;
     let names: Vec<&String> = alarms.keys().collect();
-    assert_eq!(names, [&format!("ec2-disk-{id}-critical"), &format!("ec2-disk-{id}-warning")]);
+    assert_eq!(
+        names,
+        [&format!("ec2-disk-provisional-{id}-critical"), &format!("ec2-disk-provisional-{id}-warning")]
+    );
     for (severity, threshold, topic) in
         [("warning", 60.0, "disk-warning"), ("critical", 80.0, "disk-critical")]
     {
-        let alarm = &alarms[&format!("ec2-disk-{id}-{severity}")];
+        let alarm = &alarms[&format!("ec2-disk-provisional-{id}-{severity}")];
         assert_eq!(alarm.namespace(), Some("CWAgent"));
         assert_eq!(alarm.metric_name(), Some("disk_used_percent"));
         assert_eq!(
@@ -36,6 +44,7 @@ async fn running_production_instance_gets_exactly_two_correct_alarms_and_a_dupli
         let description = alarm.alarm_description().unwrap_or_default();
         assert!(description.contains(&format!("{id} (web-1)")), "{description}");
         assert!(description.contains("[managed-by: ec2-disk-alarms]"), "{description}");
+        assert!(description.contains("Provisional"), "{description}");
     }
 
     // moto stamps every PutMetricAlarm; an unchanged stamp proves no write.

@@ -18,12 +18,14 @@ const LAUNCHED: &str = "autoscaling-launch.json";
 const TERMINATED: &str = "autoscaling-terminate.json";
 const GROUP_NAME_TAG: &str = "aws:autoscaling:groupName";
 
+/// moto's instances publish no disk series, so every instance here has the
+/// provisional pair, on the configured root-filesystem dimensions.
 fn warning(id: &str) -> String {
-    format!("ec2-disk-{id}-warning")
+    format!("ec2-disk-provisional-{id}-warning")
 }
 
 fn critical(id: &str) -> String {
-    format!("ec2-disk-{id}-critical")
+    format!("ec2-disk-provisional-{id}-critical")
 }
 
 /// Both alarm names of an instance, sorted as `World::alarms` sorts them.

@@ -6,16 +6,31 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricAlarm};
 use e2e_tests::World;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const MARKER: &str = "[managed-by: ec2-disk-alarms]";
 
+/// The names the product gives the alarms of these tests' instances: moto's
+/// instances publish no disk series, so each gets the provisional pair.
 fn warning(id: &str) -> String {
-    format!("ec2-disk-{id}-warning")
+    format!("ec2-disk-provisional-{id}-warning")
 }
 
 fn critical(id: &str) -> String {
-    format!("ec2-disk-{id}-critical")
+    format!("ec2-disk-provisional-{id}-critical")
+}
+
+/// A name of a release before series discovery, still recognised as an
+/// owned name (and replaced when it carries the ownership marker).
+fn earlier_release(id: &str, severity: &str) -> String {
+    format!("ec2-disk-{id}-{severity}")
+}
+
+/// The line a readable report adds when instances are on the provisional pair.
+fn provisional_line(instances: usize) -> String {
+    format!(
+        "Series: {instances} instance(s) on the provisional pair (no disk series published yet), 0 alarm(s) whose series is gone."
+    )
 }
 
 /// `PutMetricAlarm` with every setting of `source`, under `name`, with the
@@ -262,9 +277,14 @@ async fn a_sweep_repairs_every_kind_of_drift_and_leaves_persons_alarms_alone() {
     .into_iter()
     .collect();
     assert_eq!(rendered.by_instance, expected_text, "plan:\n{text}");
+    // The four running production instances publish no disk series.
+    let series_line = provisional_line(4);
     assert_eq!(
         without_mute_cleanup_note(&rendered.other),
-        ["Plan: 3 to create, 1 to update, 7 to delete, 4 unchanged; 7 instances examined, 6 in scope; 0 conflicts, 0 failures."],
+        [
+            "Plan: 3 to create, 1 to update, 7 to delete, 4 unchanged; 7 instances examined, 6 in scope; 0 conflicts, 0 failures.",
+            series_line.as_str()
+        ],
         "plan:\n{text}"
     );
     assert!(!text.contains(&persons), "plan:\n{text}");
@@ -276,6 +296,11 @@ async fn a_sweep_repairs_every_kind_of_drift_and_leaves_persons_alarms_alone() {
     assert_eq!(plan["dry_run"], true, "{plan:#}");
     assert_eq!(plan["trigger"], "sweep", "{plan:#}");
     assert_eq!(counts(&plan), expected_counts, "{plan:#}");
+    assert_eq!(
+        (&plan["instances_provisional"], &plan["alarms_series_gone"]),
+        (&json!(4), &json!(0)),
+        "{plan:#}"
+    );
     assert_eq!(change_set(&plan), expected_changes, "{plan:#}");
     assert!(
         plan["changes"].as_array().is_some_and(|c| c.iter().all(|c| c["status"] == "planned")),
@@ -295,7 +320,10 @@ async fn a_sweep_repairs_every_kind_of_drift_and_leaves_persons_alarms_alone() {
     assert_eq!(applied_text.by_instance, expected_text, "{}", applied.stdout());
     assert_eq!(
         without_mute_cleanup_note(&applied_text.other),
-        ["Applied: 3 created, 1 updated, 7 deleted, 4 unchanged; 7 instances examined, 6 in scope; 0 conflicts, 0 failures."],
+        [
+            "Applied: 3 created, 1 updated, 7 deleted, 4 unchanged; 7 instances examined, 6 in scope; 0 conflicts, 0 failures.",
+            series_line.as_str()
+        ],
         "{}",
         applied.stdout()
     );
@@ -324,6 +352,7 @@ async fn a_sweep_repairs_every_kind_of_drift_and_leaves_persons_alarms_alone() {
     let again = world.alarmctl(&["sweep", "--json"], b"").report(0);
     assert_eq!(again["dry_run"], false, "{again:#}");
     assert_eq!(counts(&again), [0, 0, 0, 8, 7, 6], "{again:#}");
+    assert_eq!(again["instances_provisional"], 4, "{again:#}");
     assert_eq!(again["changes"], serde_json::json!([]), "{again:#}");
     assert_eq!(again["conflicts"], serde_json::json!([]), "{again:#}");
     assert_eq!(again["failures"], serde_json::json!([]), "{again:#}");
@@ -340,6 +369,7 @@ async fn a_sweep_of_an_empty_region_succeeds_with_nothing_to_do() {
 
     let plan = world.alarmctl(&["plan", "--json"], b"").report(0);
     assert_eq!(counts(&plan), [0; 6], "{plan:#}");
+    assert_eq!(plan["instances_provisional"], 0, "{plan:#}");
 
     let report = world.alarmctl(&["sweep", "--json"], b"").report(0);
     assert_eq!(report["trigger"], "sweep", "{report:#}");
@@ -373,26 +403,32 @@ async fn alarms_under_the_owned_names_without_the_marker_are_never_touched() {
     let staging = world.launch(&[("Environment", "staging")]).await;
     let gone = "i-0fedcba9876543210";
 
-    // People's alarms that happen to use the owned naming scheme.
+    // People's alarms that happen to use the owned naming schemes: the one
+    // the product generates now, and the one of earlier releases, which it
+    // still recognises (and replaces when the alarm carries the marker).
     let foreign = [
         (warning(&stopped), &stopped),
+        (earlier_release(&stopped, "critical"), &stopped),
         (warning(&running), &running),
+        (earlier_release(&running, "critical"), &running),
         (critical(&staging), &staging),
         (warning(gone), &gone.to_owned()),
+        (earlier_release(gone, "warning"), &gone.to_owned()),
     ];
     for (name, id) in &foreign {
         put_persons_alarm(&world, name, id, "Bob made this one by hand").await;
     }
     let before = world.alarms().await;
-    assert_eq!(before.len(), 4);
+    assert_eq!(before.len(), 7);
     let conflict_for = |name: &str| {
         format!(
             "alarm {name} exists without the ownership marker; it is left untouched and {running} is not covered by it"
         )
     };
 
-    // Only the running, in-scope instance's name is a conflict; its other
-    // severity is still created.
+    // Only the running, in-scope instance's generated name is a conflict; its
+    // other severity is still created, and the alarm under its earlier-release
+    // name is neither a conflict nor replaced.
     let plan = world.alarmctl(&["plan", "--json"], b"").report(0);
     assert_eq!(plan["conflicts"], serde_json::json!([conflict_for(&warning(&running))]), "{plan:#}");
     let only_create: BTreeSet<_> =
@@ -417,7 +453,7 @@ async fn alarms_under_the_owned_names_without_the_marker_are_never_touched() {
         "{report:#}"
     );
     let after = world.alarms().await;
-    assert_eq!(after.len(), 5);
+    assert_eq!(after.len(), 8);
     for (name, _) in &foreign {
         assert_eq!(after[name], before[name], "{name} was modified");
     }

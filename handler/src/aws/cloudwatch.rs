@@ -1,9 +1,13 @@
 use aws_sdk_cloudwatch::types::{
-    AlarmMuteRuleSummary, AlarmType, ComparisonOperator, MetricAlarm, MuteTargets, Rule, Schedule, Statistic,
+    AlarmMuteRuleSummary, AlarmType, ComparisonOperator, DimensionFilter, MetricAlarm, MuteTargets,
+    RecentlyActive, Rule, Schedule, Statistic,
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::DateTime;
-use reconciler_core::{AlarmConfig, AlarmName, DesiredAlarm, Dimension, MuteRule, ObservedAlarm, UnixTime};
+use reconciler_core::{
+    AlarmConfig, AlarmName, DesiredAlarm, Dimension, InstanceId, MetricSeries, MuteRule, ObservedAlarm,
+    UnixTime,
+};
 use tracing::warn;
 
 use super::classify;
@@ -15,6 +19,10 @@ const DELETE: &str = "DeleteAlarms";
 const PUT_MUTE: &str = "PutAlarmMuteRule";
 const DELETE_MUTE: &str = "DeleteAlarmMuteRule";
 const LIST_MUTES: &str = "ListAlarmMuteRules";
+const LIST_METRICS: &str = "ListMetrics";
+/// Only series with data in the last three hours: a filesystem unmounted
+/// (or a device renamed) drops out the same day, not two weeks later.
+const RECENTLY_ACTIVE: &str = "PT3H";
 /// What `DeleteAlarmMuteRule` answers for a rule that does not exist.
 const NOT_FOUND_CODES: &[&str] = &["ResourceNotFoundException", "ResourceNotFound"];
 /// The largest page `DescribeAlarms` returns.
@@ -137,6 +145,40 @@ impl AlarmStore for CloudWatchAlarms {
             Err(error) if error.code().is_some_and(|code| NOT_FOUND_CODES.contains(&code)) => Ok(()),
             Err(error) => Err(classify(DELETE_MUTE, &error)),
         }
+    }
+
+    async fn published_series(
+        &self,
+        namespace: &str,
+        metric: &str,
+        instance: Option<&InstanceId>,
+    ) -> Result<Vec<MetricSeries>, PortError> {
+        let filter =
+            instance.map(|id| DimensionFilter::builder().name("InstanceId").value(id.as_str()).build());
+        let mut pages = self
+            .client
+            .list_metrics()
+            .namespace(namespace)
+            .metric_name(metric)
+            .set_dimensions(filter.map(|f| vec![f]))
+            .recently_active(RecentlyActive::from(RECENTLY_ACTIVE))
+            .into_paginator()
+            .send();
+        let mut series = Vec::new();
+        while let Some(page) = pages.next().await {
+            self.calls.begin(LIST_METRICS).await;
+            let page = page.map_err(|e| classify(LIST_METRICS, &e))?;
+            series.extend(page.metrics().iter().map(|metric| {
+                MetricSeries::new(
+                    metric
+                        .dimensions()
+                        .iter()
+                        .map(|d| Dimension::new(d.name().unwrap_or_default(), d.value().unwrap_or_default()))
+                        .collect(),
+                )
+            }));
+        }
+        Ok(series)
     }
 
     async fn mute_rules(

@@ -93,5 +93,6 @@ fn convert(instance: &Instance) -> Option<InstanceFacts> {
         tags,
         launch_time: instance.launch_time().map(|t| UnixTime(t.secs())),
         group: None,
+        series: None,
     })
 }
