@@ -1,10 +1,12 @@
-//! Scale benchmark: full sweeps of a simulated 10 000-instance account.
+//! Scale benchmark: full sweeps of a simulated 10 000-instance account, and
+//! what discovering the published disk series (`ListMetrics`) costs per
+//! sweep, per event and per follow-up pass.
 //!
 //! Runs on a paused tokio clock, so API pacing, AWS's quotas, the SDK's retry
 //! back-off and the Lambda deadline cost simulated time, not real time.
 //! `cargo bench -p handler --bench sweep_scale`; BENCHMARKS.md explains the
 //! model and the figures. Exits non-zero when an account does not end up
-//! holding exactly the desired alarms, a change was lost, or the sweep made
+//! holding exactly the desired alarms, a change was lost, or a run made
 //! a call of an operation the tables do not list.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -16,12 +18,14 @@ use handler::app::{handle_event, HandleError};
 use handler::config::Config;
 use handler::event::continuation_event;
 use handler::fake::FakeCloud;
+use handler::ports::AlarmStore;
 use handler::ports::{default_rate_limits, Continuation, PortError, RateLimits, MAX_GROUP_LOOKUP_BATCH};
-use handler::reconcile::{Reconciler, RunOptions};
+use handler::reconcile::{Reconciler, RunOptions, FOLLOW_UP_PER_INSTANCE_LISTINGS};
 use reconciler_core::{
-    desired_alarms, AlarmConfig, Desire, InstanceFacts, InstanceId, InstanceState, Subject, UnixTime,
+    desired_alarms, AlarmConfig, Desire, Dimension, InstanceFacts, InstanceId, InstanceState, MetricSeries,
+    Subject, UnixTime,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::time::Instant;
@@ -34,18 +38,21 @@ const LAMBDA_TIMEOUT: Duration = Duration::from_secs(900);
 /// Lambda retries a failed asynchronous invocation twice (template.yaml:
 /// `MaximumRetryAttempts: 2`), about one and two minutes later.
 const ASYNC_RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(60), Duration::from_secs(120)];
-/// Page sizes of DescribeInstances and DescribeAlarms, and DeleteAlarms' batch.
+/// Page sizes of DescribeInstances, DescribeAlarms and ListMetrics, and DeleteAlarms' batch.
 const INSTANCE_PAGE: u64 = 1000;
 const ALARM_PAGE: u64 = 100;
+const METRIC_PAGE: u64 = 500;
 const DELETE_BATCH: u64 = 100;
 /// Instance ids per `DescribeAutoScalingInstances` call, group names per
 /// `DescribeAutoScalingGroups` call.
 const GROUP_LOOKUP_BATCH: u64 = MAX_GROUP_LOOKUP_BATCH as u64;
-/// Every operation a sweep calls, in the tables' order. A call of any other
-/// operation makes the benchmark fail rather than leave it out of the tables.
-const OPERATIONS: [&str; 7] = [
+/// Every operation a sweep, an event or a follow-up pass calls, in the
+/// tables' order. A call of any other operation makes the benchmark fail
+/// rather than leave it out of the tables.
+const OPERATIONS: [&str; 8] = [
     "DescribeInstances",
     "DescribeAlarms",
+    "ListMetrics",
     "PutMetricAlarm",
     "DeleteAlarms",
     "DescribeAutoScalingInstances",
@@ -53,19 +60,72 @@ const OPERATIONS: [&str; 7] = [
     "ListAlarmMuteRules",
 ];
 
-/// AWS's quotas, one for each of `OPERATIONS`: CloudWatch's defaults, and
-/// EC2's describe bucket, which refills at 20 calls a second. Assumed, not
-/// published defaults: the Auto Scaling describe calls at 20 a second, and
-/// ListAlarmMuteRules at 9, like DescribeAlarms. The function paces none of
-/// these four itself, so beyond a bucket's burst the account throttles them.
+/// `ListMetrics`' place in `OPERATIONS`.
+const LIST_METRICS: usize = 2;
+
+/// AWS's quotas, one for each of `OPERATIONS`: CloudWatch's defaults
+/// (ListMetrics 25 a second among them), and EC2's describe bucket, which
+/// refills at 20 calls a second. Assumed, not published defaults: the Auto
+/// Scaling describe calls at 20 a second, and ListAlarmMuteRules at 9, like
+/// DescribeAlarms. The function paces none of these four itself, so beyond a
+/// bucket's burst the account throttles them.
 fn server_quotas() -> RateLimits {
     let mut quotas = default_rate_limits();
+    quotas.insert("ListMetrics", LIST_METRICS_QUOTA);
     quotas.insert("DescribeInstances", 20.0);
     quotas.insert("DescribeAutoScalingInstances", 20.0);
     quotas.insert("DescribeAutoScalingGroups", 20.0);
     quotas.insert("ListAlarmMuteRules", 9.0);
     quotas
 }
+
+/// CloudWatch's default quota for ListMetrics, calls per second.
+const LIST_METRICS_QUOTA: f64 = 25.0;
+
+/// The metric the default (`cwagent`) profile watches.
+const NAMESPACE: &str = "CWAgent";
+const METRIC: &str = "disk_used_percent";
+
+/// The filesystems the CloudWatch agent reports on an instance: path, device, type.
+type Filesystem = (&'static str, &'static str, &'static str);
+const ROOT: Filesystem = ("/", "nvme0n1p1", "xfs");
+const DATA: Filesystem = ("/data", "nvme1n1", "ext4");
+/// Filtered out (tmpfs, and a path under /run): gets no alarms.
+const RUN: Filesystem = ("/run", "tmpfs", "tmpfs");
+
+/// What an instance publishes (series with data in the last three hours).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Agent {
+    /// Nothing: no agent, or not running.
+    Silent,
+    /// `/` and `/run`.
+    Root,
+    /// `/`, `/data` and `/run`.
+    RootAndData,
+}
+
+impl Agent {
+    fn filesystems(self) -> &'static [Filesystem] {
+        match self {
+            Agent::Silent => &[],
+            Agent::Root => &[ROOT, RUN],
+            Agent::RootAndData => &[ROOT, DATA, RUN],
+        }
+    }
+
+    /// The series that pass the default filter: one alarm pair each.
+    fn watched(self) -> u64 {
+        match self {
+            Agent::Silent => 0,
+            Agent::Root => 1,
+            Agent::RootAndData => 2,
+        }
+    }
+}
+
+/// Which instances publish what: the main fleet's [`agent`], or a follow-up
+/// pass's fleet.
+type Fleet<'a> = &'a dyn Fn(u64) -> Agent;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Drift {
@@ -107,7 +167,11 @@ const SCENARIOS: [Scenario; 5] = [
 ];
 
 fn main() -> ExitCode {
+    assert_eq!(OPERATIONS[LIST_METRICS], "ListMetrics");
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|arg| arg == "--discovery") {
+        return discovery_process();
+    }
     match args.iter().position(|arg| arg == "--scenario") {
         Some(at) => scenario_process(args.get(at + 1).and_then(|i| i.parse().ok()).expect("scenario number")),
         None => compare(),
@@ -116,24 +180,68 @@ fn main() -> ExitCode {
 
 /// How a scenario's process hands its figures to the one that compares them.
 const OUTCOME_LINE: &str = "OUTCOME ";
+/// How the discovery process hands its figures over.
+const PROBES_LINE: &str = "PROBES ";
+
+/// Real time a scenario's or the probes' process may take; they need seconds.
+/// A simulated clock that stops advancing (a task that waits zero time in a
+/// loop never lets it move) would otherwise hang the benchmark.
+const WATCHDOG: Duration = Duration::from_secs(300);
+
+/// Ends the process with status 2 if it is still running after [`WATCHDOG`].
+fn start_watchdog(what: String) {
+    std::thread::spawn(move || {
+        std::thread::sleep(WATCHDOG);
+        eprintln!(
+            "{what}: not finished after {} s of real time; the simulated clock has probably stopped advancing",
+            WATCHDOG.as_secs()
+        );
+        std::process::exit(2);
+    });
+}
+
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("tokio runtime")
+}
 
 /// Each scenario runs in a process of its own, so that its memory figures
 /// are not inflated or masked by what an earlier scenario left behind.
 fn scenario_process(index: usize) -> ExitCode {
     let baseline_kb = status_kb("VmRSS");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("tokio runtime");
-    let outcome = runtime.block_on(run(&SCENARIOS[index], baseline_kb));
+    start_watchdog(format!("scenario {}", SCENARIOS[index].name));
+    let outcome = paused_runtime().block_on(run(&SCENARIOS[index], baseline_kb));
     println!("{OUTCOME_LINE}{}", serde_json::to_string(&outcome).expect("outcome as JSON"));
+    ExitCode::SUCCESS
+}
+
+/// The discovery probes run in a process of their own, after the scenarios.
+fn discovery_process() -> ExitCode {
+    start_watchdog("discovery probes".into());
+    let probes = paused_runtime().block_on(discovery());
+    println!("{PROBES_LINE}{}", serde_json::to_string(&probes).expect("probes as JSON"));
     ExitCode::SUCCESS
 }
 
 fn compare() -> ExitCode {
     let wall = std::time::Instant::now();
     let executable = std::env::current_exe().expect("the benchmark's own executable");
+    let fleet = FleetSummary::of(&agent);
+    println!(
+        "Fleet: {} instances, {} running in scope: {} publish / and /run, {} /, /data and /run, {} nothing \
+         (provisional); {} series published in all (out-of-scope instances' included), {} desired alarms.",
+        count(INSTANCES),
+        count(fleet.in_scope),
+        count(fleet.in_scope_root),
+        count(fleet.in_scope_data),
+        count(fleet.in_scope_silent),
+        count(fleet.series),
+        count(fleet.desired_alarms),
+    );
+    println!();
     let mut outcomes: Vec<Outcome> = Vec::new();
     for (index, scenario) in SCENARIOS.iter().enumerate() {
         let output = std::process::Command::new(&executable)
@@ -156,6 +264,25 @@ fn compare() -> ExitCode {
             }
         }
     }
+    let output = std::process::Command::new(&executable)
+        .arg("--discovery")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("discovery process");
+    let mut probes: Option<Vec<Probe>> = None;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        match line.strip_prefix(PROBES_LINE) {
+            Some(json) => probes = Some(serde_json::from_str(json).expect("probes from JSON")),
+            None => println!("{line}"),
+        }
+    }
+    let probes = match probes {
+        Some(probes) if output.status.success() => probes,
+        _ => {
+            eprintln!("discovery probes did not finish: {}", output.status);
+            return ExitCode::FAILURE;
+        }
+    };
 
     println!();
     println!("## Calls");
@@ -208,7 +335,8 @@ fn compare() -> ExitCode {
     let kb_per_alarm = with_alarms.rss_before_kb.saturating_sub(without.rss_before_kb) as f64
         / with_alarms.owned_before.max(1) as f64;
     println!(
-        "The simulated account's 14,000 alarms take {} ({:.2} kB each: RSS at the start of (a) minus (b)).",
+        "The simulated account's {} alarms take {} ({:.2} kB each: RSS at the start of (a) minus (b)).",
+        count(with_alarms.owned_before),
         megabytes(with_alarms.rss_before_kb.saturating_sub(without.rss_before_kb)),
         kb_per_alarm
     );
@@ -234,6 +362,8 @@ fn compare() -> ExitCode {
             megabytes(working),
         );
     }
+
+    print_discovery(&fleet, &outcomes, &probes);
 
     println!();
     println!("## Targets");
@@ -278,16 +408,21 @@ fn compare() -> ExitCode {
     let uncounted: BTreeSet<&str> = outcomes
         .iter()
         .flat_map(|o| o.calls.keys())
+        .chain(probes.iter().flat_map(|p| p.calls.keys()))
         .map(String::as_str)
         .filter(|op| !OPERATIONS.contains(op))
         .collect();
-    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.verification.is_err()).collect();
+    let failed: Vec<(&str, &String)> = outcomes
+        .iter()
+        .filter_map(|o| Some((o.name.as_str(), o.verification.as_ref().err()?)))
+        .chain(probes.iter().filter_map(|p| Some((p.name.as_str(), p.verification.as_ref().err()?))))
+        .collect();
     if failed.is_empty() && uncounted.is_empty() {
         println!("Verification: every account holds exactly the desired alarms; no change was lost.");
         ExitCode::SUCCESS
     } else {
-        for o in failed {
-            eprintln!("VERIFICATION FAILED for {}: {}", o.name, o.verification.as_ref().unwrap_err());
+        for (name, error) in failed {
+            eprintln!("VERIFICATION FAILED for {name}: {error}");
         }
         if !uncounted.is_empty() {
             let uncounted: Vec<&str> = uncounted.into_iter().collect();
@@ -380,12 +515,20 @@ impl Outcome {
 
     /// Seconds the calls made need at the quotas, one operation after another.
     fn quota_bound(&self) -> f64 {
-        let quotas = server_quotas();
-        OPERATIONS
-            .iter()
-            .map(|op| self.calls(op) as f64 / quotas.get(op).expect("a quota for every counted operation"))
-            .sum()
+        quota_bound(&self.calls)
     }
+}
+
+/// Seconds `calls` need at the quotas, one operation after another.
+fn quota_bound(calls: &BTreeMap<String, u64>) -> f64 {
+    let quotas = server_quotas();
+    OPERATIONS
+        .iter()
+        .map(|op| {
+            calls.get(*op).copied().unwrap_or(0) as f64
+                / quotas.get(op).expect("a quota for every counted operation")
+        })
+        .sum()
 }
 
 /// Captures the follow-up invocation a sweep asks for.
@@ -409,9 +552,9 @@ async fn run(scenario: &Scenario, baseline_kb: u64) -> Outcome {
     let wall = std::time::Instant::now();
     let config = config();
     let cloud = FakeCloud::with_quotas(&server_quotas(), &default_rate_limits());
-    let needed = build_account(&cloud, &config, scenario.drift);
+    let needed = build_account(&cloud, &config, scenario.drift, &agent);
     let owned_before = cloud.alarm_names().len() as u64;
-    let lower_bound = lower_bound(&config, owned_before, needed);
+    let lower_bound = lower_bound(&config, owned_before, needed, &agent);
     println!(
         "{}: {} instances, {} owned alarms before, {} / {} / {} to create / update / delete",
         scenario.name,
@@ -438,7 +581,7 @@ async fn run(scenario: &Scenario, baseline_kb: u64) -> Outcome {
 
     let (retried, surfaced) = cloud.throttles();
     let writes = cloud.writes();
-    let desired = desired(&reconciler.config, &fleet());
+    let desired = desired(&reconciler.config, &agent);
     let verification = verify(&cloud, &desired).and_then(|()| {
         if writes == needed.writes() {
             Ok(())
@@ -519,11 +662,7 @@ async fn lambda(
             count(cloud.writes() - writes_before),
         );
         for generation in continuation.take() {
-            let time = OffsetDateTime::from_unix_timestamp(simulated_now(start).0)
-                .expect("valid time")
-                .format(&Rfc3339)
-                .expect("formatted time");
-            queue.push_back((continuation_event(generation, &time), 0));
+            queue.push_back((continuation_event(generation, &rfc3339(simulated_now(start))), 0));
         }
         if failed {
             if attempt < ASYNC_RETRY_DELAYS.len() {
@@ -552,10 +691,16 @@ async fn unbounded(reconciler: &Reconciler<FakeCloud, FakeCloud>, start: Instant
 }
 
 /// The calls one complete pass over the account needs, per operation in the
-/// order of `OPERATIONS`: read every instance and every owned alarm, look up
-/// the Auto Scaling groups of the instances whose alarms depend on them, make
-/// the changes, and list the mute rules once to remove expired ones.
-fn lower_bound(config: &Config, owned_before: u64, needed: Changes) -> [u64; OPERATIONS.len()] {
+/// order of `OPERATIONS`: read every instance, every owned alarm and every
+/// published series, look up the Auto Scaling groups of the instances whose
+/// alarms depend on them, make the changes, and list the mute rules once to
+/// remove expired ones.
+fn lower_bound(
+    config: &Config,
+    owned_before: u64,
+    needed: Changes,
+    fleet: Fleet<'_>,
+) -> [u64; OPERATIONS.len()] {
     let policy = &config.policy;
     // As `Reconciler::attach_groups` decides: a running (or pending) instance
     // needs its group when it lacks the scope tag (or alarms carry the group
@@ -580,6 +725,7 @@ fn lower_bound(config: &Config, owned_before: u64, needed: Changes) -> [u64; OPE
     [
         INSTANCES.div_ceil(INSTANCE_PAGE),
         owned_before.div_ceil(ALARM_PAGE).max(1),
+        list_pages(FleetSummary::of(fleet).series),
         needed.creates + needed.updates,
         needed.deletes.div_ceil(DELETE_BATCH),
         unknown_membership.div_ceil(GROUP_LOOKUP_BATCH),
@@ -588,8 +734,18 @@ fn lower_bound(config: &Config, owned_before: u64, needed: Changes) -> [u64; OPE
     ]
 }
 
+/// `ListMetrics` pages of an account-wide listing of `series` series: an
+/// empty listing still costs one call.
+fn list_pages(series: u64) -> u64 {
+    series.div_ceil(METRIC_PAGE).max(1)
+}
+
 fn simulated_now(start: Instant) -> UnixTime {
     UnixTime(NOW + i64::try_from(start.elapsed().as_secs()).unwrap_or(0))
+}
+
+fn rfc3339(time: UnixTime) -> String {
+    OffsetDateTime::from_unix_timestamp(time.0).expect("valid time").format(&Rfc3339).expect("formatted time")
 }
 
 fn config() -> Config {
@@ -601,13 +757,106 @@ fn config() -> Config {
     .expect("benchmark configuration")
 }
 
-/// A deterministic pseudo-random id for instance number `n` (splitmix64).
-fn instance_id(n: u64) -> InstanceId {
+/// A deterministic pseudo-random number for `n` (splitmix64).
+fn mix(n: u64) -> u64 {
     let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    InstanceId::parse(&format!("i-0{z:016x}")).expect("valid instance id")
+    z ^ (z >> 31)
+}
+
+/// A deterministic pseudo-random id for instance number `n`.
+fn instance_id(n: u64) -> InstanceId {
+    InstanceId::parse(&format!("i-0{:016x}", mix(n))).expect("valid instance id")
+}
+
+fn is_running(n: u64) -> bool {
+    matches!(n % 20, 0..=13 | 16..=18)
+}
+
+/// Running production instances: the ones in scope.
+fn is_in_scope(n: u64) -> bool {
+    n % 20 <= 13
+}
+
+/// Instance number `n`'s place among the in-scope instances (0, 1, 2, ...).
+fn in_scope_index(n: u64) -> Option<u64> {
+    is_in_scope(n).then_some(n / 20 * 14 + n % 20)
+}
+
+/// What instance number `n` of the main fleet publishes. A deterministic
+/// pseudo-random tenth of the running instances, in scope or not, publishes
+/// nothing (no agent yet); the others publish `/` and `/run`, and three in
+/// ten of them also `/data`. Instances that are not running publish nothing
+/// (their series are older than three hours).
+fn agent(n: u64) -> Agent {
+    if !is_running(n) {
+        return Agent::Silent;
+    }
+    match mix(n ^ 0x5eed_5eed) % 10 {
+        0 => Agent::Silent,
+        1..=3 => Agent::RootAndData,
+        _ => Agent::Root,
+    }
+}
+
+/// The series instance `id` publishes, as `ListMetrics` returns them.
+fn series_of(id: &InstanceId, agent: Agent) -> Vec<MetricSeries> {
+    agent
+        .filesystems()
+        .iter()
+        .map(|(path, device, fstype)| {
+            MetricSeries::new(vec![
+                Dimension::new("InstanceId", id.as_str()),
+                Dimension::new("path", *path),
+                Dimension::new("device", *device),
+                Dimension::new("fstype", *fstype),
+            ])
+        })
+        .collect()
+}
+
+/// The CloudWatch agent starts publishing instance `id`'s series.
+fn publish(cloud: &FakeCloud, id: &InstanceId, agent: Agent) {
+    for (path, device, fstype) in agent.filesystems() {
+        cloud.publish(
+            NAMESPACE,
+            METRIC,
+            &[("InstanceId", id.as_str()), ("path", path), ("device", device), ("fstype", fstype)],
+        );
+    }
+}
+
+/// Counts of a fleet, computed from its construction.
+#[derive(Default)]
+struct FleetSummary {
+    in_scope: u64,
+    in_scope_root: u64,
+    in_scope_data: u64,
+    in_scope_silent: u64,
+    /// Series in the account, in scope or not.
+    series: u64,
+    desired_alarms: u64,
+}
+
+impl FleetSummary {
+    fn of(fleet: Fleet<'_>) -> Self {
+        let mut summary = Self::default();
+        for n in 0..INSTANCES {
+            let agent = fleet(n);
+            summary.series += agent.filesystems().len() as u64;
+            if is_in_scope(n) {
+                summary.in_scope += 1;
+                match agent {
+                    Agent::Silent => summary.in_scope_silent += 1,
+                    Agent::Root => summary.in_scope_root += 1,
+                    Agent::RootAndData => summary.in_scope_data += 1,
+                }
+                summary.desired_alarms += 2 * agent.watched().max(1);
+            }
+        }
+        summary
+    }
 }
 
 /// Instance number `n` of a fleet: 70 % production running, 10 % production
@@ -635,32 +884,36 @@ fn instance(n: u64) -> InstanceFacts {
     }
 }
 
-fn fleet() -> Vec<InstanceFacts> {
-    (0..INSTANCES).map(instance).collect()
+/// Instance number `n` as the reconciler sees it once it has listed the series.
+fn instance_with_series(n: u64, agent: Agent) -> InstanceFacts {
+    let mut facts = instance(n);
+    facts.series = Some(series_of(&facts.id, agent));
+    facts
 }
 
-/// The alarms the policy wants for `instances`, by name.
-fn desired(config: &Config, instances: &[InstanceFacts]) -> BTreeMap<String, AlarmConfig> {
+/// The alarms the policy wants for the fleet, by name.
+fn desired(config: &Config, fleet: Fleet<'_>) -> BTreeMap<String, AlarmConfig> {
     let mut desired = BTreeMap::new();
-    for facts in instances {
-        if let Desire::Alarms { alarms, .. } =
-            desired_alarms(&config.policy, &Subject::Present(facts.clone()))
-        {
+    for n in 0..INSTANCES {
+        let facts = instance_with_series(n, fleet(n));
+        if let Desire::Alarms { alarms, .. } = desired_alarms(&config.policy, &Subject::Present(facts)) {
             desired.extend(alarms.into_iter().map(|a| (a.name.to_string(), a.config)));
         }
     }
     desired
 }
 
-/// Fills the account: the fleet, and its alarms in the scenario's starting
-/// state, put by hand. One instance at a time, so that no large temporary
-/// copy inflates the memory figures. Returns what a correct sweep has to
-/// change, known from the construction.
-fn build_account(cloud: &FakeCloud, config: &Config, drift: Drift) -> Changes {
+/// Fills the account: the fleet, the series it publishes, and its alarms in
+/// the scenario's starting state, put by hand. One instance at a time, so
+/// that no large temporary copy inflates the memory figures. Returns what a
+/// correct sweep has to change, known from the construction.
+fn build_account(cloud: &FakeCloud, config: &Config, drift: Drift, fleet: Fleet<'_>) -> Changes {
     let mut needed = Changes::default();
     let mut desired_count = 0;
     for n in 0..INSTANCES {
-        let facts = instance(n);
+        let agent = fleet(n);
+        let facts = instance_with_series(n, agent);
+        publish(cloud, &facts.id, agent);
         if let Desire::Alarms { alarms, .. } =
             desired_alarms(&config.policy, &Subject::Present(facts.clone()))
         {
@@ -680,14 +933,17 @@ fn build_account(cloud: &FakeCloud, config: &Config, drift: Drift) -> Changes {
                 desired_count += 1;
             }
         }
-        cloud.put_instance(facts);
+        // The EC2 API knows nothing of series.
+        cloud.put_instance(InstanceFacts { series: None, ..facts });
     }
     if drift == Drift::Orphans {
-        // Owned alarms of instances that existed once: ids the account no longer knows.
+        // Owned alarms of instances that existed once: ids the account no longer
+        // knows, each with the pair of its root filesystem, whose series are long gone.
         for n in INSTANCES..INSTANCES + desired_count / 10 / 2 {
             let mut facts = instance(0);
             facts.id = instance_id(n);
             facts.tags.insert("Name".to_owned(), format!("web-{n:05}"));
+            facts.series = Some(series_of(&facts.id, Agent::Root));
             if let Desire::Alarms { alarms, .. } = desired_alarms(&config.policy, &Subject::Present(facts)) {
                 for alarm in alarms {
                     cloud.put_alarm_by_hand(alarm.name.as_str(), exact_size(alarm.config));
@@ -725,6 +981,329 @@ fn verify(cloud: &FakeCloud, desired: &BTreeMap<String, AlarmConfig>) -> Result<
         Ok(())
     } else {
         Err(format!("{missing} desired alarms missing, {different} different, {extra} not wanted"))
+    }
+}
+
+/// One measured run of the discovery section: an event, a follow-up pass, or
+/// the sweep's account-wide listing alone, on a 10 000-instance account.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Probe {
+    name: String,
+    calls: BTreeMap<String, u64>,
+    /// Per operation, in the order of `OPERATIONS`.
+    lower_bound: [u64; OPERATIONS.len()],
+    simulated: Duration,
+    /// Throttling answers the modelled SDK retried (surfaced ones fail the run).
+    retried: u64,
+    writes: u64,
+    verification: Result<(), String>,
+}
+
+impl Probe {
+    fn calls(&self, operation: &str) -> u64 {
+        self.calls.get(operation).copied().unwrap_or(0)
+    }
+
+    fn bound(&self, operation: &str) -> u64 {
+        OPERATIONS.iter().position(|op| *op == operation).map_or(0, |i| self.lower_bound[i])
+    }
+}
+
+/// A lower bound with only the given operations' terms.
+fn bound_of(terms: &[(&str, u64)]) -> [u64; OPERATIONS.len()] {
+    let mut bound = [0; OPERATIONS.len()];
+    for (operation, calls) in terms {
+        let index = OPERATIONS.iter().position(|op| op == operation).expect("a counted operation");
+        bound[index] += calls;
+    }
+    bound
+}
+
+/// An account in the state `fleet` calls for, every alarm present and correct.
+struct Account {
+    cloud: FakeCloud,
+    reconciler: Reconciler<FakeCloud, FakeCloud>,
+}
+
+impl Account {
+    fn steady(fleet: Fleet<'_>) -> Self {
+        let cloud = FakeCloud::with_quotas(&server_quotas(), &default_rate_limits());
+        let config = config();
+        build_account(&cloud, &config, Drift::None, fleet);
+        let reconciler = Reconciler {
+            config,
+            inventory: cloud.clone(),
+            alarms: cloud.clone(),
+            calls: cloud.calls.clone(),
+        };
+        Self { cloud, reconciler }
+    }
+
+    /// Runs `work` after a simulated second of idleness (every bucket full)
+    /// and records what it cost. `work` must succeed, and the account must
+    /// then hold exactly `desired` after `expected_writes` alarm writes.
+    async fn probe<F: std::future::Future<Output = Result<(), String>>>(
+        &self,
+        name: String,
+        lower_bound: [u64; OPERATIONS.len()],
+        desired: &BTreeMap<String, AlarmConfig>,
+        expected_writes: u64,
+        work: F,
+    ) -> Probe {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let before = self.cloud.calls.snapshot();
+        let writes_before = self.cloud.writes();
+        let (retried_before, _) = self.cloud.throttles();
+        let start = Instant::now();
+        let result = work.await;
+        let simulated = start.elapsed();
+        let calls = self
+            .cloud
+            .calls
+            .snapshot()
+            .into_iter()
+            .map(|(op, n)| (op.to_owned(), n - before.get(op).copied().unwrap_or(0)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let writes = self.cloud.writes() - writes_before;
+        let retried = self.cloud.throttles().0 - retried_before;
+        let verification = result.and_then(|()| verify(&self.cloud, desired)).and_then(|()| {
+            if writes == expected_writes {
+                Ok(())
+            } else {
+                Err(format!("{writes} alarm writes, {expected_writes} expected"))
+            }
+        });
+        println!("  {name}: {:.1} s simulated, {} writes", simulated.as_secs_f64(), count(writes));
+        Probe { name, calls, lower_bound, simulated, retried, writes, verification }
+    }
+
+    /// Handles `event` as one Lambda invocation would.
+    async fn invoke(&self, event: Value, origin: Instant) -> Result<(), String> {
+        let margin = Duration::from_secs(self.reconciler.config.deadline_margin_seconds);
+        let options = RunOptions {
+            dry_run: false,
+            now: simulated_now(origin),
+            deadline: Some(Instant::now() + LAMBDA_TIMEOUT - margin),
+            progress: false,
+        };
+        match handle_event(&self.reconciler, &RecordingContinuation::default(), event, options).await {
+            Ok(_) => Ok(()),
+            Err(HandleError::Incomplete(report)) => Err(report.failure_summary()),
+            Err(HandleError::Rejected(error)) => Err(format!("event rejected: {error}")),
+        }
+    }
+}
+
+/// An EC2 state-change event (events/ec2-running.json) for instance number `n`.
+fn state_change_event(n: u64, state: &str, time: UnixTime) -> Value {
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../events/ec2-running.json")).expect("sample event");
+    let id = instance_id(n);
+    event["id"] = json!(format!("state-change-{n}"));
+    event["time"] = json!(rfc3339(time));
+    event["resources"] = json!([format!("arn:aws:ec2:us-east-1:123456789012:instance/{id}")]);
+    event["detail"] = json!({ "instance-id": id.as_str(), "state": state });
+    event
+}
+
+/// Provisional instances in the follow-up passes measured: none, few enough
+/// to be listed one by one, and a tenth of the fleet.
+const FOLLOW_UP_PROVISIONAL: [u64; 3] = [0, 20, 1000];
+/// Running (state-change) events handled one after another in the burst probe.
+const EVENT_BURST: u64 = 100;
+
+/// The fleet before a follow-up pass: the first `provisional` in-scope
+/// instances publish nothing yet (they hold the provisional pair); every other
+/// running instance publishes as in the main fleet, except that in-scope ones
+/// all have the agent. `ready` of the provisional ones have started
+/// publishing `/` and `/run` when `after` is set.
+fn follow_up_agent(n: u64, provisional: u64, ready: u64, after: bool) -> Agent {
+    match in_scope_index(n) {
+        Some(i) if i < provisional => {
+            if after && i < ready {
+                Agent::Root
+            } else {
+                Agent::Silent
+            }
+        }
+        Some(_) if agent(n) == Agent::Silent => Agent::Root,
+        _ => agent(n),
+    }
+}
+
+/// What discovery costs on the 10 000-instance account: the sweep's
+/// account-wide listing, events, and follow-up passes.
+async fn discovery() -> Vec<Probe> {
+    let origin = Instant::now();
+    let mut probes = Vec::new();
+    println!("Discovery probes (10,000 instances):");
+    {
+        let account = Account::steady(&agent);
+        let desired = desired(&account.reconciler.config, &agent);
+        let pages = list_pages(FleetSummary::of(&agent).series);
+        let cloud = &account.cloud;
+        probes.push(
+            account
+                .probe(
+                    "sweep: the account-wide listing alone".into(),
+                    bound_of(&[("ListMetrics", pages)]),
+                    &desired,
+                    0,
+                    async {
+                        let series = cloud.published_series(NAMESPACE, METRIC, None).await;
+                        let listed = series.map_err(|e| e.to_string())?.len() as u64;
+                        let expected = FleetSummary::of(&agent).series;
+                        if listed == expected {
+                            Ok(())
+                        } else {
+                            Err(format!("{listed} series listed, {expected} published"))
+                        }
+                    },
+                )
+                .await,
+        );
+
+        let first =
+            |wanted: &dyn Fn(u64) -> bool| (0..INSTANCES).find(|n| wanted(*n)).expect("such an instance");
+        let events = [
+            (
+                "event: running, in scope, publishes / and /run",
+                first(&|n| is_in_scope(n) && agent(n) == Agent::Root),
+                "running",
+                1,
+            ),
+            (
+                "event: running, in scope, publishes /, /data and /run",
+                first(&|n| is_in_scope(n) && agent(n) == Agent::RootAndData),
+                "running",
+                1,
+            ),
+            (
+                "event: running, in scope, publishes nothing (provisional pair)",
+                first(&|n| is_in_scope(n) && agent(n) == Agent::Silent),
+                "running",
+                1,
+            ),
+            ("event: running, out of scope (staging)", first(&|n| n % 20 == 16), "running", 0),
+            ("event: stopped", first(&|n| n % 20 == 14), "stopped", 0),
+        ];
+        for (name, n, state, listings) in events {
+            let bound =
+                bound_of(&[("DescribeInstances", 1), ("DescribeAlarms", 2), ("ListMetrics", listings)]);
+            let event = state_change_event(n, state, simulated_now(origin));
+            probes.push(account.probe(name.into(), bound, &desired, 0, account.invoke(event, origin)).await);
+        }
+
+        let burst: Vec<u64> = (0..INSTANCES).filter(|n| is_in_scope(*n)).take(EVENT_BURST as usize).collect();
+        let bound = bound_of(&[
+            ("DescribeInstances", EVENT_BURST),
+            ("DescribeAlarms", 2 * EVENT_BURST),
+            ("ListMetrics", EVENT_BURST),
+        ]);
+        let name = format!("{EVENT_BURST} running events (in scope), one after another");
+        probes.push(
+            account
+                .probe(name, bound, &desired, 0, async {
+                    for n in burst {
+                        account
+                            .invoke(state_change_event(n, "running", simulated_now(origin)), origin)
+                            .await?;
+                    }
+                    Ok(())
+                })
+                .await,
+        );
+    }
+
+    let follow_up_event: Value =
+        serde_json::from_str(include_str!("../../events/provisional-follow-up.json")).expect("sample event");
+    for provisional in FOLLOW_UP_PROVISIONAL {
+        // A tenth of the waiting instances has started publishing since the last pass.
+        let ready = provisional / 10;
+        let before = move |n| follow_up_agent(n, provisional, ready, false);
+        let after = move |n| follow_up_agent(n, provisional, ready, true);
+        let account = Account::steady(&before);
+        for n in (0..INSTANCES).filter(|n| in_scope_index(*n).is_some_and(|i| i < ready)) {
+            publish(&account.cloud, &instance_id(n), Agent::Root);
+        }
+        let desired = desired(&account.reconciler.config, &after);
+        // Per provisional instance, or one account-wide listing, whichever is fewer calls.
+        let listings = provisional.min(list_pages(FleetSummary::of(&after).series));
+        let bound = bound_of(&[
+            ("DescribeAlarms", (2 * provisional).div_ceil(ALARM_PAGE).max(1) + 2 * ready),
+            ("ListMetrics", listings + ready),
+            ("DescribeInstances", u64::from(ready > 0)),
+            ("PutMetricAlarm", 2 * ready),
+            ("DeleteAlarms", (2 * ready).div_ceil(DELETE_BATCH)),
+        ]);
+        let name = format!(
+            "follow-up pass: {} provisional, {} of them now publishing",
+            count(provisional),
+            count(ready)
+        );
+        let work = account.invoke(follow_up_event.clone(), origin);
+        probes.push(account.probe(name, bound, &desired, 4 * ready, work).await);
+    }
+    probes
+}
+
+fn print_discovery(fleet: &FleetSummary, outcomes: &[Outcome], probes: &[Probe]) {
+    println!();
+    println!("## Discovery cost (10 000 instances)");
+    println!();
+    let pages = list_pages(fleet.series);
+    println!(
+        "{} series published (pages of {METRIC_PAGE}: {pages} ListMetrics calls for an account-wide listing, \
+         {} at the quota of {LIST_METRICS_QUOTA} per second). ListMetrics calls per sweep, by scenario: {}.",
+        count(fleet.series),
+        seconds(pages as f64 / LIST_METRICS_QUOTA),
+        outcomes
+            .iter()
+            .map(|o| format!(
+                "{} {} in {} invocation{} (bound {})",
+                o.name.split(' ').next().unwrap_or(""),
+                count(o.calls("ListMetrics")),
+                o.invocations.total,
+                if o.invocations.total == 1 { "" } else { "s" },
+                count(o.lower_bound[LIST_METRICS]),
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "The follow-up pass lists each provisional instance's series when there are at most \
+         {FOLLOW_UP_PER_INSTANCE_LISTINGS}, otherwise the whole account's."
+    );
+    println!();
+    println!(
+        "| case | ListMetrics calls | lower bound | ListMetrics ÷ 25 per s | all calls | lower bound (all) | calls ÷ bound | simulated time | quota-bound time | throttles retried | writes | converged |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for p in probes {
+        let total: u64 = OPERATIONS.iter().map(|op| p.calls(op)).sum();
+        let bound: u64 = p.lower_bound.iter().sum();
+        let detail: Vec<String> = OPERATIONS
+            .iter()
+            .filter(|op| p.calls(op) > 0 || p.bound(op) > 0)
+            .map(|op| format!("{op} {}", count(p.calls(op))))
+            .collect();
+        println!(
+            "| {} | {} | {} | {} | {} ({}) | {} | {:.3} | {} | {} | {} | {} | {} |",
+            p.name,
+            count(p.calls("ListMetrics")),
+            count(p.bound("ListMetrics")),
+            seconds(p.calls("ListMetrics") as f64 / LIST_METRICS_QUOTA),
+            count(total),
+            detail.join(", "),
+            count(bound),
+            total as f64 / bound.max(1) as f64,
+            seconds(p.simulated.as_secs_f64()),
+            seconds(quota_bound(&p.calls)),
+            p.retried,
+            count(p.writes),
+            p.verification.as_ref().map_or_else(|e| format!("**no**: {e}"), |()| "yes".into()),
+        );
     }
 }
 

@@ -179,11 +179,14 @@ impl TokenBucket {
         let elapsed = now.duration_since(self.updated).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate).min(self.rate.max(1.0));
         self.updated = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        // Floating-point refills can stop a hair short of a whole token; a wait
+        // rounded to zero would never let a paused clock advance.
+        if self.tokens >= 1.0 - 1e-9 {
+            self.tokens = (self.tokens - 1.0).max(0.0);
             None
         } else {
-            Some(std::time::Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+            let wait = std::time::Duration::from_secs_f64((1.0 - self.tokens) / self.rate);
+            Some(wait.max(std::time::Duration::from_millis(1)))
         }
     }
 }
@@ -260,5 +263,24 @@ mod tests {
         // Operations without a limit are only counted.
         calls.begin("DescribeInstances").await;
         assert!((start.elapsed().as_secs_f64() - elapsed).abs() < 0.001);
+    }
+
+    /// A refill can leave the bucket a rounding error short of a whole token
+    /// (0.99999999999999922 was seen); the wait for the rest then rounded to
+    /// zero nanoseconds, and a paused clock never advanced past it.
+    #[tokio::test(start_paused = true)]
+    async fn a_bucket_a_rounding_error_short_of_a_token_still_makes_progress() {
+        for short in [1e-15, 7.8e-16, 1e-12] {
+            let mut bucket = TokenBucket::new(25.0);
+            bucket.tokens = 1.0 - short;
+            match bucket.take() {
+                None => assert!(bucket.tokens >= 0.0),
+                Some(wait) => assert!(wait >= std::time::Duration::from_millis(1), "{wait:?}"),
+            }
+        }
+        let mut bucket = TokenBucket::new(25.0);
+        bucket.tokens = 0.5;
+        let wait = bucket.take().expect("half a token is not a token");
+        assert_eq!(wait, std::time::Duration::from_millis(20));
     }
 }

@@ -878,3 +878,46 @@ async fn groups_without_names_makes_no_call() {
     assert!(inventory.groups(&[]).await.unwrap().is_empty());
     assert_eq!(calls.get("DescribeAutoScalingGroups"), 0);
 }
+
+#[tokio::test]
+async fn list_metrics_filters_by_instance_asks_for_recent_series_and_reads_every_page() {
+    use aws_sdk_cloudwatch::operation::list_metrics::{ListMetricsInput, ListMetricsOutput};
+    use aws_sdk_cloudwatch::types::{Metric, RecentlyActive};
+    let is_query = |r: &ListMetricsInput, instance: Option<&str>| {
+        let filter: Vec<(Option<&str>, Option<&str>)> =
+            r.dimensions().iter().map(|d| (d.name(), d.value())).collect();
+        r.namespace() == Some("CWAgent")
+            && r.metric_name() == Some("disk_used_percent")
+            && r.recently_active() == Some(&RecentlyActive::Pt3H)
+            && filter == instance.map(|i| (Some("InstanceId"), Some(i))).into_iter().collect::<Vec<_>>()
+    };
+    let series = |path: &str| {
+        Metric::builder()
+            .namespace("CWAgent")
+            .metric_name("disk_used_percent")
+            .dimensions(cw_dimension("path", path))
+            .dimensions(cw_dimension("InstanceId", "i-1234abcd"))
+            .build()
+    };
+    let first = mock!(aws_sdk_cloudwatch::Client::list_metrics)
+        .match_requests(move |r| is_query(r, Some("i-1234abcd")) && r.next_token().is_none())
+        .then_output(move || ListMetricsOutput::builder().metrics(series("/")).next_token("page-2").build());
+    let second = mock!(aws_sdk_cloudwatch::Client::list_metrics)
+        .match_requests(move |r| is_query(r, Some("i-1234abcd")) && r.next_token() == Some("page-2"))
+        .then_output(move || ListMetricsOutput::builder().metrics(series("/data")).build());
+    let account_wide = mock!(aws_sdk_cloudwatch::Client::list_metrics)
+        .match_requests(move |r| is_query(r, None))
+        .then_output(move || ListMetricsOutput::builder().metrics(series("/")).build());
+    let (store, calls) = cloudwatch(&[&first, &second, &account_wide]);
+
+    let instance = InstanceId::parse("i-1234abcd").unwrap();
+    let found = store.published_series("CWAgent", "disk_used_percent", Some(&instance)).await.unwrap();
+    let shown: Vec<String> = found.iter().map(ToString::to_string).collect();
+    // Dimensions come back sorted, whatever order CloudWatch lists them in.
+    assert_eq!(shown, ["InstanceId=i-1234abcd, path=/", "InstanceId=i-1234abcd, path=/data"]);
+    assert_eq!(calls.get("ListMetrics"), 2);
+
+    let all = store.published_series("CWAgent", "disk_used_percent", None).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(calls.get("ListMetrics"), 3);
+}

@@ -2,7 +2,9 @@
 //! stateful in-memory account (`FakeCloud`).
 //!
 //! A generated case is a small fleet (1 to 4 instances, each with tags, maybe
-//! in an Auto Scaling group, maybe with alarms left from before) and a history
+//! in an Auto Scaling group, maybe with alarms left from before, publishing
+//! no disk series or one or two real filesystems and maybe a tmpfs), with
+//! `APPEND_GROUP_DIMENSION` on or off, and a history
 //! of up to 12 steps: launch, stop, start, terminate, tag changes (scope,
 //! threshold overrides valid or not, opt-out, name), attaching an instance to a
 //! group by hand, and the API forgetting a terminated instance. Every state
@@ -325,6 +327,8 @@ struct History {
     hand_alarm_on: Option<(Inst, &'static str)>,
     /// An owned alarm (with the marker) of an instance that never existed.
     orphan: bool,
+    /// `APPEND_GROUP_DIMENSION=true`: provisional alarms of group members carry the group.
+    group_dimension: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -447,12 +451,14 @@ fn history(max_steps: usize) -> impl Strategy<Value = History> {
             prop::collection::vec(step(n), 0..=max_steps),
             prop::option::weighted(0.7, ((0..n).prop_map(Inst), select(&["warning", "critical"][..]))),
             any::<bool>(),
+            prop::bool::weighted(0.3),
         )
-            .prop_map(|(instances, steps, hand_alarm_on, orphan)| History {
+            .prop_map(|(instances, steps, hand_alarm_on, orphan, group_dimension)| History {
                 instances,
                 steps,
                 hand_alarm_on,
                 orphan,
+                group_dimension,
             })
     })
 }
@@ -705,7 +711,8 @@ impl<'h> Sim<'h> {
         for (name, tags) in GROUPS {
             cloud.put_group(name, tags);
         }
-        let reconciler = reconciler(&cloud);
+        let mut reconciler = reconciler(&cloud);
+        reconciler.config.policy.metric.group_dimension = history.group_dimension;
         let mut sim = Sim {
             history,
             faults,
@@ -857,9 +864,11 @@ impl<'h> Sim<'h> {
     }
 
     /// Attaches the group (with its tags) where the product would look it up:
-    /// a running instance without the scope tag.
+    /// a running instance without the scope tag, or every running instance
+    /// when alarms carry the group dimension.
     fn with_group(&self, i: usize, mut facts: InstanceFacts) -> InstanceFacts {
-        if facts.state == InstanceState::Running && !facts.tags.contains_key("Environment") {
+        let looked_up = self.history.group_dimension || !facts.tags.contains_key("Environment");
+        if facts.state == InstanceState::Running && looked_up {
             if let Some(name) = self.group_of(i, &facts.tags) {
                 let (_, tags) = GROUPS.iter().find(|(g, _)| *g == name).unwrap();
                 facts.group = Some(AutoScalingGroup {

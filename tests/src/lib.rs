@@ -5,7 +5,7 @@
 //! Tests run in parallel against one server; each test uses a Region of its
 //! own, which moto keeps separate, instead of resetting shared state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -376,4 +376,17 @@ pub fn alarmctl_path() -> PathBuf {
     let path = profile_dir.join(format!("alarmctl{}", std::env::consts::EXE_SUFFIX));
     assert!(path.exists(), "{} not found: build it with `cargo build -p handler` first", path.display());
     path
+}
+
+/// (action, alarm, instance, reason) of every change in a JSON report.
+pub fn change_set(report: &Value) -> BTreeSet<(String, String, String, String)> {
+    report["changes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no changes array: {report:#}"))
+        .iter()
+        .map(|c| {
+            let field = |name: &str| c[name].as_str().unwrap_or_default().to_owned();
+            (field("action"), field("alarm"), field("instance"), field("reason"))
+        })
+        .collect()
 }

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic};
-use e2e_tests::{dimension_set, dimensions, follow_up_event, sample_event, World};
+use e2e_tests::{change_set, dimension_set, dimensions, follow_up_event, sample_event, World};
 use serde_json::{json, Value};
 
 const PRODUCTION: [(&str, &str); 1] = [("Environment", "production")];
@@ -80,19 +80,6 @@ fn counter(report: &Value, field: &str) -> u64 {
 /// (created, updated, deleted, unchanged).
 fn writes(report: &Value) -> [u64; 4] {
     ["created", "updated", "deleted", "unchanged"].map(|field| counter(report, field))
-}
-
-/// (action, alarm, instance, reason) of every change in a report.
-fn change_set(report: &Value) -> BTreeSet<(String, String, String, String)> {
-    report["changes"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no changes array: {report:#}"))
-        .iter()
-        .map(|c| {
-            let field = |name: &str| c[name].as_str().unwrap_or_default().to_owned();
-            (field("action"), field("alarm"), field("instance"), field("reason"))
-        })
-        .collect()
 }
 
 fn change(action: &str, alarm: &str, instance: &str, reason: &str) -> (String, String, String, String) {

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricAlarm};
-use e2e_tests::World;
+use e2e_tests::{change_set, World};
 use serde_json::{json, Value};
 
 const MARKER: &str = "[managed-by: ec2-disk-alarms]";
@@ -124,19 +124,6 @@ fn parse_rendered(text: &str) -> Rendered {
         }
     }
     Rendered { by_instance, other }
-}
-
-/// (action, alarm, instance, reason) of every change in a JSON report.
-fn change_set(report: &Value) -> BTreeSet<(String, String, String, String)> {
-    report["changes"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no changes array: {report:#}"))
-        .iter()
-        .map(|c| {
-            let field = |name: &str| c[name].as_str().unwrap_or_default().to_owned();
-            (field("action"), field("alarm"), field("instance"), field("reason"))
-        })
-        .collect()
 }
 
 fn counts(report: &Value) -> [u64; 6] {
