@@ -428,7 +428,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
     /// event path) must not lose them to that stale plan.
     async fn apply(&self, plan: &Plan, options: RunOptions, recheck_deletes: bool, report: &mut Report) {
         report.unchanged += plan.unchanged.len();
-        report.instances_provisional += plan.provisional.len();
+        report.instances_provisional += plan.provisional;
         report.notes.extend(plan.notes.iter().map(|(id, note)| format!("{id}: {note}")));
         for conflict in &plan.conflicts {
             warn!(instance = %conflict.instance, alarm = %conflict.name, "{conflict}");

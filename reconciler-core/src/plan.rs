@@ -149,9 +149,9 @@ pub struct Plan {
     pub unchanged: Vec<AlarmName>,
     /// Why an instance's override tags were ignored, and similar remarks.
     pub notes: Vec<(InstanceId, String)>,
-    /// Running, in-scope instances that have only the provisional pair: they
-    /// have published no disk series (that passes the filter) yet.
-    pub provisional: Vec<InstanceId>,
+    /// How many running, in-scope instances have only the provisional pair:
+    /// they have published no disk series (that passes the filter) yet.
+    pub provisional: usize,
 }
 
 impl Plan {
@@ -190,9 +190,7 @@ pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -
         match desired_alarms(policy, subject) {
             Desire::Alarms { alarms, notes, provisional } => {
                 result.notes.extend(notes.into_iter().map(|n| (subject.id().clone(), n)));
-                if provisional {
-                    result.provisional.push(subject.id().clone());
-                }
+                result.provisional += usize::from(provisional);
                 for stale in owned.filter(|a| !alarms.iter().any(|wanted| wanted.name == a.name)) {
                     let retired = match policy.naming.split(&stale.name).map(|p| p.kind) {
                         Some(NameKind::Filesystem(_)) => Retired::SeriesGone,
@@ -501,10 +499,10 @@ mod tests {
     fn the_provisional_pair_is_replaced_once_series_appear() {
         let before = running(A, "production");
         let observed = existing(&before);
-        assert_eq!(plan(&policy(), std::slice::from_ref(&before), &observed).provisional.len(), 1);
+        assert_eq!(plan(&policy(), std::slice::from_ref(&before), &observed).provisional, 1);
         let after = publishing(running(A, "production"), &["/", "/data"]);
         let plan = plan(&policy(), &[after], &observed);
-        assert!(plan.provisional.is_empty());
+        assert_eq!(plan.provisional, 0);
         assert_eq!(
             summary(&plan),
             [
@@ -546,7 +544,7 @@ mod tests {
         let plan = plan(&policy(), &[publishing(running(A, "production"), &[])], &observed);
         let verbs: Vec<&str> = plan.changes.iter().map(Change::verb).collect();
         assert_eq!(verbs, ["create", "create", "delete", "delete"]);
-        assert_eq!(plan.provisional.len(), 1);
+        assert_eq!(plan.provisional, 1);
     }
 
     #[test]
