@@ -291,6 +291,7 @@ mod tests {
             ("ALARM_NAME_PREFIX", "disk/"),
             ("TREAT_MISSING_DATA", "breaching"),
             ("PUT_METRIC_ALARM_TPS", "1.5"),
+            ("LIST_METRICS_TPS", "10"),
             ("MAINTENANCE_LEAD_MINUTES", "0"),
             ("MAINTENANCE_MARGIN_MINUTES", "15"),
             ("MAINTENANCE_DEFAULT_HOURS", "4"),
@@ -311,6 +312,7 @@ mod tests {
         assert_eq!(p.metric.dimensions[0], Dimension::new("Filesystem", "/dev/nvme0n1p1"));
         assert_eq!(p.naming.prefix(), "disk/");
         assert_eq!(config.rate_limits["PutMetricAlarm"], 1.5);
+        assert_eq!(config.rate_limits["ListMetrics"], 10.0);
     }
 
     #[test]

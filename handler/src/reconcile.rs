@@ -274,43 +274,15 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
     /// account-wide listing (pages of 500 series) instead; plus a normal
     /// event-path reconcile of each instance that has new series.
     pub async fn follow_up(&self, options: RunOptions) -> Report {
-        let policy = &self.config.policy;
-        let provisional = match self.alarms.alarms_with_prefix(&policy.naming.provisional_prefix()).await {
-            Ok(alarms) => alarms,
-            Err(error) => {
-                let mut report = Report::new("follow-up", options.dry_run);
-                report.failures.push(Failure::from_port(None, None, &error));
-                return report;
-            }
+        let waiting = match self.provisional_instances().await {
+            Ok(waiting) => waiting,
+            Err(error) => return Report::with_read_failure("follow-up", options.dry_run, &error),
         };
-        let mut waiting: Vec<InstanceId> = provisional
-            .iter()
-            .filter(|a| a.config.has_ownership_marker())
-            .filter_map(|a| policy.naming.parse(&a.name).map(|(id, _)| id))
-            .collect();
-        waiting.sort();
-        waiting.dedup();
-        let metric = &policy.metric;
-        let listed = if waiting.len() <= FOLLOW_UP_PER_INSTANCE_LISTINGS {
-            let mut listed = Vec::new();
-            for id in &waiting {
-                listed.push(
-                    self.alarms.published_series(&metric.namespace, &metric.metric_name, Some(id)).await,
-                );
-            }
-            listed.into_iter().collect::<Result<Vec<_>, _>>().map(|lists| lists.concat())
-        } else {
-            self.alarms.published_series(&metric.namespace, &metric.metric_name, None).await
+        let by_instance = match self.series_of(&waiting).await {
+            Ok(series) => series_by_instance(series),
+            Err(error) => return Report::with_read_failure("follow-up", options.dry_run, &error),
         };
-        let series = match listed {
-            Ok(series) => series,
-            Err(error) => {
-                let mut report = Report::new("follow-up", options.dry_run);
-                report.failures.push(Failure::from_port(None, None, &error));
-                return report;
-            }
-        };
-        let by_instance = series_by_instance(series);
+        let metric = &self.config.policy.metric;
         let (ready, still_waiting): (Vec<InstanceId>, Vec<InstanceId>) =
             waiting.into_iter().partition(|id| match by_instance.get(id.as_str()) {
                 None => false,
@@ -329,6 +301,36 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         report.instances_provisional += still_waiting.len();
         report.instances_examined += still_waiting.len();
         report
+    }
+
+    /// The instances that own a provisional alarm, each once.
+    async fn provisional_instances(&self) -> Result<Vec<InstanceId>, PortError> {
+        let naming = &self.config.policy.naming;
+        let provisional = self.alarms.alarms_with_prefix(&naming.provisional_prefix()).await?;
+        let mut instances: Vec<InstanceId> = provisional
+            .iter()
+            .filter(|a| a.config.has_ownership_marker())
+            .filter_map(|a| naming.parse(&a.name).map(|(id, _)| id))
+            .collect();
+        instances.sort();
+        instances.dedup();
+        Ok(instances)
+    }
+
+    /// The published series of `instances`: one listing each, or one
+    /// account-wide listing when that is fewer calls.
+    async fn series_of(&self, instances: &[InstanceId]) -> Result<Vec<MetricSeries>, PortError> {
+        let metric = &self.config.policy.metric;
+        if instances.len() > FOLLOW_UP_PER_INSTANCE_LISTINGS {
+            return self.alarms.published_series(&metric.namespace, &metric.metric_name, None).await;
+        }
+        let mut series = Vec::new();
+        for id in instances {
+            series.extend(
+                self.alarms.published_series(&metric.namespace, &metric.metric_name, Some(id)).await?,
+            );
+        }
+        Ok(series)
     }
 
     /// Reads instances and attaches the Auto Scaling groups the policy needs.

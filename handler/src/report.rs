@@ -91,6 +91,13 @@ impl Report {
         Self { trigger: trigger.to_owned(), dry_run, ..Self::default() }
     }
 
+    /// A report of an invocation that stopped at its first read.
+    pub fn with_read_failure(trigger: &str, dry_run: bool, error: &PortError) -> Self {
+        let mut report = Self::new(trigger, dry_run);
+        report.failures.push(Failure::from_port(None, None, error));
+        report
+    }
+
     pub fn record(&mut self, change: &Change, status: ChangeStatus) {
         if status != ChangeStatus::Failed {
             match change {

@@ -53,7 +53,7 @@ use std::fmt;
 use std::future::Future;
 use std::time::Instant;
 
-use common::reconciler;
+use common::{persons_alarm, reconciler};
 use handler::app::{handle_event, HandleError};
 use handler::aws::NoContinuation;
 use handler::fake::FakeCloud;
@@ -507,26 +507,6 @@ fn sweep_event(now: i64) -> Value {
     json!({"source": "aws.events", "detail-type": "Scheduled Event", "time": rfc3339(now), "detail": {}})
 }
 
-fn hand_config(description: &str) -> AlarmConfig {
-    AlarmConfig {
-        description: description.into(),
-        namespace: "CWAgent".into(),
-        metric_name: "disk_used_percent".into(),
-        dimensions: vec![],
-        statistic: "Maximum".into(),
-        period_seconds: 60,
-        evaluation_periods: 1,
-        datapoints_to_alarm: None,
-        threshold: 95.0,
-        comparison_operator: "GreaterThanThreshold".into(),
-        treat_missing_data: "missing".into(),
-        actions_enabled: true,
-        alarm_actions: vec![],
-        ok_actions: vec![],
-        insufficient_data_actions: vec![],
-    }
-}
-
 fn brief(config: &AlarmConfig) -> String {
     format!(
         "threshold {} dimensions {:?} actions {:?} description {:?}",
@@ -786,14 +766,14 @@ impl<'h> Sim<'h> {
         }
         // A person's alarms, which must never change.
         let mut hand = BTreeMap::new();
-        hand.insert("team-db-cpu-high".to_owned(), hand_config("The database team's CPU alarm"));
+        hand.insert("team-db-cpu-high".to_owned(), persons_alarm("The database team's CPU alarm"));
         hand.insert(
             "ec2-disk-legacy-web-warning".to_owned(),
-            hand_config(&format!("An older tool's alarm under our prefix\n{OWNERSHIP_MARKER}")),
+            persons_alarm(&format!("An older tool's alarm under our prefix\n{OWNERSHIP_MARKER}")),
         );
-        hand.insert(format!("{}critical", owned_prefix(ORPHAN)), hand_config("A copy someone made"));
+        hand.insert(format!("{}critical", owned_prefix(ORPHAN)), persons_alarm("A copy someone made"));
         if let Some((i, severity)) = history.hand_alarm_on {
-            hand.insert(format!("{}{severity}", owned_prefix(IDS[i.0])), hand_config("Alice's own alarm"));
+            hand.insert(format!("{}{severity}", owned_prefix(IDS[i.0])), persons_alarm("Alice's own alarm"));
         }
         for (name, config) in &hand {
             sim.cloud.put_alarm_by_hand(name, config.clone());

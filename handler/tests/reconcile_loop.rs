@@ -3,12 +3,12 @@
 
 mod common;
 
-use common::reconciler;
+use common::{persons_alarm, reconciler};
 use handler::event::{decode, Target, Trigger};
 use handler::fake::FakeCloud;
 use handler::ports::ErrorKind;
 use handler::reconcile::RunOptions;
-use reconciler_core::{AlarmConfig, InstanceFacts, InstanceId, InstanceState, StateClaim, UnixTime};
+use reconciler_core::{InstanceFacts, InstanceId, InstanceState, StateClaim, UnixTime};
 use serde_json::json;
 
 const NOW: i64 = 1_800_000_000;
@@ -137,23 +137,7 @@ async fn out_of_scope_and_opted_out_instances_get_none() {
 async fn a_persons_alarm_under_our_name_is_never_overwritten() {
     let cloud = FakeCloud::new();
     instance(&cloud, A, InstanceState::Running, "production");
-    let person = AlarmConfig {
-        description: "Alice's own alarm".into(),
-        namespace: "CWAgent".into(),
-        metric_name: "disk_used_percent".into(),
-        dimensions: vec![],
-        statistic: "Maximum".into(),
-        period_seconds: 60,
-        evaluation_periods: 1,
-        datapoints_to_alarm: None,
-        threshold: 95.0,
-        comparison_operator: "GreaterThanThreshold".into(),
-        treat_missing_data: "missing".into(),
-        actions_enabled: true,
-        alarm_actions: vec![],
-        ok_actions: vec![],
-        insufficient_data_actions: vec![],
-    };
+    let person = persons_alarm("Alice's own alarm");
     let name = format!("ec2-disk-provisional-{A}-warning");
     cloud.put_alarm_by_hand(&name, person.clone());
     let r = reconciler(&cloud);

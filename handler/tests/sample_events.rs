@@ -59,3 +59,19 @@ fn every_sample_event_decodes() {
     }
     assert!(seen >= 17, "only {seen} sample events found in {}", dir.display());
 }
+
+/// The schedules in `template.yaml` send fixed inputs: each must decode to the
+/// trigger its schedule is for.
+#[test]
+fn the_templates_schedule_inputs_decode() {
+    let template =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")).unwrap();
+    let inputs: Vec<&str> = template
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("Input: '")?.strip_suffix('\''))
+        .collect();
+    let triggers: Vec<Trigger> = inputs.iter().map(|input| decode_bytes(input.as_bytes()).unwrap()).collect();
+    assert_eq!(triggers.len(), 2, "{inputs:?}");
+    assert!(triggers.contains(&Trigger::Sweep { generation: 0 }), "{triggers:?}");
+    assert!(triggers.contains(&Trigger::FollowUp), "{triggers:?}");
+}

@@ -98,32 +98,26 @@ ROLE_NEUTRAL_EVENTS = {"EventBridgeRule", "ScheduleV2", "Schedule", "CloudWatchE
 # Function properties with which SAM attaches more policies to the role.
 ROLE_WIDENING_PROPERTIES = ["Role", "ManagedPolicyArns", "DeadLetterQueue", "Tracing", "VpcConfig"]
 
+def _function_metric_alarm(metric):
+    """Any error (or throttle) of the function in 5 minutes, to the warning topic."""
+    return {
+        "Namespace": "AWS/Lambda",
+        "MetricName": metric,
+        "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": FUNCTION}}],
+        "Statistic": "Sum",
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [WARNING_TOPIC],
+    }
+
+
 # The alarms on the reconciler itself.
 WATCHER_ALARMS = {
-    "FunctionErrorsAlarm": {
-        "Namespace": "AWS/Lambda",
-        "MetricName": "Errors",
-        "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": FUNCTION}}],
-        "Statistic": "Sum",
-        "Period": 300,
-        "EvaluationPeriods": 1,
-        "Threshold": 1,
-        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-        "TreatMissingData": "notBreaching",
-        "AlarmActions": [WARNING_TOPIC],
-    },
-    "FunctionThrottlesAlarm": {
-        "Namespace": "AWS/Lambda",
-        "MetricName": "Throttles",
-        "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": FUNCTION}}],
-        "Statistic": "Sum",
-        "Period": 300,
-        "EvaluationPeriods": 1,
-        "Threshold": 1,
-        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-        "TreatMissingData": "notBreaching",
-        "AlarmActions": [WARNING_TOPIC],
-    },
+    "FunctionErrorsAlarm": _function_metric_alarm("Errors"),
+    "FunctionThrottlesAlarm": _function_metric_alarm("Throttles"),
     "SweepHeartbeatAlarm": {
         "Namespace": "DiskAlarmReconciler",
         "MetricName": "SweepsSucceeded",

@@ -3,6 +3,7 @@
 use handler::config::Config;
 use handler::fake::FakeCloud;
 use handler::reconcile::Reconciler;
+use reconciler_core::AlarmConfig;
 
 /// The defaults, with the two required topics.
 pub fn config() -> Config {
@@ -20,5 +21,27 @@ pub fn reconciler(cloud: &FakeCloud) -> Reconciler<FakeCloud, FakeCloud> {
         inventory: cloud.clone(),
         alarms: cloud.clone(),
         calls: cloud.calls.clone(),
+    }
+}
+
+/// An alarm a person made by hand: any of its fields differs from ours.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn persons_alarm(description: &str) -> AlarmConfig {
+    AlarmConfig {
+        description: description.into(),
+        namespace: "CWAgent".into(),
+        metric_name: "disk_used_percent".into(),
+        dimensions: vec![],
+        statistic: "Maximum".into(),
+        period_seconds: 60,
+        evaluation_periods: 1,
+        datapoints_to_alarm: None,
+        threshold: 95.0,
+        comparison_operator: "GreaterThanThreshold".into(),
+        treat_missing_data: "missing".into(),
+        actions_enabled: true,
+        alarm_actions: vec![],
+        ok_actions: vec![],
+        insufficient_data_actions: vec![],
     }
 }
