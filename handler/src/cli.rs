@@ -87,9 +87,8 @@ pub struct Explanation {
     pub facts: Option<InstanceFacts>,
     pub scope: Option<ScopeDecision>,
     pub desired: Desire,
-    /// The instance's published disk series and what happens to each, or why
-    /// they could not be listed.
-    pub series: Result<Vec<ClassifiedSeries>, String>,
+    /// The instance's published disk series and what happens to each.
+    pub series: Vec<ClassifiedSeries>,
     pub actual: Vec<ActualAlarm>,
     pub plan: Report,
     /// Maintenance mute rules for the instance's alarms, or why they could not be listed.
@@ -115,9 +114,10 @@ pub async fn explain<I: Inventory, A: AlarmStore>(
     observed
         .extend(reconciler.alarms.alarms_with_prefix(&policy.naming.provisional_instance_prefix(id)).await?);
     let metric = &policy.metric;
-    let series = reconciler.alarms.published_series(&metric.namespace, &metric.metric_name, Some(id)).await;
-    let classified = series.as_ref().map(|s| metric.classify(s)).map_err(ToString::to_string);
-    if let (Some(facts), Ok(series)) = (&mut facts, series) {
+    // Without them the desired alarms would be the provisional pair: an explanation that misleads.
+    let series = reconciler.alarms.published_series(&metric.namespace, &metric.metric_name, Some(id)).await?;
+    let classified = metric.classify(&series);
+    if let Some(facts) = &mut facts {
         facts.series = Some(series);
     }
     // Rules are named `<prefix>mute-<instance>-<event hash>`.
@@ -190,25 +190,19 @@ pub fn render_explanation(e: &Explanation) -> String {
         }
         None => {}
     }
-    match &e.series {
-        Ok(series) if series.is_empty() => {
-            let _ = writeln!(out, "  series:  none published in the last 3 hours");
-        }
-        Ok(series) => {
-            let _ = writeln!(out, "  series:  published in the last 3 hours:");
-            for c in series {
-                match &c.verdict {
-                    SeriesVerdict::Watched { label, .. } => {
-                        let _ = writeln!(out, "    watched  [{}] as {label}", c.series);
-                    }
-                    SeriesVerdict::Skipped { reason } => {
-                        let _ = writeln!(out, "    skipped  [{}]: {reason}", c.series);
-                    }
+    if e.series.is_empty() {
+        let _ = writeln!(out, "  series:  none published in the last 3 hours");
+    } else {
+        let _ = writeln!(out, "  series:  published in the last 3 hours:");
+        for c in &e.series {
+            match &c.verdict {
+                SeriesVerdict::Watched { label, .. } => {
+                    let _ = writeln!(out, "    watched  [{}] as {label}", c.series);
+                }
+                SeriesVerdict::Skipped { reason } => {
+                    let _ = writeln!(out, "    skipped  [{}]: {reason}", c.series);
                 }
             }
-        }
-        Err(error) => {
-            let _ = writeln!(out, "  series:  could not be listed: {error}");
         }
     }
     match &e.desired {

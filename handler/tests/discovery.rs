@@ -333,3 +333,15 @@ async fn the_provisional_pair_stays_until_every_alarm_replacing_it_is_written() 
     assert_eq!((retried.created, retried.deleted), (1, 2));
     assert_eq!(cloud.alarm_names().len(), 4);
 }
+
+#[tokio::test]
+async fn explain_fails_rather_than_show_a_provisional_plan_when_series_cannot_be_listed() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A);
+    publish_host(&cloud, A);
+    let r = reconciler(&cloud);
+    r.handle(running_event(A), options()).await;
+    cloud.fail_next("ListMetrics", ErrorKind::Transient, 1);
+    let error = explain(&r, &id(A)).await.map(|_| ()).unwrap_err();
+    assert_eq!(error.operation, "ListMetrics");
+}
