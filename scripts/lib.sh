@@ -32,12 +32,15 @@ ensure_venv() {
     fi
 }
 
-# Start moto (with the CloudWatch CBOR shim) on a free port and point the AWS SDKs
-# at it. Sets MOTO_PID and MOTO_PORT; exports AWS_ENDPOINT_URL and test credentials.
+# Start moto (with the CloudWatch CBOR shim) on a free port, or on $1 when
+# given, and point the AWS SDKs at it. Sets MOTO_PID and MOTO_PORT; exports
+# AWS_ENDPOINT_URL and test credentials.
 start_moto() {
-    local port deadline
+    local port="${1:-}" deadline
     mkdir -p "$REPO_ROOT/target"
-    port="$("$VENV_DIR/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+    if [[ -z "$port" ]]; then
+        port="$(free_port)"
+    fi
     "$VENV_DIR/bin/python" "$REPO_ROOT/tests/support/moto_server.py" --host 127.0.0.1 --port "$port" \
         >"$MOTO_LOG" 2>&1 &
     MOTO_PID=$!
@@ -71,6 +74,11 @@ EOF
     tail -n 40 "$MOTO_LOG" >&2 || true
     stop_moto
     return 1
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+    "$VENV_DIR/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 # Stop the moto server started by start_moto. Idempotent; meant for `trap stop_moto EXIT`.

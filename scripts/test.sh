@@ -20,5 +20,7 @@ trap stop_moto EXIT
 start_moto
 echo "== CloudWatch CBOR shim self-check" >&2
 "$VENV_DIR/bin/python" tests/support/check_cbor_proxy.py
+echo "== alarm mute rules self-check" >&2
+"$VENV_DIR/bin/python" tests/support/check_mute_rules.py
 echo "== cargo test" >&2
 cargo test --workspace

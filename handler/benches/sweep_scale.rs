@@ -879,6 +879,7 @@ fn instance(n: u64) -> InstanceFacts {
         state,
         tags,
         launch_time: Some(UnixTime(NOW - 86_400)),
+        state_since: None,
         group: None,
         series: None,
     }

@@ -1,13 +1,13 @@
 //! What the Lambda function and `alarmctl handle` share: one event in, one
 //! report out, with the same decoding, logging and failure rules.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reconciler_core::UnixTime;
 use serde_json::Value;
 use tracing::{error, info};
 
-use crate::event::{decode, EventError};
+use crate::event::{decode, EventError, Trigger};
 use crate::ports::{AlarmStore, Continuation, Inventory};
 use crate::reconcile::{Reconciler, RunOptions};
 use crate::report::{Failure, Report};
@@ -38,7 +38,8 @@ pub const MAX_SWEEP_CONTINUATIONS: u32 = 16;
 /// and asks `continuation` for a follow-up invocation, which re-observes and
 /// finishes the rest. If that request fails, the invocation fails, so Lambda's
 /// own retry takes over; and whatever is still undone after that, the next
-/// nightly sweep sees again.
+/// nightly sweep sees again. Any other event that runs out of time fails for
+/// a retry of the same event: only a sweep starts a chain of follow-ups.
 pub async fn handle_event<I: Inventory, A: AlarmStore, C: Continuation>(
     reconciler: &Reconciler<I, A>,
     continuation: &C,
@@ -46,8 +47,19 @@ pub async fn handle_event<I: Inventory, A: AlarmStore, C: Continuation>(
     options: RunOptions,
 ) -> Result<Report, HandleError> {
     let trigger = decode(event).inspect_err(|e| error!(error = %e, "event rejected"))?;
+    let is_sweep = matches!(trigger, Trigger::Sweep { .. });
     let mut report = reconciler.handle(trigger, options).await;
-    if report.deferred > 0 {
+    if report.deferred > 0 && !is_sweep {
+        report.failures.push(Failure {
+            instance: None,
+            alarm: None,
+            error: format!(
+                "{} changes deferred: the invocation ran out of time; a retry of this event makes them",
+                report.deferred
+            ),
+            retryable: true,
+        });
+    } else if report.deferred > 0 {
         let next = report.generation + 1;
         if next > MAX_SWEEP_CONTINUATIONS {
             report.failures.push(Failure {
@@ -74,6 +86,30 @@ pub async fn handle_event<I: Inventory, A: AlarmStore, C: Continuation>(
     }
 }
 
+/// What a failed invocation reports to Lambda, and what an on-call person
+/// reads in the failed-invocation queue: a named type and every failure.
+pub fn incomplete_diagnostic(report: &Report) -> lambda_runtime::Diagnostic {
+    const LISTED: usize = 20;
+    let mut message = format!("reconcile incomplete: {}", report.failure_summary_counts());
+    for failure in report.failures.iter().take(LISTED) {
+        message.push_str("\n- ");
+        for part in
+            [failure.instance.as_ref().map(|i| i.as_str()), failure.alarm.as_deref()].into_iter().flatten()
+        {
+            message.push_str(part);
+            message.push_str(": ");
+        }
+        message.push_str(&failure.error);
+        if failure.retryable {
+            message.push_str(" (retryable)");
+        }
+    }
+    if report.failures.len() > LISTED {
+        message.push_str(&format!("\n- and {} more", report.failures.len() - LISTED));
+    }
+    lambda_runtime::Diagnostic { error_type: "ReconcileIncomplete".into(), error_message: message }
+}
+
 /// One structured summary line, plus the same counts as EMF metrics.
 pub fn log_summary(report: &Report) {
     info!(
@@ -98,6 +134,115 @@ pub fn log_summary(report: &Report) {
 }
 
 pub fn emf_line(report: &Report) -> String {
+    report.emf(METRICS_NAMESPACE, epoch_millis()).to_string()
+}
+
+/// The EMF record of an event that was rejected: a producer sending garbage
+/// shows as `EventsRejected`, not only as a log line.
+pub fn rejected_emf_line() -> String {
+    crate::report::rejected_emf(METRICS_NAMESPACE, epoch_millis()).to_string()
+}
+
+fn epoch_millis() -> u64 {
     let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    report.emf(METRICS_NAMESPACE, u64::try_from(millis).unwrap_or(u64::MAX)).to_string()
+    u64::try_from(millis).unwrap_or(u64::MAX)
+}
+
+/// Lambda's longest timeout; a deadline further away than this (plus some
+/// slack for clock skew) did not come from Lambda.
+const MAX_INVOCATION: Duration = Duration::from_secs(15 * 60 + 60);
+
+/// The time an invocation has left, from the runtime's deadline header
+/// (milliseconds since the epoch), or why it cannot be trusted. Real Lambda
+/// sends a time at most 15 minutes ahead; a local emulator was seen sending
+/// a duration (`600000`), which read as a time lies in 1970. A deadline that is
+/// absent, past or absurd means "no deadline": running past a deadline
+/// only costs a retry, while believing a bogus one defers every change.
+pub fn time_left(deadline_epoch_ms: u64, now: SystemTime) -> Result<Duration, String> {
+    if deadline_epoch_ms == 0 {
+        return Err("the runtime sent no deadline".into());
+    }
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_epoch_ms);
+    match deadline.duration_since(now) {
+        Err(_) => Err(format!("the runtime's deadline {deadline_epoch_ms} ms lies in the past")),
+        Ok(left) if left > MAX_INVOCATION => {
+            Err(format!("the runtime's deadline {deadline_epoch_ms} ms is more than 16 minutes away"))
+        }
+        Ok(left) => Ok(left),
+    }
+}
+
+/// Logging as every Lambda function does it: JSON lines when the function's
+/// log format is JSON (`AWS_LAMBDA_LOG_FORMAT`), text otherwise; the level
+/// from `RUST_LOG` (the template's `LogLevel`), else `AWS_LAMBDA_LOG_LEVEL`,
+/// else INFO. `RUST_LOG` comes first because Lambda's own filter must stay at
+/// INFO or below, or it would drop the metric lines (they carry no level).
+pub fn init_lambda_logging() {
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| std::env::var("AWS_LAMBDA_LOG_LEVEL").ok())
+        .map_or_else(|| "info".to_owned(), |level| level.to_lowercase());
+    let filter = tracing_subscriber::EnvFilter::try_new(&level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).without_time();
+    if json {
+        logs.json().with_current_span(false).init();
+    } else {
+        logs.init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW_MS: u64 = 1_795_168_800_000;
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(NOW_MS)
+    }
+
+    #[test]
+    fn an_incomplete_run_is_a_named_error_listing_its_failures() {
+        let mut report = Report::new("ec2-state-change", false);
+        for n in 0..22 {
+            report.failures.push(Failure {
+                instance: Some(reconciler_core::InstanceId::parse("i-0123456789abcdef0").unwrap()),
+                alarm: Some(format!("ec2-disk-alarm-{n}")),
+                error: "PutMetricAlarm failed (Throttled): Rate exceeded".into(),
+                retryable: n % 2 == 0,
+            });
+        }
+        let diagnostic = incomplete_diagnostic(&report);
+        assert_eq!(diagnostic.error_type, "ReconcileIncomplete");
+        let message = diagnostic.error_message;
+        assert!(message.starts_with("reconcile incomplete: 22 failure(s), 11 retryable"), "{message}");
+        assert!(message.contains("\n- i-0123456789abcdef0: ec2-disk-alarm-0: PutMetricAlarm failed (Throttled): Rate exceeded (retryable)"), "{message}");
+        assert!(message.contains("ec2-disk-alarm-19"), "{message}");
+        assert!(!message.contains("ec2-disk-alarm-20"), "{message}");
+        assert!(message.ends_with("\n- and 2 more"), "{message}");
+    }
+
+    #[test]
+    fn a_sane_deadline_gives_the_time_left() {
+        assert_eq!(time_left(NOW_MS + 900_000, now()), Ok(Duration::from_secs(900)));
+        assert_eq!(time_left(NOW_MS + 3_000, now()), Ok(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn an_absent_past_or_absurd_deadline_is_no_deadline() {
+        let cases = [
+            ("absent", 0, "no deadline"),
+            ("a duration, as cargo lambda watch sends", 600_000, "in the past"),
+            ("already passed", NOW_MS - 1, "in the past"),
+            ("a day away", NOW_MS + 86_400_000, "more than 16 minutes"),
+            ("the far future", u64::MAX / 2, "more than 16 minutes"),
+        ];
+        for (name, deadline, expected) in cases {
+            let error = time_left(deadline, now()).expect_err(name);
+            assert!(error.contains(expected), "{name}: {error}");
+        }
+    }
 }

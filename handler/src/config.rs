@@ -29,6 +29,8 @@ pub struct Config {
 pub enum ConfigError {
     #[error("{0} is required but not set")]
     Missing(&'static str),
+    #[error("{0} is set but empty: give it a value, or unset it to use the default")]
+    Empty(&'static str),
     #[error("{var}={value:?} is invalid: {reason}")]
     Invalid { var: &'static str, value: String, reason: String },
 }
@@ -41,16 +43,23 @@ impl Config {
     }
 
     /// Reads configuration through `lookup`, so tests need not touch the
-    /// process environment. Empty values count as unset.
+    /// process environment. A variable set to an empty value is an error, not
+    /// the default: a blank `ALARM_NAME_PREFIX` from a templating mistake
+    /// would otherwise let one deployment sweep another's alarms.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let get = |var: &'static str| -> Result<Option<String>, ConfigError> {
+            match lookup(var) {
+                Some(value) if value.trim().is_empty() => Err(ConfigError::Empty(var)),
+                value => Ok(value),
+            }
+        };
         let invalid = |var: &'static str, value: &str, reason: &dyn ToString| ConfigError::Invalid {
             var,
             value: value.to_owned(),
             reason: reason.to_string(),
         };
         let number = |var: &'static str, default: f64| -> Result<f64, ConfigError> {
-            match get(var) {
+            match get(var)? {
                 None => Ok(default),
                 Some(raw) => {
                     reconciler_core::policy::parse_threshold(&raw).map_err(|e| invalid(var, &raw, &e))
@@ -58,7 +67,7 @@ impl Config {
             }
         };
         let integer = |var: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
-            match get(var) {
+            match get(var)? {
                 None => Ok(default),
                 Some(raw) => match raw.trim().parse::<i64>() {
                     Ok(v) if (min..=max).contains(&v) => Ok(v),
@@ -67,12 +76,12 @@ impl Config {
             }
         };
         let topic = |var: &'static str| -> Result<TopicArn, ConfigError> {
-            let raw = get(var).ok_or(ConfigError::Missing(var))?;
+            let raw = get(var)?.ok_or(ConfigError::Missing(var))?;
             TopicArn::parse(raw.trim()).map_err(|e| invalid(var, &raw, &e))
         };
 
-        let scope_tag_key = get("SCOPE_TAG_KEY").unwrap_or_else(|| "Environment".into());
-        let scope_values_raw = get("SCOPE_TAG_VALUES").unwrap_or_else(|| "production".into());
+        let scope_tag_key = get("SCOPE_TAG_KEY")?.unwrap_or_else(|| "Environment".into());
+        let scope_values_raw = get("SCOPE_TAG_VALUES")?.unwrap_or_else(|| "production".into());
         let scope_tag_values: BTreeSet<String> =
             scope_values_raw.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect();
         if scope_tag_values.is_empty() {
@@ -89,29 +98,29 @@ impl Config {
             ));
         }
 
-        let dimensions = match get("DISK_DIMENSIONS") {
+        let dimensions = match get("DISK_DIMENSIONS")? {
             None => None,
             Some(raw) => Some(parse_dimensions(&raw).map_err(|e| invalid("DISK_DIMENSIONS", &raw, &e))?),
         };
-        let mut metric = match get("METRIC_PROFILE").as_deref().map(str::trim) {
+        let mut metric = match get("METRIC_PROFILE")?.as_deref().map(str::trim) {
             None | Some("cwagent") => MetricProfile::cwagent(dimensions),
             Some("legacy") => MetricProfile::legacy(dimensions),
             Some(other) => return Err(invalid("METRIC_PROFILE", other, &"expected cwagent or legacy")),
         };
-        metric.group_dimension = match get("APPEND_GROUP_DIMENSION").as_deref().map(str::trim) {
+        metric.group_dimension = match get("APPEND_GROUP_DIMENSION")?.as_deref().map(str::trim) {
             None | Some("false") => false,
             Some("true") => true,
             Some(other) => return Err(invalid("APPEND_GROUP_DIMENSION", other, &"expected true or false")),
         };
-        if let Some(raw) = get("SKIP_FSTYPES") {
+        if let Some(raw) = get("SKIP_FSTYPES")? {
             metric.filter.skip_fstypes =
                 parse_patterns(&raw).map_err(|e| invalid("SKIP_FSTYPES", &raw, &e))?;
         }
-        if let Some(raw) = get("SKIP_PATHS") {
+        if let Some(raw) = get("SKIP_PATHS")? {
             metric.filter.skip_paths = parse_patterns(&raw).map_err(|e| invalid("SKIP_PATHS", &raw, &e))?;
         }
 
-        let treat_missing_data = get("TREAT_MISSING_DATA").unwrap_or_else(|| "missing".into());
+        let treat_missing_data = get("TREAT_MISSING_DATA")?.unwrap_or_else(|| "missing".into());
         if !["missing", "ignore", "breaching", "notBreaching"].contains(&treat_missing_data.as_str()) {
             return Err(invalid(
                 "TREAT_MISSING_DATA",
@@ -130,7 +139,7 @@ impl Config {
         }
         let evaluation_periods = integer("ALARM_EVALUATION_PERIODS", 2, 1, 100)?;
 
-        let prefix = get("ALARM_NAME_PREFIX").unwrap_or_else(|| DEFAULT_ALARM_NAME_PREFIX.into());
+        let prefix = get("ALARM_NAME_PREFIX")?.unwrap_or_else(|| DEFAULT_ALARM_NAME_PREFIX.into());
         let naming = Naming::new(&prefix).map_err(|e| invalid("ALARM_NAME_PREFIX", &prefix, &e))?;
 
         let mut rate_limits = default_rate_limits();
@@ -142,7 +151,7 @@ impl Config {
         ]
         .into_iter()
         .try_for_each(|(var, operation)| {
-            if let Some(raw) = get(var) {
+            if let Some(raw) = get(var)? {
                 match raw.trim().parse::<f64>() {
                     Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1000.0 => {
                         rate_limits.insert(operation, rate);
@@ -268,6 +277,12 @@ mod tests {
     }
 
     #[test]
+    fn a_required_variable_that_is_unset_is_named() {
+        let error = Config::from_lookup(|_| None).map(|_| ()).unwrap_err();
+        assert_eq!(error, ConfigError::Missing("WARNING_TOPIC_ARN"));
+    }
+
+    #[test]
     fn series_filters_are_read() {
         let config = load(&[("SKIP_FSTYPES", "tmpfs, nfs*,"), ("SKIP_PATHS", "none")]).unwrap();
         let filter = &config.policy.metric.filter;
@@ -318,7 +333,12 @@ mod tests {
     #[test]
     fn errors_name_the_variable() {
         let cases: &[(&[(&str, &str)], &str)] = &[
-            (&[("WARNING_TOPIC_ARN", "")], "WARNING_TOPIC_ARN is required but not set"),
+            (&[("WARNING_TOPIC_ARN", "")], "WARNING_TOPIC_ARN is set but empty"),
+            (&[("ALARM_NAME_PREFIX", "")], "ALARM_NAME_PREFIX is set but empty"),
+            (&[("WARNING_THRESHOLD", " ")], "WARNING_THRESHOLD is set but empty"),
+            (&[("SCOPE_TAG_KEY", "")], "SCOPE_TAG_KEY is set but empty"),
+            (&[("METRIC_PROFILE", "")], "METRIC_PROFILE is set but empty"),
+            (&[("DISK_DIMENSIONS", "")], "DISK_DIMENSIONS is set but empty"),
             (&[("CRITICAL_TOPIC_ARN", "pager")], "CRITICAL_TOPIC_ARN=\"pager\" is invalid"),
             (&[("WARNING_THRESHOLD", "abc")], "WARNING_THRESHOLD=\"abc\" is invalid: not a number"),
             (&[("CRITICAL_THRESHOLD", "150")], "CRITICAL_THRESHOLD=\"150\" is invalid"),

@@ -151,14 +151,25 @@ fn health(detail: &Value, resources: &[String], sent: Option<UnixTime>) -> Resul
         });
     }
     let event_type = string(detail, "detail.eventTypeCode", "eventTypeCode")?;
-    let status = match string(detail, "detail.statusCode", "statusCode")? {
-        "upcoming" => HealthStatus::Upcoming,
-        "open" => HealthStatus::Open,
-        "closed" => HealthStatus::Closed,
-        other => {
+    // Older captured events have no `statusCode`; the core then derives it
+    // from the times (`MaintenanceNotice::status_at`) and the report says so.
+    let status = match detail.get("statusCode") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(code)) => Some(match code.as_str() {
+            "upcoming" => HealthStatus::Upcoming,
+            "open" => HealthStatus::Open,
+            "closed" => HealthStatus::Closed,
+            other => {
+                return Err(EventError::Field {
+                    field: "detail.statusCode",
+                    problem: format!("expected upcoming, open or closed, got {:?}", truncate(other)),
+                })
+            }
+        }),
+        Some(other) => {
             return Err(EventError::Field {
                 field: "detail.statusCode",
-                problem: format!("expected upcoming, open or closed, got {:?}", truncate(other)),
+                problem: format!("expected a string, got {}", kind(other)),
             })
         }
     };
@@ -339,7 +350,7 @@ mod tests {
         let Ok(Trigger::Maintenance(notice)) = decode(event) else { panic!() };
         assert_eq!(notice.start, UnixTime(1_796_479_200));
         assert_eq!(notice.end, Some(UnixTime(1_796_479_200 + 7200)));
-        assert_eq!(notice.status, HealthStatus::Upcoming);
+        assert_eq!(notice.status, Some(HealthStatus::Upcoming));
         let ids: Vec<&str> = notice.instances.iter().map(InstanceId::as_str).collect();
         assert_eq!(ids, ["i-0123456789abcdef0", "i-0123456789abcdef1"]);
     }
@@ -413,6 +424,12 @@ mod tests {
             ("health maintenance", health_event(json!({})), "Maintenance"),
             ("health without end", health_event(json!({"endTime": null})), "Maintenance"),
             ("health with unknown status", health_event(json!({"statusCode": "pending"})), "Field"),
+            ("health with numeric status", health_event(json!({"statusCode": 1})), "Field"),
+            (
+                "health without status (older captures)",
+                health_event(json!({"statusCode": null})),
+                "Maintenance",
+            ),
             ("health with bad start", health_event(json!({"startTime": "soon"})), "Field"),
             ("health with numeric end", health_event(json!({"endTime": 1})), "Field"),
             ("health with year 99999", health_event(json!({"startTime": "99999-01-01T00:00:00Z"})), "Field"),

@@ -119,6 +119,15 @@ impl FakeCloud {
         }
     }
 
+    /// A user stops the instance at `at`: EC2 then dates the stop in
+    /// `StateTransitionReason`, which the adapter reads as `state_since`.
+    pub fn stop_by_user(&self, id: &InstanceId, at: UnixTime) {
+        if let Some(facts) = self.state().instances.get_mut(id) {
+            facts.state = InstanceState::Stopped;
+            facts.state_since = Some(at);
+        }
+    }
+
     /// The instance disappears from the API, as terminated ones do after about an hour.
     pub fn forget_instance(&self, id: &InstanceId) {
         self.state().instances.remove(id);

@@ -168,16 +168,23 @@ struct TokenBucket {
 }
 
 impl TokenBucket {
+    /// Starts full: AWS's own buckets allow a second's burst to a caller that
+    /// has been quiet, so a fresh process (every cold start, every `alarmctl`
+    /// run) need not wait before its second call.
     fn new(rate: f64) -> Self {
-        Self { rate, tokens: 1.0, updated: tokio::time::Instant::now() }
+        Self { rate, tokens: Self::burst(rate), updated: tokio::time::Instant::now() }
     }
 
-    /// Takes a token, or says how long until one is available. The burst is
-    /// one second's worth, as in AWS's own buckets.
+    /// One second's worth of calls, and at least one.
+    fn burst(rate: f64) -> f64 {
+        rate.max(1.0)
+    }
+
+    /// Takes a token, or says how long until one is available.
     fn take(&mut self) -> Option<std::time::Duration> {
         let now = tokio::time::Instant::now();
         let elapsed = now.duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate.max(1.0));
+        self.tokens = (self.tokens + elapsed * self.rate).min(Self::burst(self.rate));
         self.updated = now;
         // Floating-point refills can stop a hair short of a whole token; a wait
         // rounded to zero would never let a paused clock advance.
@@ -253,13 +260,18 @@ mod tests {
     async fn calls_are_paced_to_the_rate_limit() {
         let calls = ApiCalls::with_limits(&default_rate_limits());
         let start = tokio::time::Instant::now();
-        for _ in 0..31 {
+        for _ in 0..3 {
             calls.begin("PutMetricAlarm").await;
         }
-        // One token to start with, then 3 per second: 30 more take 10 s.
+        // A fresh bucket holds a second's burst: the first three calls do not wait.
+        assert_eq!(start.elapsed(), std::time::Duration::ZERO);
+        for _ in 0..30 {
+            calls.begin("PutMetricAlarm").await;
+        }
+        // Then 3 per second: 30 more take 10 s.
         let elapsed = start.elapsed().as_secs_f64();
         assert!((9.9..10.1).contains(&elapsed), "{elapsed}");
-        assert_eq!(calls.get("PutMetricAlarm"), 31);
+        assert_eq!(calls.get("PutMetricAlarm"), 33);
         // Operations without a limit are only counted.
         calls.begin("DescribeInstances").await;
         assert!((start.elapsed().as_secs_f64() - elapsed).abs() < 0.001);

@@ -159,6 +159,10 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             // the retry of this event does both.
             return report;
         }
+        if notice.status.is_none() {
+            let status = notice.status_at(&self.config.maintenance, options.now);
+            report.notes.push(format!("the event has no statusCode: treated as {status}, from its times"));
+        }
         let actions =
             plan_maintenance(&self.config.policy, &self.config.maintenance, notice, &subjects, options.now);
         for action in actions {

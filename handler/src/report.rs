@@ -156,11 +156,16 @@ impl Report {
         self.trigger == "sweep" && !self.dry_run && !self.failed() && self.deferred == 0
     }
 
-    /// One line for the error returned to Lambda and for stderr.
+    /// One line for stderr and the logs.
     pub fn failure_summary(&self) -> String {
         let first = self.failures.first().map_or(String::new(), |f| format!("; first: {}", f.error));
+        format!("{}{first}", self.failure_summary_counts())
+    }
+
+    /// `N failure(s), M retryable`.
+    pub fn failure_summary_counts(&self) -> String {
         format!(
-            "{} failure(s), {} retryable{first}",
+            "{} failure(s), {} retryable",
             self.failures.len(),
             self.failures.iter().filter(|f| f.retryable).count()
         )
@@ -185,25 +190,38 @@ impl Report {
             ("Failures", self.failures.len()),
             ("SweepsSucceeded", usize::from(self.sweep_succeeded())),
         ];
-        let mut record = json!({
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": namespace,
-                    "Dimensions": [["Trigger"]],
-                    "Metrics": metrics.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
-                        .chain(std::iter::once(json!({"Name": "DurationMs", "Unit": "Milliseconds"})))
-                        .collect::<Vec<_>>(),
-                }],
-            },
-            "Trigger": self.trigger,
-            "DurationMs": self.duration_ms,
-        });
-        for (name, value) in metrics {
-            record[name] = json!(value);
-        }
+        let mut record = emf_record(namespace, timestamp_ms, &self.trigger, &metrics);
+        record["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array_mut()
+            .expect("metrics list")
+            .push(json!({"Name": "DurationMs", "Unit": "Milliseconds"}));
+        record["DurationMs"] = json!(self.duration_ms);
         record
     }
+}
+
+/// The EMF record of a rejected event (trigger `rejected`): `EventsRejected` = 1.
+pub fn rejected_emf(namespace: &str, timestamp_ms: u64) -> Value {
+    emf_record(namespace, timestamp_ms, "rejected", &[("EventsRejected", 1)])
+}
+
+/// One EMF record: `metrics` as counts, with the `Trigger` dimension.
+fn emf_record(namespace: &str, timestamp_ms: u64, trigger: &str, metrics: &[(&str, usize)]) -> Value {
+    let mut record = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [["Trigger"]],
+                "Metrics": metrics.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"})).collect::<Vec<_>>(),
+            }],
+        },
+        "Trigger": trigger,
+    });
+    for (name, value) in metrics {
+        record[*name] = json!(value);
+    }
+    record
 }
 
 #[cfg(test)]
@@ -224,6 +242,17 @@ mod tests {
         assert_eq!(emf["AlarmsCreated"], 3);
         assert_eq!(emf["Trigger"], "sweep");
         assert_eq!(emf["SweepsSucceeded"], 1);
+    }
+
+    #[test]
+    fn a_rejected_event_is_counted() {
+        let emf = rejected_emf("DiskAlarmReconciler", 1_700_000_000_000);
+        assert_eq!(
+            emf["_aws"]["CloudWatchMetrics"][0]["Metrics"],
+            json!([{"Name": "EventsRejected", "Unit": "Count"}])
+        );
+        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Trigger"]]));
+        assert_eq!((emf["EventsRejected"].clone(), emf["Trigger"].clone()), (json!(1), json!("rejected")));
     }
 
     #[test]

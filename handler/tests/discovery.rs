@@ -32,6 +32,7 @@ fn instance(cloud: &FakeCloud, s: &str) {
         state: InstanceState::Running,
         tags: [("Environment".to_string(), "production".to_string())].into(),
         launch_time: Some(UnixTime(NOW - 60)),
+        state_since: None,
         group: None,
         series: None,
     });

@@ -30,6 +30,7 @@ async fn converged(tags: &[(&'static str, String)]) -> FakeCloud {
         state: InstanceState::Running,
         tags: all.into_iter().collect(),
         launch_time: Some(UnixTime(NOW - 3600)),
+        state_since: None,
         group: None,
         series: None,
     });

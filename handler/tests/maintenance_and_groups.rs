@@ -32,6 +32,7 @@ fn instance(cloud: &FakeCloud, s: &str, tags: &[(&str, &str)]) {
         state: InstanceState::Running,
         tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         launch_time: Some(UnixTime(NOW - 3600)),
+        state_since: None,
         group: None,
         series: None,
     });

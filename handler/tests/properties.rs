@@ -793,6 +793,7 @@ impl<'h> Sim<'h> {
             state: InstanceState::Running,
             tags: [("Environment".to_owned(), "production".to_owned())].into(),
             launch_time: None,
+            state_since: None,
             group: None,
             series: None,
         };
@@ -829,6 +830,7 @@ impl<'h> Sim<'h> {
             state: w.state,
             tags: w.tags.clone(),
             launch_time: Some(UnixTime(w.launch_time)),
+            state_since: None,
             group: None,
             series: None,
         })
@@ -1530,6 +1532,7 @@ async fn a_running_event_that_finds_the_api_still_pending_protects_or_fails_for_
         state: InstanceState::Pending,
         tags: [("Environment".to_owned(), "production".to_owned())].into(),
         launch_time: Some(UnixTime(T0 + 1)),
+        state_since: None,
         group: None,
         series: None,
     });
@@ -1575,6 +1578,7 @@ async fn a_batch_delete_that_removes_only_some_names_is_reported_and_finished_by
         state: InstanceState::Running,
         tags: [("Environment".to_owned(), "production".to_owned())].into(),
         launch_time: Some(UnixTime(T0 - 3600)),
+        state_since: None,
         group: None,
         series: None,
     };

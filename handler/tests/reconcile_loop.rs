@@ -25,6 +25,7 @@ fn instance(cloud: &FakeCloud, s: &str, state: InstanceState, env: &str) {
         state,
         tags: [("Environment".to_string(), env.to_string()), ("Name".to_string(), format!("web-{s}"))].into(),
         launch_time: Some(UnixTime(NOW - 3600)),
+        state_since: None,
         group: None,
         series: None,
     });
@@ -81,6 +82,30 @@ async fn stop_then_late_running_event_converges_to_no_alarms() {
     let report = r.handle(event(A, InstanceState::Running, 900), options()).await;
     assert!(!report.failed());
     assert!(names(&cloud).is_empty());
+}
+
+/// Ordinary reordering: the `running` event arrives seconds after the user
+/// stopped the instance. EC2 dates a user-initiated stop, so the order is
+/// settled at once: no alarms, and no failed invocation (which would page
+/// someone through the function's error alarm).
+#[tokio::test]
+async fn late_running_event_after_a_dated_user_stop_settles_at_once() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, InstanceState::Running, "production");
+    let r = reconciler(&cloud);
+    r.handle(event(A, InstanceState::Running, 30), options()).await;
+    assert_eq!(names(&cloud), owned_pair(A));
+    cloud.stop_by_user(&id(A), UnixTime(NOW - 10));
+    let report = r.handle(event(A, InstanceState::Running, 30), options()).await;
+    assert!(!report.failed(), "{:?}", report.failures);
+    assert_eq!(report.deleted, 2);
+    assert!(names(&cloud).is_empty());
+    // A running event newer than the dated stop means the API lags behind a
+    // start: that stays a retry.
+    let report = r.handle(event(A, InstanceState::Running, 2), options()).await;
+    assert!(report.failed() && report.failures[0].retryable, "{:?}", report.failures);
+    let when = UnixTime(NOW - 2).to_string();
+    assert!(report.failures[0].error.contains(&when), "times read as RFC 3339: {}", report.failures[0].error);
 }
 
 #[tokio::test]

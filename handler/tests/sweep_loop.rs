@@ -43,6 +43,7 @@ fn account(count: usize, quotas: &RateLimits) -> FakeCloud {
             state: InstanceState::Running,
             tags: [("Environment".to_string(), "production".to_string())].into(),
             launch_time: Some(UnixTime(NOW - 3600)),
+            state_since: None,
             group: None,
             series: None,
         });
@@ -172,6 +173,7 @@ async fn a_sweep_does_not_delete_alarms_of_an_instance_started_while_it_ran() {
         state: InstanceState::Running,
         tags: [("Environment".to_string(), "production".to_string())].into(),
         launch_time: Some(UnixTime(NOW)),
+        state_since: None,
         group: None,
         series: None,
     });

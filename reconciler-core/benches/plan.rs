@@ -62,6 +62,7 @@ fn subject(n: u64, mixed: bool) -> Subject {
         state,
         tags,
         launch_time: Some(UnixTime(1_795_663_020)),
+        state_since: None,
         group: None,
         series: None,
     })

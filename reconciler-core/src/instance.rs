@@ -12,6 +12,17 @@ use crate::series::MetricSeries;
 #[serde(transparent)]
 pub struct UnixTime(pub i64);
 
+/// RFC 3339 in UTC (`2026-11-29T18:02:11Z`): what people read in reports and errors.
+impl fmt::Display for UnixTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        match time::OffsetDateTime::from_unix_timestamp(self.0).ok().and_then(|t| t.format(&format).ok()) {
+            Some(text) => f.write_str(&text),
+            None => write!(f, "@{}", self.0),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InstanceState {
@@ -70,6 +81,11 @@ pub struct InstanceFacts {
     pub state: InstanceState,
     pub tags: BTreeMap<String, String>,
     pub launch_time: Option<UnixTime>,
+    /// When the instance entered its current state, where EC2 says: a
+    /// user-initiated stop or termination carries its time in
+    /// `StateTransitionReason` (see [`user_initiated_time`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_since: Option<UnixTime>,
     /// The Auto Scaling group the instance belongs to, when it was looked up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<AutoScalingGroup>,
@@ -115,6 +131,17 @@ impl InstanceFacts {
     }
 }
 
+/// The time in EC2's `StateTransitionReason` of a user-initiated change:
+/// `User initiated (2026-11-29 18:02:11 GMT)` (AWS) or `... UTC)`. Other
+/// reasons (`Server.ScheduledStop`, a spot interruption) carry no time.
+pub fn user_initiated_time(reason: &str) -> Option<UnixTime> {
+    let inner = reason.strip_prefix("User initiated (")?.strip_suffix(')')?;
+    let stamp = inner.strip_suffix(" GMT").or_else(|| inner.strip_suffix(" UTC"))?;
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let at = time::PrimitiveDateTime::parse(stamp, &format).ok()?;
+    Some(UnixTime(at.assume_utc().unix_timestamp()))
+}
+
 /// One instance the reconciler is deciding about: either what the API says of
 /// it, or the fact that the API no longer knows it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -130,5 +157,35 @@ impl Subject {
             Self::Present(facts) => &facts.id,
             Self::Gone { id } => id,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_initiated_times() {
+        let cases = [
+            ("User initiated (2026-11-29 18:02:11 GMT)", Some("2026-11-29T18:02:11Z")),
+            ("User initiated (2026-11-29 18:02:11 UTC)", Some("2026-11-29T18:02:11Z")),
+            ("User initiated", None),
+            ("User initiated (2026-11-29 18:02:11)", None),
+            ("User initiated (2026-13-29 18:02:11 GMT)", None),
+            ("Server.ScheduledStop", None),
+            ("Service initiated (2026-11-29 18:02:11 GMT)", None),
+            ("", None),
+        ];
+        for (reason, expected) in cases {
+            let parsed = user_initiated_time(reason).map(|t| t.to_string());
+            assert_eq!(parsed.as_deref(), expected, "{reason:?}");
+        }
+    }
+
+    #[test]
+    fn times_display_as_rfc3339() {
+        assert_eq!(UnixTime(0).to_string(), "1970-01-01T00:00:00Z");
+        assert_eq!(UnixTime(1_795_168_800).to_string(), "2026-11-20T10:00:00Z");
+        assert_eq!(UnixTime(i64::MAX).to_string(), format!("@{}", i64::MAX));
     }
 }

@@ -28,7 +28,8 @@ pub use alarm::{AlarmConfig, Dimension, NameKind, Naming, ObservedAlarm, Severit
 pub use desired::{desired_alarms, Desire, DesiredAlarm, NoAlarmsReason};
 pub use ids::{AlarmName, IdError, InstanceId, TopicArn};
 pub use instance::{
-    AutoScalingGroup, InstanceFacts, InstanceState, Subject, TagSource, UnixTime, AUTOSCALING_GROUP_TAG,
+    user_initiated_time, AutoScalingGroup, InstanceFacts, InstanceState, Subject, TagSource, UnixTime,
+    AUTOSCALING_GROUP_TAG,
 };
 pub use maintenance::{
     plan_maintenance, HealthStatus, MaintenanceAction, MaintenanceNotice, MaintenanceSettings, MuteRule,

@@ -24,6 +24,22 @@ pub enum HealthStatus {
     Closed,
 }
 
+impl HealthStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upcoming => "upcoming",
+            Self::Open => "open",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for HealthStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One page of an EC2 scheduled-change Health event, as decoded from the
 /// event. Pages of the same event share `event_arn` and are handled
 /// independently: each names its own instances.
@@ -31,10 +47,31 @@ pub enum HealthStatus {
 pub struct MaintenanceNotice {
     pub event_arn: String,
     pub event_type: String,
-    pub status: HealthStatus,
+    /// `statusCode`; older captured events lack it (see [`MaintenanceNotice::status_at`]).
+    pub status: Option<HealthStatus>,
     pub start: UnixTime,
     pub end: Option<UnixTime>,
     pub instances: Vec<InstanceId>,
+}
+
+impl MaintenanceNotice {
+    /// The event's status, or, for an event without `statusCode`, the one its
+    /// times give at `now`: before the start upcoming, inside the window open,
+    /// after the end closed. A window without an end lasts the default duration.
+    pub fn status_at(&self, settings: &MaintenanceSettings, now: UnixTime) -> HealthStatus {
+        if let Some(status) = self.status {
+            return status;
+        }
+        let end =
+            self.end.map_or(self.start.0.saturating_add(settings.default_duration_seconds), |end| end.0);
+        if now < self.start {
+            HealthStatus::Upcoming
+        } else if now.0 < end {
+            HealthStatus::Open
+        } else {
+            HealthStatus::Closed
+        }
+    }
 }
 
 /// How a maintenance window turns into a mute window.
@@ -245,7 +282,7 @@ pub fn plan_maintenance(
             instance: instance.clone(),
             reason: reason.to_owned(),
         };
-        if notice.status == HealthStatus::Closed {
+        if notice.status_at(settings, now) == HealthStatus::Closed {
             actions.push(unmute("maintenance event closed"));
             continue;
         }
@@ -297,6 +334,7 @@ mod tests {
     const ARN: &str = "arn:aws:health:eu-west-1::event/EC2/AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED/AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED_1";
 
     fn notice(status: HealthStatus, start: i64, end: Option<i64>) -> MaintenanceNotice {
+        let status = Some(status);
         MaintenanceNotice {
             event_arn: ARN.into(),
             event_type: "AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED".into(),
@@ -335,6 +373,42 @@ mod tests {
         );
         assert!(rule.name.starts_with("ec2-disk-mute-i-0123456789abcdef0-"), "{}", rule.name);
         assert!(rule.description.contains(OWNERSHIP_MARKER));
+    }
+
+    #[test]
+    fn a_missing_status_is_derived_from_the_times() {
+        let settings = MaintenanceSettings::default();
+        let (start, end) = (NOW + 3600, NOW + 7200);
+        let cases = [
+            ("before the start", NOW, Some(end), HealthStatus::Upcoming),
+            ("at the start", start, Some(end), HealthStatus::Open),
+            ("inside the window", start + 60, Some(end), HealthStatus::Open),
+            ("at the end", end, Some(end), HealthStatus::Closed),
+            ("after the end", end + 1, Some(end), HealthStatus::Closed),
+            ("no end, inside the default duration", start + 3600, None, HealthStatus::Open),
+            ("no end, after the default duration", start + 2 * 3600, None, HealthStatus::Closed),
+        ];
+        for (name, now, end, expected) in cases {
+            let mut event = notice(HealthStatus::Open, start, end);
+            event.status = None;
+            assert_eq!(event.status_at(&settings, UnixTime(now)), expected, "{name}");
+        }
+        // A status the event gives is never second-guessed.
+        let closed_early = notice(HealthStatus::Closed, start, Some(end));
+        assert_eq!(closed_early.status_at(&settings, UnixTime(NOW)), HealthStatus::Closed);
+    }
+
+    #[test]
+    fn without_a_status_upcoming_maintenance_is_muted_and_past_maintenance_unmuted() {
+        let settings = MaintenanceSettings::default();
+        let start = NOW + 14 * 86_400;
+        let mut event = notice(HealthStatus::Upcoming, start, Some(start + 3600));
+        event.status = None;
+        let actions = plan_maintenance(&policy(), &settings, &event, &[production()], UnixTime(NOW));
+        assert!(matches!(actions.as_slice(), [MaintenanceAction::Mute { .. }]), "{actions:?}");
+        let later = UnixTime(start + 7200);
+        let actions = plan_maintenance(&policy(), &settings, &event, &[production()], later);
+        assert!(matches!(actions.as_slice(), [MaintenanceAction::Unmute { .. }]), "{actions:?}");
     }
 
     #[test]

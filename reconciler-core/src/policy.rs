@@ -255,6 +255,7 @@ pub(crate) mod tests {
             state: InstanceState::Running,
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             launch_time: None,
+            state_since: None,
             group: None,
             series: None,
         }

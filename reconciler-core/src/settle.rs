@@ -13,12 +13,16 @@
 //!    still says `pending` settles as `running` (pending only becomes running).
 //! 4. A `stopping`/`stopped` event older than the instance's current launch
 //!    time is history: the instance was started again since. The API is used.
-//! 5. Otherwise they disagree. If the event is younger than the consistency
+//! 5. When EC2 dates the API's state (a user-initiated stop or termination
+//!    carries its time in `StateTransitionReason`) and that time is not
+//!    older than the event, the API's state is the newer one and is used at
+//!    once: a late `running` event after a user stop settles as stopped.
+//! 6. Otherwise they disagree. If the event is younger than the consistency
 //!    window, the API may not have caught up yet: the instance is *not
 //!    settled*, and the caller retries later. Once the window has passed the
 //!    API has had time to converge, so its answer is used. This is what makes
 //!    a late, out-of-order `running` event for an instance that has since
-//!    stopped converge to "no alarms".
+//!    stopped converge to "no alarms" when nothing dates the stop.
 
 use crate::ids::InstanceId;
 use crate::instance::{InstanceFacts, InstanceState, Subject, UnixTime};
@@ -81,11 +85,14 @@ pub fn settle(
     if !claims_running && started_since {
         return Settlement::Settled(Subject::Present(facts));
     }
+    if facts.state_since.is_some_and(|since| since >= claim.time) {
+        return Settlement::Settled(Subject::Present(facts));
+    }
     if recent(&claim) {
         return Settlement::NotSettled {
             reason: format!(
                 "the event says {} at {}, DescribeInstances still says {}",
-                claim.state, claim.time.0, facts.state
+                claim.state, claim.time, facts.state
             ),
         };
     }
@@ -110,9 +117,15 @@ mod tests {
             state,
             tags: Default::default(),
             launch_time: Some(UnixTime(launched)),
+            state_since: None,
             group: None,
             series: None,
         })
+    }
+
+    /// An API answer whose state EC2 dates (a user-initiated stop), `ago` seconds before now.
+    fn api_dated(state: InstanceState, launched: i64, ago: i64) -> Option<InstanceFacts> {
+        api(state, launched).map(|facts| InstanceFacts { state_since: Some(UnixTime(NOW - ago)), ..facts })
     }
 
     fn claim(state: InstanceState, age: i64) -> Option<StateClaim> {
@@ -174,10 +187,48 @@ mod tests {
                 "running",
             ),
             ("the same, after the window", claim(Running, 500), api(Pending, NOW - 600), "running"),
+            (
+                "late running event after a dated user stop",
+                claim(Running, 30),
+                api_dated(Stopped, NOW - 9000, 10),
+                "stopped",
+            ),
+            (
+                "a user stop in the same second as the running event",
+                claim(Running, 30),
+                api_dated(Stopped, NOW - 9000, 30),
+                "stopped",
+            ),
+            (
+                "running event newer than the dated stop: the API lags",
+                claim(Running, 5),
+                api_dated(Stopped, NOW - 9000, 60),
+                "retry",
+            ),
+            (
+                "dated terminate beats a running event",
+                claim(Running, 5),
+                api_dated(Terminated, 0, 2),
+                "terminated",
+            ),
         ];
         for (name, claim, api, expected) in cases {
             assert_eq!(outcome(claim, api), expected, "{name}");
         }
+    }
+
+    #[test]
+    fn not_settled_reasons_give_rfc3339_times() {
+        let Settlement::NotSettled { reason } = settle(
+            &id(),
+            Some(StateClaim { state: Running, time: UnixTime(1_795_168_795) }),
+            api(Stopped, 0),
+            UnixTime(1_795_168_800),
+            WINDOW,
+        ) else {
+            panic!("expected a retry")
+        };
+        assert!(reason.contains("2026-11-20T09:59:55Z"), "{reason}");
     }
 
     #[test]

@@ -195,6 +195,66 @@ impl World {
         self.alarms().await.into_keys().collect()
     }
 
+    /// Every alarm mute rule in this Region, by name.
+    pub async fn mute_rules(&self) -> BTreeMap<String, MuteRuleSeen> {
+        let mut pages = self.cloudwatch.list_alarm_mute_rules().into_paginator().send();
+        let mut names = Vec::new();
+        while let Some(page) = pages.next().await {
+            for summary in page.expect("ListAlarmMuteRules").alarm_mute_rule_summaries() {
+                let arn = summary.alarm_mute_rule_arn().expect("rule ARN");
+                names.push(arn.rsplit(':').next().expect("name in ARN").to_owned());
+            }
+        }
+        let mut rules = BTreeMap::new();
+        for name in names {
+            let rule = self
+                .cloudwatch
+                .get_alarm_mute_rule()
+                .alarm_mute_rule_name(&name)
+                .send()
+                .await
+                .expect("GetAlarmMuteRule");
+            let schedule = rule.rule().and_then(|r| r.schedule()).expect("schedule");
+            let mut alarms: Vec<String> =
+                rule.mute_targets().map(|t| t.alarm_names().to_vec()).unwrap_or_default();
+            alarms.sort();
+            let seen = MuteRuleSeen {
+                expression: schedule.expression().unwrap_or_default().to_owned(),
+                duration: schedule.duration().unwrap_or_default().to_owned(),
+                alarms,
+                expires: rule.expire_date().map(|t| t.secs()),
+            };
+            rules.insert(name, seen);
+        }
+        rules
+    }
+
+    /// Writes a mute rule directly, as a person or an earlier run would have.
+    pub async fn put_mute_rule(
+        &self,
+        name: &str,
+        expression: &str,
+        duration: &str,
+        alarms: &[String],
+        expires: i64,
+    ) {
+        let schedule =
+            aws_sdk_cloudwatch::types::Schedule::builder().expression(expression).duration(duration).build();
+        self.cloudwatch
+            .put_alarm_mute_rule()
+            .name(name)
+            .rule(aws_sdk_cloudwatch::types::Rule::builder().schedule(schedule).build())
+            .mute_targets(
+                aws_sdk_cloudwatch::types::MuteTargets::builder()
+                    .set_alarm_names(Some(alarms.to_vec()))
+                    .build(),
+            )
+            .expire_date(aws_smithy_types::DateTime::from_secs(expires))
+            .send()
+            .await
+            .expect("PutAlarmMuteRule");
+    }
+
     /// One data point of the CloudWatch agent's disk metric (namespace
     /// `CWAgent`, `disk_used_percent`) with exactly `dimensions`, as the agent
     /// publishes it; the series then shows in `ListMetrics`.
@@ -294,6 +354,16 @@ impl World {
     pub fn handle_event(&self, event: &Value, extra: &[(&str, &str)]) -> Run {
         self.alarmctl_with_env(&["handle", "-"], event.to_string().as_bytes(), extra)
     }
+}
+
+/// What `GetAlarmMuteRule` says of a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MuteRuleSeen {
+    pub expression: String,
+    pub duration: String,
+    /// Sorted.
+    pub alarms: Vec<String>,
+    pub expires: Option<i64>,
 }
 
 /// The CloudWatch agent's disk metric, which the alarms watch.

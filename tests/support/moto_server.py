@@ -12,6 +12,12 @@ CloudWatch model, because the SDK's CBOR decoder is strict: integers must be
 CBOR ints, doubles CBOR floats, timestamps tag 1.  Every other request (EC2,
 STS, ...) goes to moto untouched.
 
+moto has no alarm mute rules at all, so `PutAlarmMuteRule`,
+`GetAlarmMuteRule`, `ListAlarmMuteRules` and `DeleteAlarmMuteRule` never reach
+it: this server answers them itself from an in-memory store (mute_rules.py),
+in whichever protocol they come (CBOR, JSON 1.0 or query), per account and
+Region the way moto resolves them, and forgets them on `POST /moto-api/reset`.
+
 Usage: python tests/support/moto_server.py [--host 127.0.0.1] --port PORT
 """
 
@@ -25,21 +31,34 @@ import logging
 import os
 import signal
 import sys
+import uuid
+from http import HTTPStatus
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
 
 import botocore.session
 import cbor2
+from moto.core.parse import QueryParser
+from moto.core.responses import BaseResponse
+from moto.core.serialize import QuerySerializer, SerializationContext
+from moto.core.utils import get_service_model
+from moto.iam.models import get_account_id_from
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.datastructures import Headers
+from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.serving import run_simple
 from werkzeug.test import run_wsgi_app
 from werkzeug.wsgi import get_input_stream
 
+from mute_rules import OPERATIONS as MUTE_RULE_OPERATIONS
+from mute_rules import MuteRuleError, MuteRuleStore
+
 SERVICE = "GraniteServiceVersion20100801"
 CBOR_PATH_PREFIX = f"/service/{SERVICE}/operation/"
+XML_NAMESPACE = "http://monitoring.amazonaws.com/doc/2010-08-01/"
 
 
 # --- request side: CBOR value -> JSON value ---------------------------------
@@ -53,6 +72,9 @@ def cbor_to_json(value):
         return [cbor_to_json(v) for v in value]
     if isinstance(value, datetime.datetime):
         # cbor2 turns tag 1 (epoch) into an aware datetime; JSON 1.0 wants epoch seconds.
+        # (moto's query parser gives naive datetimes, in UTC.)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
         return value.timestamp()
     if isinstance(value, cbor2.CBORTag) and value.tag == 1:
         return float(value.value)
@@ -103,26 +125,126 @@ def json_to_cbor(value, shape):
     return value
 
 
+# --- which account and Region a request is for, as moto decides ---------------
+
+
+def request_region(environ):
+    """The Region moto serves this request from (`BaseResponse.get_region_from_url`).
+
+    A `.REGION.amazonaws.com` host, then a `region/...` user agent, then the
+    SigV4 credential scope (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`),
+    then us-east-1.
+    """
+    url = environ.get("HTTP_HOST", "") + environ.get("PATH_INFO", "")
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    if match := BaseResponse.region_regex.search(url):
+        return match.group(1)
+    if match := BaseResponse.region_from_useragent_regex.search(environ.get("HTTP_USER_AGENT", "")):
+        return match.group(1)
+    scope = authorization.split(",")[0].split("/")
+    if "AWS4" in authorization and len(scope) > 2:
+        return scope[2]
+    return BaseResponse.default_region
+
+
+def request_account(environ):
+    """The account moto serves this request from (`BaseResponse.get_current_account`).
+
+    MOTO_ACCOUNT_ID, then the `x-moto-account-id` header, then the account whose
+    IAM holds the request's access key: moto's STS AssumeRole creates the
+    temporary key in the role's account, so a rule put with assumed-role
+    credentials lives where moto puts that role's alarms.  Any other key
+    (e.g. `testing`) means the default account, 123456789012.
+    """
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if environ.get("HTTP_X_MOTO_ACCOUNT_ID"):
+        return environ["HTTP_X_MOTO_ACCOUNT_ID"]
+    match = BaseResponse.access_key_regex.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return get_account_id_from(match.group(1) if match else "AKIAEXAMPLE")
+
+
+def signing_service(environ):
+    """The service of the SigV4 credential scope, e.g. `monitoring` for CloudWatch."""
+    parts = environ.get("HTTP_AUTHORIZATION", "").split(",")[0].split("/")
+    return parts[3] if len(parts) > 4 else None
+
+
+def status_line(code):
+    return f"{code} {HTTPStatus(code).phrase.upper()}"
+
+
 class CborToJsonMiddleware:
-    """Translate CloudWatch RPC v2 CBOR <-> AWS JSON 1.0 around moto's WSGI app."""
+    """Translate CloudWatch RPC v2 CBOR <-> AWS JSON 1.0 around moto's WSGI app,
+    and answer the alarm mute rule operations moto lacks."""
 
     def __init__(self, app):
         self.app = app
         self.model = botocore.session.get_session().get_service_model("cloudwatch")
+        self.mute_rules = MuteRuleStore(self.model)
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if not path.startswith(CBOR_PATH_PREFIX):
+        if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
+            self.mute_rules.reset()
             return self.app(environ, start_response)
-        operation = path[len(CBOR_PATH_PREFIX):]
+        if path.startswith(CBOR_PATH_PREFIX):
+            return self.cbor(environ, start_response, path[len(CBOR_PATH_PREFIX):])
+        service, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
+        if service == SERVICE and operation in MUTE_RULE_OPERATIONS:
+            return self.json_mute_rule(environ, start_response, operation)
+        if signing_service(environ) == "monitoring":
+            return self.query(environ, start_response)
+        return self.app(environ, start_response)
 
+    def run_mute_rule(self, environ, operation, params):
+        """(HTTP status, output members or None, MuteRuleError or None) of one mute-rule call."""
+        try:
+            account, region = request_account(environ), request_region(environ)
+            return 200, self.mute_rules.handle(operation, params, account, region), None
+        except MuteRuleError as error:
+            return error.status, None, error
+
+    # --- RPC v2 CBOR (the Rust SDK, boto3) ---------------------------------------
+
+    def cbor(self, environ, start_response, operation):
         raw = get_input_stream(environ).read()
         # The SDK gzips PutMetricData bodies of 10 KiB and more.
         if environ.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
             raw = gzip.decompress(raw)
         params = cbor_to_json(cbor2.loads(raw)) if raw else {}
-        body = json.dumps(params).encode("utf-8")
+        if operation in MUTE_RULE_OPERATIONS:
+            status, headers, out_body = self.cbor_mute_rule(environ, operation, params)
+        else:
+            status, headers, out_body = self.cbor_via_moto(environ, operation, params)
+        out_headers = [
+            (k, v) for k, v in headers.items() if k.lower() not in ("content-type", "content-length")
+        ]
+        out_headers += [
+            ("Content-Type", "application/cbor"),
+            ("smithy-protocol", "rpc-v2-cbor"),
+            ("Content-Length", str(len(out_body))),
+        ]
+        start_response(status, out_headers)
+        return [out_body]
 
+    def cbor_mute_rule(self, environ, operation, params):
+        status, result, error = self.run_mute_rule(environ, operation, params)
+        headers = Headers([("x-amzn-RequestId", str(uuid.uuid4()))])
+        if error is not None:
+            # __type for the SDK's error parser; the query code in the header is
+            # what error.code() then reports, as from AWS (CloudWatch is query compatible).
+            headers.add("x-amzn-query-error", f"{error.code};Sender")
+            body = cbor2.dumps({"__type": error.shape, "message": error.message, **error.members})
+            return status_line(status), headers, body
+        shape = self.model.operation_model(operation).output_shape
+        if shape is None:
+            return status_line(status), headers, b""  # no output: the SDK does not read the body
+        return status_line(status), headers, cbor2.dumps(json_to_cbor(result or {}, shape))
+
+    def cbor_via_moto(self, environ, operation, params):
+        """Hand the call to moto as JSON 1.0; (status, headers, CBOR body) of its answer."""
+        body = json.dumps(params).encode("utf-8")
         inner = dict(environ)
         for key in ("HTTP_SMITHY_PROTOCOL", "HTTP_CONTENT_ENCODING", "HTTP_X_AMZN_QUERY_MODE"):
             inner.pop(key, None)
@@ -157,17 +279,7 @@ class CborToJsonMiddleware:
             reply = json.dumps({"__type": code, "message": f"{type(error).__name__}: {error}"}).encode()
 
         status_code = int(status.split(" ", 1)[0])
-        out_body = self.translate_response(operation, status_code, headers, reply)
-        out_headers = [
-            (k, v) for k, v in headers.items() if k.lower() not in ("content-type", "content-length")
-        ]
-        out_headers += [
-            ("Content-Type", "application/cbor"),
-            ("smithy-protocol", "rpc-v2-cbor"),
-            ("Content-Length", str(len(out_body))),
-        ]
-        start_response(status, out_headers)
-        return [out_body]
+        return status, headers, self.translate_response(operation, status_code, headers, reply)
 
     def translate_response(self, operation, status_code, headers, reply):
         try:
@@ -193,6 +305,72 @@ class CborToJsonMiddleware:
         # An empty map, not an empty body, when there is an output: the SDK
         # decodes the body as a CBOR map whenever the operation has output.
         return cbor2.dumps(json_to_cbor(data or {}, shape))
+
+    # --- AWS JSON 1.0 (X-Amz-Target) ---------------------------------------------
+
+    def json_mute_rule(self, environ, start_response, operation):
+        raw = get_input_stream(environ).read()
+        try:
+            params = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            params = None
+        if isinstance(params, dict):
+            status, result, error = self.run_mute_rule(environ, operation, params)
+        else:
+            status, result = 400, None
+            error = MuteRuleError("SerializationException", "SerializationException", 400, "Body is not a JSON object")
+        headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", str(uuid.uuid4()))]
+        if error is not None:
+            headers.append(("x-amzn-query-error", f"{error.code};Sender"))
+            body = {"__type": error.shape, "message": error.message, **error.members}
+        else:
+            body = result or {}  # timestamps are already epoch seconds, JSON 1.0's default
+        out_body = json.dumps(body).encode("utf-8")
+        start_response(status_line(status), headers + [("Content-Length", str(len(out_body)))])
+        return [out_body]
+
+    # --- query protocol (Action=...) -----------------------------------------------
+
+    def query(self, environ, start_response):
+        """A CloudWatch request in neither CBOR nor JSON: answer mute-rule actions, pass the rest on.
+
+        The form body has to be read to find the action, so it is put back for moto.
+        """
+        raw = b""
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            raw = get_input_stream(environ).read()
+            environ["wsgi.input"] = io.BytesIO(raw)
+            environ["CONTENT_LENGTH"] = str(len(raw))
+        values = MultiDict(
+            parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+            + parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        )
+        operation = values.get("Action")
+        if operation not in MUTE_RULE_OPERATIONS:
+            return self.app(environ, start_response)
+
+        operation_model = get_service_model("cloudwatch").operation_model(operation)
+        params = QueryParser(operation_model).parse(
+            {"values": values, "headers": {}, "body": raw, "method": environ.get("REQUEST_METHOD", "POST"),
+             "url_path": "/", "url_params": {}}
+        )
+        status, result, error = self.run_mute_rule(environ, operation, cbor_to_json(params))
+        request_id = str(uuid.uuid4())
+        if error is not None:
+            body = (
+                f'<ErrorResponse xmlns="{XML_NAMESPACE}"><Error><Type>Sender</Type>'
+                f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message></Error>"
+                f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+            )
+        else:
+            serializer = QuerySerializer(operation_model, context=SerializationContext(request_id))
+            body = serializer.serialize(result or {})["body"]
+        out_body = body.encode("utf-8")
+        start_response(
+            status_line(status),
+            [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id), ("Content-Length", str(len(out_body)))],
+        )
+        return [out_body]
 
 
 def main(argv=None):

@@ -1,11 +1,7 @@
 //! AWS Health maintenance events and Auto Scaling groups end to end:
 //! `alarmctl handle` against moto on 127.0.0.1. Each test owns a Region.
 //!
-//! moto 5.2.5 has no alarm mute rules: `PutAlarmMuteRule` raises
-//! `NotImplementedError`, which `tests/support/moto_server.py` answers with
-//! HTTP 501 `NotImplemented`. So here a maintenance event that needs a mute
-//! always ends in a reported failure; what is checked is that the failure is
-//! reported, and that it leaves the alarms as they were.
+//! The mutes themselves are in `maintenance.rs`.
 
 use std::collections::BTreeMap;
 
@@ -112,61 +108,6 @@ async fn health_events_that_need_no_mute_exit_zero_and_write_nothing() {
     }
 
     assert!(world.alarm_names().await.is_empty(), "{:?}", world.alarm_names().await);
-}
-
-#[tokio::test]
-async fn a_mute_the_emulator_refuses_fails_the_invocation_and_leaves_the_alarms_as_they_were() {
-    let world = World::new("ap-northeast-3").await;
-    let id = world.launch(&[("Environment", "production"), ("Name", "web-1")]).await;
-    assert_eq!(world.handle_sample("ec2-running.json", &id).report(0)["created"], 2);
-    let before = world.alarms().await;
-    assert_eq!(before.keys().cloned().collect::<Vec<_>>(), alarm_pair(&id));
-
-    let run = world.handle_sample(UPCOMING, &id);
-    // The report is printed on stdout even though the invocation failed.
-    let report = run.report(1);
-    assert!(run.stderr().contains("reconcile incomplete"), "{}", run.stderr());
-    assert_eq!(report["trigger"], "health-maintenance", "{report:#}");
-    // The alarms were already right: reconciled, not rewritten.
-    assert_eq!((report["created"].as_u64(), report["updated"].as_u64()), (Some(0), Some(0)), "{report:#}");
-    assert_eq!(report["unchanged"], 2, "{report:#}");
-    assert_eq!(calls(&report, "PutMetricAlarm"), 0, "{report:#}");
-    assert_eq!(calls(&report, "PutAlarmMuteRule"), 1, "{report:#}");
-    assert_eq!(report["mutes_set"], 0, "{report:#}");
-
-    let failures = report["failures"].as_array().expect("failures array");
-    assert_eq!(failures.len(), 1, "{report:#}");
-    let failure = &failures[0];
-    let rule = failure["alarm"].as_str().unwrap_or_else(|| panic!("no rule named: {failure:#}"));
-    assert!(rule.starts_with(&format!("ec2-disk-mute-{id}-")), "{failure:#}");
-    assert_eq!(failure["instance"], json!(id), "{failure:#}");
-    let error = failure["error"].as_str().unwrap_or_default();
-    assert!(error.contains("PutAlarmMuteRule") && error.contains("NotImplemented"), "{failure:#}");
-    // Observed: moto raises NotImplementedError, which tests/support/moto_server.py
-    // answers with HTTP 501 `NotImplemented`. The product classifies any 5xx as
-    // transient, so the failure is retryable (on moto no retry can succeed; had
-    // the shim answered with a 4xx it would be refused, retryable=false).
-    assert_eq!(failure["retryable"], json!(true), "{failure:#}");
-    let change = report["changes"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["action"] == "mute"))
-        .unwrap_or_else(|| panic!("no mute change: {report:#}"));
-    assert_eq!((&change["alarm"], &change["status"]), (&json!(rule), &json!("failed")), "{report:#}");
-
-    // moto stamps every PutMetricAlarm: equal values, stamps included, prove no write.
-    assert_eq!(world.alarms().await, before, "the alarms changed although the mute failed");
-
-    // An in-scope instance without alarms yet: they are made right first, then the mute fails.
-    let fresh = world.launch(&[("Environment", "production")]).await;
-    let report = world.handle_sample(UPCOMING, &fresh).report(1);
-    assert_eq!(report["created"], 2, "{report:#}");
-    let failures = report["failures"].as_array().expect("failures array");
-    assert_eq!(failures.len(), 1, "{report:#}");
-    assert_eq!(failures[0]["instance"], json!(fresh), "{report:#}");
-    assert_eq!(failures[0]["retryable"], json!(true), "{report:#}");
-    let after = world.alarms().await;
-    assert_eq!(alarms_of(&after, &fresh).into_keys().collect::<Vec<_>>(), alarm_pair(&fresh));
-    assert_eq!(alarms_of(&after, &id), before, "the first instance's alarms changed");
 }
 
 #[tokio::test]

@@ -2,7 +2,9 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::operation::describe_instances::builders::DescribeInstancesFluentBuilder;
 use aws_sdk_ec2::types::{Filter, Instance};
-use reconciler_core::{AutoScalingGroup, InstanceFacts, InstanceId, InstanceState, UnixTime};
+use reconciler_core::{
+    user_initiated_time, AutoScalingGroup, InstanceFacts, InstanceId, InstanceState, UnixTime,
+};
 use tracing::warn;
 
 use super::{autoscaling, classify};
@@ -92,6 +94,12 @@ fn convert(instance: &Instance) -> Option<InstanceFacts> {
         state,
         tags,
         launch_time: instance.launch_time().map(|t| UnixTime(t.secs())),
+        // Only a stop or termination is dated; a running instance's reason is
+        // empty, or stale from before its last start.
+        state_since: match state {
+            InstanceState::Pending | InstanceState::Running => None,
+            _ => instance.state_transition_reason().and_then(user_initiated_time),
+        },
         group: None,
         series: None,
     })

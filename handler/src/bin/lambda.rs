@@ -1,26 +1,25 @@
 //! The Lambda function: EventBridge events in, alarms converged, a JSON report out.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use handler::app::{emf_line, handle_event, now, HandleError};
+use handler::app::{
+    emf_line, handle_event, incomplete_diagnostic, init_lambda_logging, now, rejected_emf_line, time_left,
+    HandleError,
+};
 use handler::aws::{self, AwsPorts, LambdaContinuation};
 use handler::config::Config;
 use handler::ports::ApiCalls;
 use handler::reconcile::{Reconciler, RunOptions};
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::{json, Value};
+use tracing::{error, warn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_current_span(false)
-        .without_time()
-        .init();
-    let config = Config::from_env()?;
+    init_lambda_logging();
+    // A configuration error stops the function before it takes any event:
+    // every invocation then fails with Runtime.ExitError and this message.
+    let config = Config::from_env().inspect_err(|e| error!(error = %e, "configuration rejected"))?;
     let calls = ApiCalls::with_limits(&config.rate_limits);
     let (AwsPorts { ec2, cloudwatch }, sdk_config) = aws::load(calls.clone()).await;
     // Set by the Lambda runtime; the function continues long sweeps by invoking itself.
@@ -31,27 +30,28 @@ async fn main() -> Result<(), Error> {
     let (reconciler, continuation) = (&reconciler, &continuation);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         reconciler.calls.reset();
-        let remaining =
-            event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
-        let options = RunOptions {
-            dry_run: false,
-            now: now(),
-            deadline: Some(tokio::time::Instant::now() + remaining.saturating_sub(margin)),
-            progress: false,
+        let deadline = match time_left(event.context.deadline, SystemTime::now()) {
+            Ok(left) => Some(tokio::time::Instant::now() + left.saturating_sub(margin)),
+            Err(problem) => {
+                warn!(%problem, "running without a deadline");
+                None
+            }
         };
+        let options = RunOptions { dry_run: false, now: now(), deadline, progress: false };
         match handle_event(reconciler, continuation, event.payload, options).await {
             Ok(report) => {
                 println!("{}", emf_line(&report));
-                Ok(serde_json::to_value(&report)?)
+                Ok::<Value, Diagnostic>(serde_json::to_value(&report).unwrap_or_default())
             }
             // Logged by handle_event; returning Ok keeps AWS from retrying an
             // event that can never succeed.
             Err(HandleError::Rejected(error)) => {
+                println!("{}", rejected_emf_line());
                 Ok(json!({"status": "rejected", "error": error.to_string()}))
             }
             Err(HandleError::Incomplete(report)) => {
                 println!("{}", emf_line(&report));
-                Err(Error::from(HandleError::Incomplete(report).to_string()))
+                Err(incomplete_diagnostic(&report))
             }
         }
     }))
