@@ -109,6 +109,13 @@ impl World {
         state.as_str().to_owned()
     }
 
+    /// An instance's `StateTransitionReason` (`User initiated (… UTC)` after a stop).
+    pub async fn state_transition_reason(&self, id: &str) -> String {
+        let output = self.ec2.describe_instances().instance_ids(id).send().await.expect("DescribeInstances");
+        let instance = output.reservations().iter().flat_map(|r| r.instances()).next().expect("instance");
+        instance.state_transition_reason().unwrap_or_default().to_owned()
+    }
+
     /// A launch template for moto's built-in image on t3.micro; returns its id.
     pub async fn create_launch_template(&self, name: &str) -> String {
         let data = RequestLaunchTemplateData::builder()
@@ -441,9 +448,14 @@ pub fn alarmctl_path() -> PathBuf {
     if let Ok(path) = std::env::var("ALARMCTL_BIN") {
         return PathBuf::from(path);
     }
+    binary_path("alarmctl")
+}
+
+/// A binary of the workspace in the test binary's profile directory.
+fn binary_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
-    let path = profile_dir.join(format!("alarmctl{}", std::env::consts::EXE_SUFFIX));
+    let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(path.exists(), "{} not found: build it with `cargo build -p handler` first", path.display());
     path
 }
@@ -459,4 +471,132 @@ pub fn change_set(report: &Value) -> BTreeSet<(String, String, String, String)> 
             (field("action"), field("alarm"), field("instance"), field("reason"))
         })
         .collect()
+}
+
+/// The Lambda function as it ships, `disk-alarm-reconciler`, served by a real
+/// Lambda Runtime API emulator: `cargo lambda watch --only-lambda-apis` on a
+/// free port of 127.0.0.1, with the binary `cargo test` built started against
+/// it (a nested `cargo build` inside `cargo test` would wait on its lock).
+/// Invocations go through `cargo lambda invoke`, as a user would send them.
+pub struct LambdaFunction {
+    emulator: std::process::Child,
+    function: std::process::Child,
+    port: u16,
+    pub log: PathBuf,
+}
+
+pub const FUNCTION_NAME: &str = "disk-alarm-reconciler";
+
+/// What `cargo lambda invoke` printed, and its exit status.
+pub struct Invocation {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Invocation {
+    /// The function's JSON response, after checking the invocation succeeded.
+    pub fn response(&self) -> Value {
+        assert_eq!(self.code, 0, "invocation failed:\n{}\n{}", self.stdout, self.stderr);
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl LambdaFunction {
+    /// Starts the emulator and the function with the world's configuration plus `extra`.
+    pub fn start(world: &World, extra: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let emulator = Command::new(cargo_lambda_path())
+            .args(["lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1"])
+            .args(["--invoke-port", &port.to_string()])
+            .current_dir(workspace_root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cargo lambda watch starts (installed into .venv by scripts/test.sh)");
+        wait_for_port(port);
+        let log = workspace_root().join(format!("target/lambda-{}-{port}.log", world.region));
+        let log_file = std::fs::File::create(&log).expect("function log file");
+        let function = Command::new(binary_path(FUNCTION_NAME))
+            .env_remove("AWS_PROFILE")
+            .envs(world.env())
+            .envs(extra.iter().copied())
+            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt/{FUNCTION_NAME}"))
+            .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .stdout(log_file.try_clone().expect("log file"))
+            .stderr(log_file)
+            .spawn()
+            .expect("the function starts");
+        Self { emulator, function, port, log }
+    }
+
+    /// Sends `event` with `cargo lambda invoke`.
+    pub fn invoke(&self, event: &Value) -> Invocation {
+        self.invoke_raw(&event.to_string())
+    }
+
+    /// Sends `payload` as it is (it need not be JSON).
+    pub fn invoke_raw(&self, payload: &str) -> Invocation {
+        let output = Command::new(cargo_lambda_path())
+            .args(["lambda", "invoke", "--invoke-address", "127.0.0.1"])
+            .args(["--invoke-port", &self.port.to_string()])
+            .args(["--data-ascii", payload, "--color", "never", FUNCTION_NAME])
+            .current_dir(workspace_root())
+            .output()
+            .expect("cargo lambda invoke runs");
+        Invocation {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// The function's log so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether the function process has exited (it refuses to start on bad configuration).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.function.try_wait().expect("function status")
+    }
+}
+
+impl Drop for LambdaFunction {
+    fn drop(&mut self) {
+        for child in [&mut self.function, &mut self.emulator] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `cargo-lambda` from `.venv/` (where scripts/test.sh installs it), or `CARGO_LAMBDA_BIN`.
+fn cargo_lambda_path() -> PathBuf {
+    if let Ok(path) = std::env::var("CARGO_LAMBDA_BIN") {
+        return PathBuf::from(path);
+    }
+    let path = workspace_root().join(".venv/bin/cargo-lambda");
+    assert!(path.exists(), "{} not found: run the tests through scripts/test.sh", path.display());
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the Lambda emulator did not listen on {port}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
