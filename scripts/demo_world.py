@@ -4,7 +4,12 @@
   stop ID      stop an instance
   publish ID   publish the CloudWatch agent's disk series of an instance: /, /data and a tmpfs on /run
   table        print every alarm in the Region as a table
+  mutes        print every alarm mute rule in the Region
+  event SAMPLE ID   print events/SAMPLE for instance ID, sent now; a Health
+               event's window moves to two days from now, on the hour
 """
+import datetime
+import json
 import os
 import sys
 
@@ -75,6 +80,31 @@ def table():
     print(f"({len(alarms)} alarms)")
 
 
+def mutes():
+    cloudwatch = client("cloudwatch")
+    summaries = cloudwatch.list_alarm_mute_rules().get("AlarmMuteRuleSummaries", [])
+    for summary in summaries:
+        name = summary["AlarmMuteRuleArn"].rsplit(":", 1)[-1]
+        rule = cloudwatch.get_alarm_mute_rule(AlarmMuteRuleName=name)
+        schedule = rule["Rule"]["Schedule"]
+        targets = ", ".join(rule.get("MuteTargets", {}).get("AlarmNames", []))
+        print(f"{name}  {schedule['Expression']} for {schedule['Duration']}  {rule['Status']}  mutes {targets}")
+    print(f"({len(summaries)} mute rules)")
+
+
+def event(sample, instance_id):
+    with open(os.path.join(os.path.dirname(__file__), "..", "events", sample)) as f:
+        body = json.load(f)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    body = json.loads(json.dumps(body).replace("i-0123456789abcdef0", instance_id))
+    body["time"] = now.isoformat().replace("+00:00", "Z")
+    if body["source"] == "aws.health":
+        start = now.replace(minute=0, second=0) + datetime.timedelta(days=2)
+        body["detail"]["startTime"] = start.isoformat().replace("+00:00", "Z")
+        body["detail"]["endTime"] = (start + datetime.timedelta(hours=2)).isoformat().replace("+00:00", "Z")
+    print(json.dumps(body))
+
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "setup":
@@ -85,5 +115,9 @@ if __name__ == "__main__":
         publish(sys.argv[2])
     elif command == "table":
         table()
+    elif command == "mutes":
+        mutes()
+    elif command == "event" and len(sys.argv) == 4:
+        event(sys.argv[2], sys.argv[3])
     else:
         sys.exit(__doc__)
