@@ -107,11 +107,14 @@ echo "== which disk series does web-1 publish, and which get alarms?"
 
 if $KEEP; then
     kill "$FUNCTION_PID" "$EMULATOR_PID" 2>/dev/null || true
+    WEB3="$(py launch web-3 production)"
+    echo
+    echo "web-3 $WEB3 (production) is launched and has seen no event yet: it has no alarms."
     cat >target/demo.env <<EOF
 export AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_REGION=$AWS_REGION
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export WARNING_TOPIC_ARN=$WARNING_TOPIC_ARN CRITICAL_TOPIC_ARN=$CRITICAL_TOPIC_ARN
-export WEB1=$WEB1 WEB2=$WEB2 DB1=$DB1 BATCH1=$BATCH1
+export WEB1=$WEB1 WEB2=$WEB2 DB1=$DB1 BATCH1=$BATCH1 WEB3=$WEB3
 EOF
     echo
     echo "The emulator keeps running on $AWS_ENDPOINT_URL (pid $MOTO_PID; stop it with: kill $MOTO_PID)."

@@ -4,6 +4,7 @@
   stop ID      stop an instance
   publish ID   publish the CloudWatch agent's disk series of an instance: /, /data and a tmpfs on /run
   table        print every alarm in the Region as a table
+  launch NAME ENV   launch one more instance tagged Name=NAME, Environment=ENV; print its id
   mutes        print every alarm mute rule in the Region
   event SAMPLE ID   print events/SAMPLE for instance ID, sent now; a Health
                event's window moves to two days from now, on the hour
@@ -42,6 +43,17 @@ def setup():
             TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
         )["Instances"][0]
         print(f"{var}={instance['InstanceId']}")
+
+
+def launch(name, env):
+    ec2 = client("ec2")
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    tags = [{"Key": "Name", "Value": name}, {"Key": "Environment", "Value": env}]
+    instance = ec2.run_instances(
+        ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+    )["Instances"][0]
+    print(instance["InstanceId"])
 
 
 def stop(instance_id):
@@ -115,6 +127,8 @@ if __name__ == "__main__":
         publish(sys.argv[2])
     elif command == "table":
         table()
+    elif command == "launch" and len(sys.argv) == 4:
+        launch(sys.argv[2], sys.argv[3])
     elif command == "mutes":
         mutes()
     elif command == "event" and len(sys.argv) == 4:

@@ -82,3 +82,19 @@ fn the_templates_schedule_inputs_decode() {
     assert!(triggers.contains(&Trigger::Sweep { generation: 0 }), "{triggers:?}");
     assert!(triggers.contains(&Trigger::FollowUp), "{triggers:?}");
 }
+
+/// `sam local invoke --env-vars scripts/sam-local-env.json` gives the function
+/// this configuration: it must load (the template's own `!Ref`s do not, locally).
+#[test]
+fn the_sam_local_env_file_is_a_valid_configuration() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/sam-local-env.json");
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let vars = file["ReconcilerFunction"].as_object().expect("ReconcilerFunction's variables");
+    let config = handler::config::Config::from_lookup(|name| vars.get(name)?.as_str().map(str::to_owned))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(config.policy.naming.prefix(), "ec2-disk-");
+    assert_eq!(
+        vars["AWS_ENDPOINT_URL"], "http://127.0.0.1:5000",
+        "the demo's emulator (scripts/demo.sh --keep)"
+    );
+}

@@ -544,6 +544,21 @@ def check_heartbeat_emitted():
     return problems
 
 
+def check_sam_local_env_file(template):
+    """scripts/sam-local-env.json sets every variable the function gets, and only those (plus AWS settings)"""
+    path = REPO_ROOT / "scripts/sam-local-env.json"
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))[FUNCTION]
+    except (OSError, ValueError, KeyError) as e:
+        return [f"cannot read {path.relative_to(REPO_ROOT)} as {{\"{FUNCTION}\": {{...}}}}: {e}"]
+    declared = set(function_properties(template)["Environment"]["Variables"])
+    given = {name for name in values if not name.startswith("AWS_")}
+    problems = [f"{name} is in the template but not in the env-vars file" for name in sorted(declared - given)]
+    problems += [f"{name} is in the env-vars file but not in the template" for name in sorted(given - declared)]
+    problems += [f"{name} is empty (the function refuses empty values)" for name, v in values.items() if v == ""]
+    return problems
+
+
 CHECKS = [
     check_no_wildcards_or_negations,
     check_action_set,
@@ -558,6 +573,7 @@ CHECKS = [
     check_no_open_principals,
     check_watcher_alarms,
     check_alarm_names,
+    check_sam_local_env_file,
 ]
 
 
