@@ -188,7 +188,7 @@ pub fn init_lambda_logging() {
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).without_time();
     if json {
-        logs.json().with_current_span(false).init();
+        logs.json().with_current_span(true).with_span_list(false).init();
     } else {
         logs.init();
     }

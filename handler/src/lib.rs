@@ -4,14 +4,18 @@
 //! decides with `reconciler_core::plan`, and acts through the ports again.
 //! [`event`] turns an EventBridge event into a trigger, [`config`] reads the
 //! environment once, [`aws`] implements the ports with the AWS SDK and
-//! [`fake`] implements them in memory.
+//! `fake` implements them in memory (feature `fake`: for the tests and the
+//! benchmark, never compiled into the Lambda).
 
 pub mod app;
+mod apply;
 pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod event;
+#[cfg(feature = "fake")]
 pub mod fake;
+mod observe;
 pub mod ports;
 pub mod reconcile;
 pub mod report;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use reconciler_core::{
     AlarmName, AutoScalingGroup, DesiredAlarm, InstanceFacts, InstanceId, MetricSeries, MuteRule,
-    ObservedAlarm, UnixTime,
+    ObservedAlarm,
 };
 
 /// Read-only view of the fleet: EC2 instances and their Auto Scaling groups.
@@ -84,20 +84,7 @@ pub trait AlarmStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ObservedMuteRule>, PortError>> + Send;
 }
 
-/// A mute rule as `ListAlarmMuteRules` summarises it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ObservedMuteRule {
-    pub name: String,
-    /// `SCHEDULED`, `ACTIVE` or `EXPIRED`, as CloudWatch reports it.
-    pub status: String,
-    pub expires: Option<UnixTime>,
-}
-
-impl ObservedMuteRule {
-    pub fn has_expired(&self, now: UnixTime) -> bool {
-        self.status == "EXPIRED" || self.expires.is_some_and(|t| t <= now)
-    }
-}
+pub use reconciler_core::maintenance::ObservedMuteRule;
 
 /// Hands the rest of a sweep that ran out of time to a new invocation.
 pub trait Continuation: Send + Sync {
@@ -125,11 +112,21 @@ pub struct PortError {
     pub operation: &'static str,
     pub kind: ErrorKind,
     pub message: String,
+    /// What the SDK said, for whoever walks the error chain; `message` already
+    /// holds what the report needs.
+    #[source]
+    #[serde(skip)]
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl PortError {
     pub fn new(operation: &'static str, kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { operation, kind, message: message.into() }
+        Self { operation, kind, message: message.into(), source: None }
+    }
+
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     pub fn retryable(&self) -> bool {

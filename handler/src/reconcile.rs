@@ -1,19 +1,19 @@
 //! The reconcile loop: observe (read-only), decide (`reconciler_core`), act.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Instant;
 
-use reconciler_core::maintenance::{mute_rule_prefix, parse_mute_rule_name};
+use reconciler_core::maintenance::{expired_mute_rules, mute_rule_prefix};
 use reconciler_core::{
-    plan, plan_maintenance, settle, AutoScalingGroup, Change, DeleteReason, InstanceFacts, InstanceId,
-    InstanceState, MaintenanceAction, MaintenanceNotice, MetricSeries, ObservedAlarm, Plan, Retired,
+    plan, plan_maintenance, settle, InstanceId, MaintenanceAction, MaintenanceNotice, ObservedAlarm,
     Settlement, Subject, UnixTime,
 };
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::config::Config;
 use crate::event::{Target, Trigger};
-use crate::ports::{AlarmStore, ApiCalls, Inventory, PortError, MAX_DELETE_BATCH};
+use crate::observe::series_by_instance;
+use crate::ports::{AlarmStore, ApiCalls, Inventory};
 use crate::report::{ChangeStatus, Failure, Report};
 
 pub struct Reconciler<I, A> {
@@ -40,7 +40,7 @@ impl RunOptions {
         Self { dry_run: false, now, deadline: None, progress: false }
     }
 
-    fn out_of_time(&self) -> bool {
+    pub(crate) fn out_of_time(&self) -> bool {
         self.deadline.is_some_and(|deadline| tokio::time::Instant::now() >= deadline)
     }
 }
@@ -119,11 +119,17 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             let naming = &self.config.policy.naming;
             let (own_prefix, provisional_prefix) =
                 (naming.instance_prefix(id), naming.provisional_instance_prefix(id));
-            let (filesystem_alarms, provisional_alarms, subject) = tokio::join!(
-                self.alarms.alarms_with_prefix(&own_prefix),
-                self.alarms.alarms_with_prefix(&provisional_prefix),
-                self.with_series(subject),
-            );
+            // One span per instance: its reads (and the SDK's retries) log under its id.
+            let span = info_span!("instance", instance = %id);
+            let (filesystem_alarms, provisional_alarms, subject) = async {
+                tokio::join!(
+                    self.alarms.alarms_with_prefix(&own_prefix),
+                    self.alarms.alarms_with_prefix(&provisional_prefix),
+                    self.with_series(subject),
+                )
+            }
+            .instrument(span)
+            .await;
             match (filesystem_alarms, provisional_alarms, subject) {
                 (Ok(filesystem_alarms), Ok(provisional_alarms), Ok(subject)) => {
                     observed.extend(filesystem_alarms);
@@ -203,32 +209,6 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         report
     }
 
-    async fn unmute(
-        &self,
-        rule: &str,
-        instance: &InstanceId,
-        reason: String,
-        options: RunOptions,
-        report: &mut Report,
-    ) {
-        let status = if options.dry_run {
-            ChangeStatus::Planned
-        } else {
-            match self.alarms.delete_mute_rule(rule).await {
-                Ok(()) => {
-                    info!(%instance, %rule, %reason, "mute removed");
-                    ChangeStatus::Applied
-                }
-                Err(error) => {
-                    warn!(%instance, %rule, %error, "unmute failed");
-                    report.failures.push(Failure::from_port(Some(instance), Some(rule), &error));
-                    ChangeStatus::Failed
-                }
-            }
-        };
-        report.record_mute("unmute", rule, instance, reason, status);
-    }
-
     /// Expired mute rules mute nothing, but they pile up; the sweep removes
     /// them. This is housekeeping: if the rules cannot be listed, the sweep
     /// says so in a note and does not fail for it.
@@ -242,29 +222,11 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                 return;
             }
         };
-        for rule in rules.iter().filter(|r| r.has_expired(options.now)) {
-            // Only names of the exact shape this product writes are touched.
-            let Some(instance) = parse_mute_rule_name(policy, &rule.name) else { continue };
-            self.unmute(&rule.name, &instance, "mute rule expired".into(), options, report).await;
-        }
-    }
-
-    /// Lists the instance's published disk series when the policy gives it
-    /// alarms; the others need none (their alarms, if any, are deleted).
-    async fn with_series(&self, mut subject: Subject) -> Result<Subject, PortError> {
-        let policy = &self.config.policy;
-        if let Subject::Present(facts) = &mut subject {
-            let in_scope = matches!(policy.scope(facts), reconciler_core::ScopeDecision::In { .. });
-            if facts.state == InstanceState::Running && in_scope {
-                let metric = &policy.metric;
-                let series = self
-                    .alarms
-                    .published_series(&metric.namespace, &metric.metric_name, Some(&facts.id))
-                    .await?;
-                facts.series = Some(series);
+        for action in expired_mute_rules(policy, &rules, options.now) {
+            if let MaintenanceAction::Unmute { rule, instance, reason } = action {
+                self.unmute(&rule, &instance, reason, options, report).await;
             }
         }
-        Ok(subject)
     }
 
     /// The short periodic pass that replaces provisional pairs soon after the
@@ -307,90 +269,6 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         report
     }
 
-    /// The instances that own a provisional alarm, each once.
-    async fn provisional_instances(&self) -> Result<Vec<InstanceId>, PortError> {
-        let naming = &self.config.policy.naming;
-        let provisional = self.alarms.alarms_with_prefix(&naming.provisional_prefix()).await?;
-        let mut instances: Vec<InstanceId> = provisional
-            .iter()
-            .filter(|a| a.config.has_ownership_marker())
-            .filter_map(|a| naming.parse(&a.name).map(|(id, _)| id))
-            .collect();
-        instances.sort();
-        instances.dedup();
-        Ok(instances)
-    }
-
-    /// The published series of `instances`: one listing each, or one
-    /// account-wide listing when that is fewer calls.
-    async fn series_of(&self, instances: &[InstanceId]) -> Result<Vec<MetricSeries>, PortError> {
-        let metric = &self.config.policy.metric;
-        if instances.len() > FOLLOW_UP_PER_INSTANCE_LISTINGS {
-            return self.alarms.published_series(&metric.namespace, &metric.metric_name, None).await;
-        }
-        let mut series = Vec::new();
-        for id in instances {
-            series.extend(
-                self.alarms.published_series(&metric.namespace, &metric.metric_name, Some(id)).await?,
-            );
-        }
-        Ok(series)
-    }
-
-    /// Reads instances and attaches the Auto Scaling groups the policy needs.
-    pub async fn observe_instances(&self, ids: &[InstanceId]) -> Result<Vec<InstanceFacts>, PortError> {
-        let mut facts = self.inventory.describe_instances(ids).await?;
-        self.attach_groups(&mut facts).await?;
-        Ok(facts)
-    }
-
-    /// Attaches its Auto Scaling group, with the group's tags, to each running
-    /// instance whose alarms depend on it: one without the scope tag (the
-    /// instance's own tags take precedence, so a tagged instance needs no
-    /// lookup), or every one when alarms carry the group dimension. Membership
-    /// comes from the `aws:autoscaling:groupName` tag, or, without it, from
-    /// `DescribeAutoScalingInstances` in batches of 50.
-    pub async fn attach_groups(&self, facts: &mut [InstanceFacts]) -> Result<(), PortError> {
-        let policy = &self.config.policy;
-        let needs_group = |f: &InstanceFacts| {
-            // A pending instance may settle as running (a `running` event ahead of the API).
-            matches!(f.state, InstanceState::Running | InstanceState::Pending)
-                && (policy.metric.group_dimension || !f.tags.contains_key(&policy.scope_tag_key))
-        };
-        let mut membership: HashMap<InstanceId, String> = facts
-            .iter()
-            .filter(|f| needs_group(f))
-            .filter_map(|f| Some((f.id.clone(), f.group_name_tag()?.to_owned())))
-            .collect();
-        let unknown: Vec<InstanceId> = facts
-            .iter()
-            .filter(|f| needs_group(f) && f.group_name_tag().is_none())
-            .map(|f| f.id.clone())
-            .collect();
-        if !unknown.is_empty() {
-            membership.extend(self.inventory.groups_of(&unknown).await?);
-        }
-        if membership.is_empty() {
-            return Ok(());
-        }
-        let mut names: Vec<String> = membership.values().cloned().collect();
-        names.sort();
-        names.dedup();
-        let groups: HashMap<String, AutoScalingGroup> =
-            self.inventory.groups(&names).await?.into_iter().map(|g| (g.name.clone(), g)).collect();
-        for f in facts.iter_mut() {
-            if let Some(name) = membership.get(&f.id) {
-                // A group deleted since the lookup still names the dimension; it has no tags to lend.
-                let group = groups
-                    .get(name)
-                    .cloned()
-                    .unwrap_or_else(|| AutoScalingGroup { name: name.clone(), tags: BTreeMap::new() });
-                f.group = Some(group);
-            }
-        }
-        Ok(())
-    }
-
     /// The full sweep: every instance and every alarm under the owned prefix.
     pub async fn sweep(&self, options: RunOptions) -> Report {
         let mut report = Report::new("sweep", options.dry_run);
@@ -428,180 +306,6 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         }
         report
     }
-
-    /// `recheck_deletes`: a sweep's plan can be minutes old when its deletes
-    /// run; an instance started in the meantime (and given its alarms by the
-    /// event path) must not lose them to that stale plan.
-    async fn apply(&self, plan: &Plan, options: RunOptions, recheck_deletes: bool, report: &mut Report) {
-        report.unchanged += plan.unchanged.len();
-        report.instances_provisional += plan.provisional;
-        report.notes.extend(plan.notes.iter().map(|(id, note)| format!("{id}: {note}")));
-        for conflict in &plan.conflicts {
-            warn!(instance = %conflict.instance, alarm = %conflict.name, "{conflict}");
-            report.conflicts.push(conflict.to_string());
-        }
-        for (id, note) in &plan.notes {
-            warn!(instance = %id, "{note}");
-        }
-        if options.dry_run {
-            for change in &plan.changes {
-                report.record(change, ChangeStatus::Planned);
-            }
-            return;
-        }
-        let (deletes, writes): (Vec<&Change>, Vec<&Change>) =
-            plan.changes.iter().partition(|c| matches!(c, Change::Delete { .. }));
-        let total = plan.changes.len();
-        for (done, change) in writes.iter().enumerate() {
-            if options.progress && done % 10 == 0 {
-                eprint!("\r{done}/{total} changes applied");
-            }
-            if options.out_of_time() {
-                report.deferred = writes.len() - done + deletes.len();
-                warn!(deferred = report.deferred, "deadline reached; the rest is deferred");
-                return;
-            }
-            let (Change::Create { alarm } | Change::Update { alarm, .. }) = change else {
-                continue;
-            };
-            let span = info_span!("alarm", instance = %alarm.instance, alarm = %alarm.name);
-            match self.alarms.put_alarm(alarm).instrument(span).await {
-                Ok(()) => {
-                    info!(instance = %alarm.instance, alarm = %alarm.name, action = change.verb(), reason = %change.reason(), "applied");
-                    report.record(change, ChangeStatus::Applied);
-                }
-                Err(error) => {
-                    warn!(instance = %alarm.instance, alarm = %alarm.name, %error, "change failed");
-                    report.failures.push(Failure::from_port(
-                        Some(&alarm.instance),
-                        Some(alarm.name.as_str()),
-                        &error,
-                    ));
-                    report.record(change, ChangeStatus::Failed);
-                }
-            }
-        }
-        // A provisional pair goes only once every alarm replacing it exists: if
-        // one of them failed, the instance keeps it until the retry.
-        let unfinished: HashSet<&InstanceId> = report
-            .failures
-            .iter()
-            .filter(|f| f.alarm.is_some())
-            .filter_map(|f| f.instance.as_ref())
-            .collect();
-        let (deletes, kept): (Vec<&Change>, Vec<&Change>) = deletes.into_iter().partition(|c| {
-            !(matches!(c, Change::Delete { reason: DeleteReason::Alarm(Retired::Superseded), .. })
-                && unfinished.contains(c.instance()))
-        });
-        for change in kept {
-            let note = format!(
-                "{}: {} kept until the alarms replacing it are all written",
-                change.instance(),
-                change.alarm_name()
-            );
-            info!("{note}");
-            report.notes.push(note);
-        }
-        for (index, batch) in deletes.chunks(MAX_DELETE_BATCH).enumerate() {
-            if options.progress {
-                eprint!("\r{}/{total} changes applied", writes.len() + index * MAX_DELETE_BATCH);
-            }
-            if options.out_of_time() {
-                report.deferred = deletes.len() - index * MAX_DELETE_BATCH;
-                warn!(deferred = report.deferred, "deadline reached; the rest is deferred");
-                return;
-            }
-            let batch =
-                if recheck_deletes { self.still_unwanted(batch, report).await } else { batch.to_vec() };
-            if batch.is_empty() {
-                continue;
-            }
-            let names: Vec<_> = batch.iter().map(|c| c.alarm_name().clone()).collect();
-            match self.alarms.delete_alarms(&names).await {
-                Ok(()) => {
-                    for change in &batch {
-                        info!(instance = %change.instance(), alarm = %change.alarm_name(), action = "delete", reason = %change.reason(), "applied");
-                        report.record(change, ChangeStatus::Applied);
-                    }
-                }
-                Err(error) => {
-                    for change in &batch {
-                        warn!(instance = %change.instance(), alarm = %change.alarm_name(), %error, "change failed");
-                        report.failures.push(Failure::from_port(
-                            Some(change.instance()),
-                            Some(change.alarm_name().as_str()),
-                            &error,
-                        ));
-                        report.record(change, ChangeStatus::Failed);
-                    }
-                }
-            }
-        }
-    }
-}
-
-impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
-    /// The deletes of `batch` whose instance, read again now, still should
-    /// have no alarms. If the instances cannot be read, nothing is deleted:
-    /// a stale alarm costs little, a wrongly deleted one leaves an instance
-    /// unprotected.
-    async fn still_unwanted<'a>(&self, batch: &[&'a Change], report: &mut Report) -> Vec<&'a Change> {
-        let mut ids: Vec<InstanceId> = batch.iter().map(|c| c.instance().clone()).collect();
-        ids.dedup();
-        let facts = match self.observe_instances(&ids).await {
-            Ok(facts) => facts,
-            Err(error) => {
-                for change in batch {
-                    report.failures.push(Failure::from_port(
-                        Some(change.instance()),
-                        Some(change.alarm_name().as_str()),
-                        &error,
-                    ));
-                    report.record(change, ChangeStatus::Failed);
-                }
-                return Vec::new();
-            }
-        };
-        let now: HashMap<&InstanceId, &reconciler_core::InstanceFacts> =
-            facts.iter().map(|f| (&f.id, f)).collect();
-        batch
-            .iter()
-            .copied()
-            .filter(|change| {
-                // Only an instance-level reason can have changed since the plan;
-                // an alarm retired for its series stays retired.
-                if !matches!(change, Change::Delete { reason: DeleteReason::Instance(_), .. }) {
-                    return true;
-                }
-                let Some(facts) = now.get(change.instance()) else { return true };
-                let wanted = matches!(
-                    reconciler_core::desired_alarms(&self.config.policy, &Subject::Present((*facts).clone())),
-                    reconciler_core::Desire::Alarms { .. }
-                );
-                if wanted {
-                    let note = format!(
-                        "{}: delete of {} skipped: the instance is running in scope again",
-                        change.instance(),
-                        change.alarm_name()
-                    );
-                    info!("{note}");
-                    report.notes.push(note);
-                }
-                !wanted
-            })
-            .collect()
-    }
-}
-
-/// Published series grouped by their `InstanceId` dimension; series without one are left out.
-fn series_by_instance(series: Vec<MetricSeries>) -> HashMap<String, Vec<MetricSeries>> {
-    let mut by_instance: HashMap<String, Vec<MetricSeries>> = HashMap::new();
-    for s in series {
-        if let Some(instance) = s.instance() {
-            by_instance.entry(instance.to_owned()).or_default().push(s);
-        }
-    }
-    by_instance
 }
 
 /// Up to this many provisional instances, the follow-up pass lists each one's

@@ -3,7 +3,6 @@
 use std::fmt;
 
 use crate::ids::{AlarmName, InstanceId};
-use crate::series::MAX_LABEL_LEN;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -121,6 +120,9 @@ pub struct Naming {
 /// Between the prefix and the instance id in provisional alarm names.
 pub const PROVISIONAL_INFIX: &str = "provisional-";
 
+/// The longest filesystem label in an alarm name.
+pub const MAX_LABEL_LEN: usize = 64;
+
 /// The longest prefix that still leaves room for a 19-character instance id,
 /// the longest filesystem label and `-critical` within CloudWatch's
 /// 255-character alarm names.
@@ -157,7 +159,7 @@ impl Naming {
         &self.prefix
     }
 
-    /// `label` comes from [`crate::series::filesystem_label`], at most [`MAX_LABEL_LEN`] characters.
+    /// `label` comes from `series::filesystem_label`, at most [`MAX_LABEL_LEN`] characters.
     pub fn filesystem_alarm_name(&self, instance: &InstanceId, label: &str, severity: Severity) -> AlarmName {
         AlarmName::from_string(format!("{}{instance}-{label}-{severity}", self.prefix))
             .expect("prefix and label lengths are bounded")

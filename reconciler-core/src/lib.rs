@@ -16,6 +16,7 @@
 
 pub mod alarm;
 pub mod desired;
+mod hash;
 pub mod ids;
 pub mod instance;
 pub mod maintenance;

@@ -8,8 +8,8 @@
 
 use std::fmt;
 
-use crate::alarm::Dimension;
-use crate::maintenance::fnv1a;
+use crate::alarm::{Dimension, MAX_LABEL_LEN};
+use crate::hash::fnv1a;
 
 /// One published series of the profile's metric: its dimensions, sorted.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -112,9 +112,6 @@ fn glob(pattern: &str, text: &str) -> bool {
     }
     remaining.len() >= last.len() && remaining.ends_with(last)
 }
-
-/// The longest filesystem label in an alarm name.
-pub const MAX_LABEL_LEN: usize = 64;
 
 /// A stable, readable, name-safe form of a mount path: `/` is `root`,
 /// `/var/lib/docker` is `var-lib-docker`. A path that does not map one to one

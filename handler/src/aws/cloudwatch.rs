@@ -53,7 +53,7 @@ impl AlarmStore for CloudWatchAlarms {
         let mut alarms = Vec::new();
         while let Some(page) = pages.next().await {
             self.calls.begin(DESCRIBE).await;
-            let page = page.map_err(|e| classify(DESCRIBE, &e))?;
+            let page = page.map_err(|e| classify(DESCRIBE, e))?;
             alarms.extend(page.metric_alarms().iter().filter_map(observed));
         }
         Ok(alarms)
@@ -92,7 +92,7 @@ impl AlarmStore for CloudWatchAlarms {
         self.calls.begin(PUT).await;
         // The SDK's request futures are boxed because nesting them unboxed in
         // the Lambda runtime's futures overflows the compiler's layout depth limit.
-        Box::pin(request.send()).await.map_err(|e| classify(PUT, &e))?;
+        Box::pin(request.send()).await.map_err(|e| classify(PUT, e))?;
         Ok(())
     }
 
@@ -110,7 +110,7 @@ impl AlarmStore for CloudWatchAlarms {
         let names = names.iter().map(|n| n.as_str().to_owned()).collect();
         let request = self.client.delete_alarms().set_alarm_names(Some(names));
         self.calls.begin(DELETE).await;
-        Box::pin(request.send()).await.map_err(|e| classify(DELETE, &e))?;
+        Box::pin(request.send()).await.map_err(|e| classify(DELETE, e))?;
         Ok(())
     }
 
@@ -133,7 +133,7 @@ impl AlarmStore for CloudWatchAlarms {
             .mute_targets(targets)
             .expire_date(DateTime::from_secs(rule.window.end.0));
         self.calls.begin(PUT_MUTE).await;
-        Box::pin(request.send()).await.map_err(|e| classify(PUT_MUTE, &e))?;
+        Box::pin(request.send()).await.map_err(|e| classify(PUT_MUTE, e))?;
         Ok(())
     }
 
@@ -143,7 +143,7 @@ impl AlarmStore for CloudWatchAlarms {
         match Box::pin(request.send()).await {
             Ok(_) => Ok(()),
             Err(error) if error.code().is_some_and(|code| NOT_FOUND_CODES.contains(&code)) => Ok(()),
-            Err(error) => Err(classify(DELETE_MUTE, &error)),
+            Err(error) => Err(classify(DELETE_MUTE, error)),
         }
     }
 
@@ -167,7 +167,7 @@ impl AlarmStore for CloudWatchAlarms {
         let mut series = Vec::new();
         while let Some(page) = pages.next().await {
             self.calls.begin(LIST_METRICS).await;
-            let page = page.map_err(|e| classify(LIST_METRICS, &e))?;
+            let page = page.map_err(|e| classify(LIST_METRICS, e))?;
             series.extend(page.metrics().iter().map(|metric| {
                 MetricSeries::new(
                     metric
@@ -195,7 +195,7 @@ impl AlarmStore for CloudWatchAlarms {
         let mut rules = Vec::new();
         while let Some(page) = pages.next().await {
             self.calls.begin(LIST_MUTES).await;
-            let page = page.map_err(|e| classify(LIST_MUTES, &e))?;
+            let page = page.map_err(|e| classify(LIST_MUTES, e))?;
             rules.extend(
                 page.alarm_mute_rule_summaries()
                     .iter()

@@ -35,7 +35,7 @@ impl Continuation for LambdaContinuation {
             .function_name(&self.function_name)
             .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
             .payload(Blob::new(payload));
-        Box::pin(request.send()).await.map_err(|e| classify(OPERATION, &e))?;
+        Box::pin(request.send()).await.map_err(|e| classify(OPERATION, e))?;
         Ok(())
     }
 }

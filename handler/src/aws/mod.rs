@@ -82,12 +82,13 @@ const THROTTLING_CODES: &[&str] = &[
 const TRANSIENT_CODES: &[&str] =
     &["RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure", "ServiceUnavailable"];
 
-/// Maps an error the SDK gave up on to the port's error kinds.
-pub(crate) fn classify<E>(operation: &'static str, error: &SdkError<E, HttpResponse>) -> PortError
+/// Maps an error the SDK gave up on to the port's error kinds, keeping the
+/// SDK's error as the source.
+pub(crate) fn classify<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> PortError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let kind = match error {
+    let kind = match &error {
         SdkError::ServiceError(service) => {
             let code = error.code().unwrap_or_default();
             if THROTTLING_CODES.contains(&code) {
@@ -107,7 +108,7 @@ where
     let message = match (error.code(), error.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_owned(),
-        _ => DisplayErrorContext(error).to_string(),
+        _ => DisplayErrorContext(&error).to_string(),
     };
-    PortError::new(operation, kind, message)
+    PortError::new(operation, kind, message).with_source(error)
 }

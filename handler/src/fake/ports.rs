@@ -1,0 +1,171 @@
+//! The ports on the in-memory account: AWS's page sizes, quotas and
+//! partial failures, over the state in [`super::State`].
+
+use reconciler_core::{
+    AlarmName, AutoScalingGroup, DesiredAlarm, InstanceFacts, InstanceId, MetricSeries, MuteRule,
+    ObservedAlarm,
+};
+
+use super::{FakeCloud, ALARM_PAGE, INSTANCE_PAGE, METRIC_PAGE};
+use crate::ports::{
+    AlarmStore, ErrorKind, Inventory, ObservedMuteRule, PortError, MAX_DELETE_BATCH, MAX_GROUP_LOOKUP_BATCH,
+};
+
+impl Inventory for FakeCloud {
+    async fn describe_instances(&self, ids: &[InstanceId]) -> Result<Vec<InstanceFacts>, PortError> {
+        self.request("DescribeInstances").await?;
+        let state = self.state();
+        Ok(ids.iter().filter_map(|id| state.instances.get(id).cloned()).collect())
+    }
+
+    async fn all_instances(&self) -> Result<Vec<InstanceFacts>, PortError> {
+        let all: Vec<InstanceFacts> = self.state().instances.values().cloned().collect();
+        for _ in 0..all.len().div_ceil(INSTANCE_PAGE).max(1) {
+            self.request("DescribeInstances").await?;
+        }
+        Ok(all)
+    }
+
+    async fn groups_of(&self, ids: &[InstanceId]) -> Result<Vec<(InstanceId, String)>, PortError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(MAX_GROUP_LOOKUP_BATCH) {
+            self.request("DescribeAutoScalingInstances").await?;
+            let state = self.state();
+            found.extend(chunk.iter().filter_map(|id| Some((id.clone(), state.members.get(id)?.clone()))));
+        }
+        Ok(found)
+    }
+
+    async fn groups(&self, names: &[String]) -> Result<Vec<AutoScalingGroup>, PortError> {
+        let mut found = Vec::new();
+        for chunk in names.chunks(MAX_GROUP_LOOKUP_BATCH) {
+            self.request("DescribeAutoScalingGroups").await?;
+            let state = self.state();
+            found.extend(chunk.iter().filter_map(|name| state.groups.get(name).cloned()));
+        }
+        Ok(found)
+    }
+}
+
+impl AlarmStore for FakeCloud {
+    async fn alarms_with_prefix(&self, prefix: &str) -> Result<Vec<ObservedAlarm>, PortError> {
+        let matching: Vec<ObservedAlarm> = {
+            let state = self.state();
+            let start = AlarmName::parse(prefix).expect("prefix is a valid name");
+            state
+                .alarms
+                .range(start..)
+                .take_while(|(name, _)| name.as_str().starts_with(prefix))
+                .map(|(name, config)| ObservedAlarm { name: name.clone(), config: config.clone() })
+                .collect()
+        };
+        for _ in 0..matching.len().div_ceil(ALARM_PAGE).max(1) {
+            self.request("DescribeAlarms").await?;
+        }
+        Ok(matching)
+    }
+
+    async fn put_alarm(&self, alarm: &DesiredAlarm) -> Result<(), PortError> {
+        self.request("PutMetricAlarm").await?;
+        let mut state = self.state();
+        state.alarms.insert(alarm.name.clone(), alarm.config.clone());
+        state.writes += 1;
+        Ok(())
+    }
+
+    async fn delete_alarms(&self, names: &[AlarmName]) -> Result<(), PortError> {
+        if names.len() > MAX_DELETE_BATCH {
+            return Err(PortError::new("DeleteAlarms", ErrorKind::Refused, "more than 100 names"));
+        }
+        if let Err(error) = self.request("DeleteAlarms").await {
+            let mut state = self.state();
+            if std::mem::take(&mut state.partial_delete) {
+                for name in &names[..names.len().div_ceil(2)] {
+                    if state.alarms.remove(name).is_some() {
+                        state.writes += 1;
+                    }
+                }
+            }
+            return Err(error);
+        }
+        let mut state = self.state();
+        for name in names {
+            if state.alarms.remove(name).is_some() {
+                state.writes += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_mute_rule(&self, rule: &MuteRule) -> Result<(), PortError> {
+        self.request("PutAlarmMuteRule").await?;
+        let mut state = self.state();
+        // CloudWatch only accepts targets that are existing alarms.
+        if rule.alarms.len() > 100 || rule.alarms.iter().any(|a| !state.alarms.contains_key(a)) {
+            return Err(PortError::new(
+                "PutAlarmMuteRule",
+                ErrorKind::Refused,
+                "ValidationException: targets",
+            ));
+        }
+        state.mute_rules.insert(rule.name.clone(), rule.clone());
+        state.writes += 1;
+        Ok(())
+    }
+
+    async fn delete_mute_rule(&self, name: &str) -> Result<(), PortError> {
+        self.request("DeleteAlarmMuteRule").await?;
+        let mut state = self.state();
+        if state.mute_rules.remove(name).is_some() {
+            state.writes += 1;
+        }
+        Ok(())
+    }
+
+    async fn published_series(
+        &self,
+        namespace: &str,
+        metric: &str,
+        instance: Option<&InstanceId>,
+    ) -> Result<Vec<MetricSeries>, PortError> {
+        let found: Vec<MetricSeries> = {
+            let state = self.state();
+            match state.series.get(&(namespace.to_owned(), metric.to_owned())) {
+                None => Vec::new(),
+                Some(by_instance) => match instance {
+                    Some(id) => by_instance.get(id.as_str()).cloned().unwrap_or_default(),
+                    None => by_instance.values().flatten().cloned().collect(),
+                },
+            }
+        };
+        for _ in 0..found.len().div_ceil(METRIC_PAGE).max(1) {
+            self.request("ListMetrics").await?;
+        }
+        Ok(found)
+    }
+
+    async fn mute_rules(
+        &self,
+        prefix: &str,
+        alarm: Option<&AlarmName>,
+    ) -> Result<Vec<ObservedMuteRule>, PortError> {
+        self.request("ListAlarmMuteRules").await?;
+        let state = self.state();
+        let status = |rule: &MuteRule| match state.now {
+            now if rule.window.end <= now => "EXPIRED",
+            now if rule.window.start <= now => "ACTIVE",
+            _ => "SCHEDULED",
+        };
+        Ok(state
+            .mute_rules
+            .values()
+            .filter(|rule| rule.name.starts_with(prefix))
+            .filter(|rule| alarm.is_none_or(|a| rule.alarms.contains(a)))
+            .map(|rule| ObservedMuteRule {
+                name: rule.name.clone(),
+                status: status(rule).to_owned(),
+                expires: Some(rule.window.end),
+            })
+            .collect())
+    }
+}
