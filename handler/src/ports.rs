@@ -1,7 +1,7 @@
 //! The capabilities the reconciler needs from AWS, as traits.
 //!
 //! Each port is implemented once for AWS (`crate::aws`) and once in memory
-//! (`crate::fake`), which the reconcile-loop tests and the scale benchmark use.
+//! (`crate::fake`, feature `fake`), which the reconcile-loop tests and the scale benchmark use.
 //! Observing never writes; every write is idempotent.
 
 use std::collections::BTreeMap;
