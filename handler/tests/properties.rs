@@ -546,6 +546,9 @@ struct WorldInst {
     state: InstanceState,
     tags: BTreeMap<String, String>,
     launch_time: i64,
+    /// When a user stopped or terminated it: EC2 dates such a change in
+    /// `StateTransitionReason`, which the product reads to order events.
+    user_change: Option<i64>,
     /// Bumped by every state-changing step: a transition completes only if
     /// nothing has changed the instance's state since it began.
     gen: u32,
@@ -729,6 +732,7 @@ impl<'h> Sim<'h> {
                 state,
                 tags,
                 launch_time: T0 - 3600,
+                user_change: None,
                 gen: 0,
                 tag_version: 0,
             });
@@ -830,7 +834,11 @@ impl<'h> Sim<'h> {
             state: w.state,
             tags: w.tags.clone(),
             launch_time: Some(UnixTime(w.launch_time)),
-            state_since: None,
+            // As the EC2 adapter reads it: only a stop or termination is dated.
+            state_since: w
+                .user_change
+                .filter(|_| !matches!(w.state, InstanceState::Pending | InstanceState::Running))
+                .map(UnixTime),
             group: None,
             series: None,
         })
@@ -1012,6 +1020,7 @@ impl<'h> Sim<'h> {
                 self.log(format!("{step:?}: stop {:?}", Inst(i)));
                 self.change(i, step.lag, |w| {
                     w.state = Stopping;
+                    w.user_change = Some(now);
                     w.gen += 1;
                 });
                 self.emit(i, EventKind::State(Stopping), step.deliveries[0]);
@@ -1022,6 +1031,7 @@ impl<'h> Sim<'h> {
                 self.change(i, step.lag, |w| {
                     w.state = Pending;
                     w.launch_time = now;
+                    w.user_change = None;
                     w.gen += 1;
                 });
                 self.emit(i, EventKind::State(Pending), step.deliveries[0]);
@@ -1031,6 +1041,7 @@ impl<'h> Sim<'h> {
                 self.log(format!("{step:?}"));
                 self.change(i, step.lag, |w| {
                     w.state = ShuttingDown;
+                    w.user_change = Some(now);
                     w.gen += 1;
                 });
                 self.emit(i, EventKind::State(ShuttingDown), step.deliveries[0]);
