@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use reconciler_core::{Change, DeleteReason, InstanceId, Plan, Retired, Subject};
+use reconciler_core::{Action, Change, DeleteReason, InstanceId, Plan, Retired, Subject};
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::ports::{AlarmStore, Inventory, MAX_DELETE_BATCH};
@@ -34,7 +34,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                 }
             }
         };
-        report.record_mute("unmute", rule, instance, reason, status);
+        report.record_mute(Action::Unmute, rule, instance, reason, status);
     }
 
     /// `recheck_deletes`: a sweep's plan can be minutes old when its deletes
@@ -81,7 +81,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             let span = info_span!("alarm", instance = %alarm.instance, alarm = %alarm.name);
             match self.alarms.put_alarm(alarm).instrument(span).await {
                 Ok(()) => {
-                    info!(instance = %alarm.instance, alarm = %alarm.name, action = change.verb(), reason = %change.reason(), "applied");
+                    info!(instance = %alarm.instance, alarm = %alarm.name, action = %change.action(), reason = %change.reason(), "applied");
                     report.record(change, ChangeStatus::Applied);
                 }
                 Err(error) => {

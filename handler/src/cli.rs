@@ -23,11 +23,7 @@ pub fn render_report(report: &Report) -> String {
     for (instance, changes) in by_instance {
         let _ = writeln!(out, "{instance}");
         for change in changes {
-            let symbol = match change.action {
-                "create" | "mute" => '+',
-                "update" => '~',
-                _ => '-',
-            };
+            let symbol = change.action.symbol();
             let status = match change.status {
                 ChangeStatus::Failed => "  FAILED",
                 ChangeStatus::Applied | ChangeStatus::Planned => "",
@@ -35,7 +31,9 @@ pub fn render_report(report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "  {symbol} {:<6} {:<45} {}{status}",
-                change.action, change.alarm, change.reason
+                change.action.as_str(),
+                change.alarm,
+                change.reason
             );
         }
     }

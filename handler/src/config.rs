@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 
 use reconciler_core::alarm::Dimension;
 use reconciler_core::maintenance::MAX_MUTE_SECONDS;
-use reconciler_core::{MaintenanceSettings, MetricProfile, Naming, Policy, SeverityPolicy, TopicArn};
+use reconciler_core::{
+    MaintenanceSettings, MetricProfile, MissingData, Naming, Policy, SeverityPolicy, Statistic, TopicArn,
+};
 
 use crate::ports::{default_rate_limits, RateLimits};
 
@@ -120,14 +122,19 @@ impl Config {
             metric.filter.skip_paths = parse_patterns(&raw).map_err(|e| invalid("SKIP_PATHS", &raw, &e))?;
         }
 
-        let treat_missing_data = get("TREAT_MISSING_DATA")?.unwrap_or_else(|| "missing".into());
-        if !["missing", "ignore", "breaching", "notBreaching"].contains(&treat_missing_data.as_str()) {
-            return Err(invalid(
-                "TREAT_MISSING_DATA",
-                &treat_missing_data,
-                &"expected missing, ignore, breaching or notBreaching",
-            ));
-        }
+        let treat_missing_data = match get("TREAT_MISSING_DATA")? {
+            None => MissingData::Missing,
+            Some(raw) => match MissingData::parse(raw.trim()) {
+                MissingData::Other(_) => {
+                    return Err(invalid(
+                        "TREAT_MISSING_DATA",
+                        &raw,
+                        &"expected missing, ignore, breaching or notBreaching",
+                    ))
+                }
+                known => known,
+            },
+        };
 
         let period_seconds = integer("ALARM_PERIOD_SECONDS", 300, 10, 86_400)?;
         if !matches!(period_seconds, 10 | 20 | 30) && period_seconds % 60 != 0 {
@@ -176,7 +183,7 @@ impl Config {
                 warning: SeverityPolicy { threshold: warning, topic: topic("WARNING_TOPIC_ARN")? },
                 critical: SeverityPolicy { threshold: critical, topic: topic("CRITICAL_TOPIC_ARN")? },
                 metric,
-                statistic: "Average".into(),
+                statistic: Statistic::Average,
                 period_seconds: period_seconds as i32,
                 evaluation_periods: evaluation_periods as i32,
                 treat_missing_data,
@@ -264,7 +271,7 @@ mod tests {
         assert_eq!(p.metric.namespace, "CWAgent");
         assert_eq!(p.metric.dimensions, vec![Dimension::new("path", "/"), Dimension::new("fstype", "xfs")]);
         assert_eq!((p.period_seconds, p.evaluation_periods), (300, 2));
-        assert_eq!(p.treat_missing_data, "missing");
+        assert_eq!(p.treat_missing_data, MissingData::Missing);
         assert_eq!(p.naming.prefix(), "ec2-disk-");
         assert_eq!(config.consistency_window_seconds, 120);
         assert_eq!(config.rate_limits["PutMetricAlarm"], 3.0);

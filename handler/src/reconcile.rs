@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use reconciler_core::maintenance::{expired_mute_rules, mute_rule_prefix};
 use reconciler_core::{
-    plan, plan_maintenance, settle, InstanceId, MaintenanceAction, MaintenanceNotice, ObservedAlarm,
+    plan, plan_maintenance, settle, Action, InstanceId, MaintenanceAction, MaintenanceNotice, ObservedAlarm,
     Settlement, Subject, UnixTime,
 };
 use tracing::{info, info_span, warn, Instrument};
@@ -195,7 +195,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                             }
                         }
                     };
-                    report.record_mute("mute", &rule.name, &rule.instance, reason, status);
+                    report.record_mute(Action::Mute, &rule.name, &rule.instance, reason, status);
                 }
                 MaintenanceAction::Unmute { rule, instance, reason } => {
                     self.unmute(&rule, &instance, reason, options, &mut report).await;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use reconciler_core::{Change, DeleteReason, InstanceId, Retired};
+use reconciler_core::{Action, Change, DeleteReason, InstanceId, Retired};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -49,7 +49,7 @@ pub struct Report {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ChangeRecord {
-    pub action: &'static str,
+    pub action: Action,
     pub alarm: String,
     pub instance: InstanceId,
     pub reason: String,
@@ -112,7 +112,7 @@ impl Report {
             }
         }
         self.changes.push(ChangeRecord {
-            action: change.verb(),
+            action: change.action(),
             alarm: change.alarm_name().to_string(),
             instance: change.instance().clone(),
             reason: change.reason(),
@@ -123,7 +123,7 @@ impl Report {
     /// A mute rule written or removed (or planned, in a dry run).
     pub fn record_mute(
         &mut self,
-        action: &'static str,
+        action: Action,
         rule: &str,
         instance: &InstanceId,
         reason: String,
@@ -131,7 +131,7 @@ impl Report {
     ) {
         if status != ChangeStatus::Failed {
             match action {
-                "mute" => self.mutes_set += 1,
+                Action::Mute => self.mutes_set += 1,
                 _ => self.mutes_removed += 1,
             }
         }

@@ -307,7 +307,7 @@ async fn metric_alarm_converts_to_alarm_config() {
             evaluation_periods: 0,
             datapoints_to_alarm: None,
             threshold: 0.0,
-            comparison_operator: String::new(),
+            comparison_operator: "".into(),
             treat_missing_data: "missing".into(),
             actions_enabled: true,
             alarm_actions: vec![],

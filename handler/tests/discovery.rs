@@ -195,7 +195,7 @@ async fn the_sweep_discovers_and_retires_the_pair_of_a_series_that_is_gone() {
     assert_eq!((second.deleted, second.alarms_series_gone), (2, 2));
     assert!(cloud.alarm(&format!("ec2-disk-{A}-data-warning")).is_none());
     assert!(cloud.alarm(&format!("ec2-disk-{A}-root-warning")).is_some());
-    let change = second.changes.iter().find(|c| c.action == "delete").unwrap();
+    let change = second.changes.iter().find(|c| c.action == reconciler_core::Action::Delete).unwrap();
     assert_eq!(change.reason, "its series is no longer published or is now filtered out");
 }
 

@@ -27,10 +27,10 @@ fn policy() -> Policy {
         warning: SeverityPolicy { threshold: 60.0, topic: topic("disk-warning") },
         critical: SeverityPolicy { threshold: 80.0, topic: topic("disk-critical") },
         metric: MetricProfile::cwagent(None),
-        statistic: "Average".into(),
+        statistic: reconciler_core::Statistic::Average,
         period_seconds: 300,
         evaluation_periods: 2,
-        treat_missing_data: "missing".into(),
+        treat_missing_data: reconciler_core::MissingData::Missing,
         naming: Naming::new("ec2-disk-").unwrap(),
     }
 }

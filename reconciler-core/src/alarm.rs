@@ -40,6 +40,72 @@ impl Dimension {
     }
 }
 
+/// A CloudWatch value from a closed set. `Other` keeps what an alarm edited by
+/// hand may carry (a percentile statistic, an anomaly-band operator), so the
+/// diff can still name it.
+macro_rules! closed_set {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($variant,)+
+            Other(String),
+        }
+
+        impl $name {
+            pub fn parse(text: &str) -> Self {
+                match text {
+                    $($text => Self::$variant,)+
+                    other => Self::Other(other.to_owned()),
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $text,)+
+                    Self::Other(text) => text,
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(text: &str) -> Self {
+                Self::parse(text)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+closed_set!(
+    /// The statistic an alarm evaluates.
+    Statistic { Average => "Average", Maximum => "Maximum", Minimum => "Minimum", Sum => "Sum", SampleCount => "SampleCount" }
+);
+closed_set!(
+    /// How an alarm compares the statistic with its threshold.
+    ComparisonOperator {
+        GreaterThanOrEqualToThreshold => "GreaterThanOrEqualToThreshold",
+        GreaterThanThreshold => "GreaterThanThreshold",
+        LessThanThreshold => "LessThanThreshold",
+        LessThanOrEqualToThreshold => "LessThanOrEqualToThreshold",
+    }
+);
+closed_set!(
+    /// What an alarm makes of missing data points (`TreatMissingData`).
+    MissingData { Missing => "missing", Ignore => "ignore", Breaching => "breaching", NotBreaching => "notBreaching" }
+);
+
 /// Every field of a metric alarm that the reconciler keeps true. Observed
 /// alarms are converted into the same struct, so the diff compares like with
 /// like. Lists (dimensions, actions) are kept sorted: CloudWatch treats them
@@ -50,13 +116,13 @@ pub struct AlarmConfig {
     pub namespace: String,
     pub metric_name: String,
     pub dimensions: Vec<Dimension>,
-    pub statistic: String,
+    pub statistic: Statistic,
     pub period_seconds: i32,
     pub evaluation_periods: i32,
     pub datapoints_to_alarm: Option<i32>,
     pub threshold: f64,
-    pub comparison_operator: String,
-    pub treat_missing_data: String,
+    pub comparison_operator: ComparisonOperator,
+    pub treat_missing_data: MissingData,
     pub actions_enabled: bool,
     pub alarm_actions: Vec<String>,
     pub ok_actions: Vec<String>,
@@ -223,6 +289,17 @@ impl Naming {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn closed_sets_read_and_write_cloudwatchs_names() {
+        assert_eq!(Statistic::parse("Average"), Statistic::Average);
+        assert_eq!(Statistic::parse("p99"), Statistic::Other("p99".into()));
+        assert_eq!(Statistic::Other("p99".into()).as_str(), "p99");
+        let operator = ComparisonOperator::parse("LessThanOrEqualToThreshold");
+        assert_eq!(operator, ComparisonOperator::LessThanOrEqualToThreshold);
+        assert_eq!(operator.to_string(), "LessThanOrEqualToThreshold");
+        assert_eq!(MissingData::parse("notBreaching"), MissingData::NotBreaching);
+    }
 
     fn id(s: &str) -> InstanceId {
         InstanceId::parse(s).unwrap()

@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write as _};
 
-use crate::alarm::{AlarmConfig, Dimension, Severity, OWNERSHIP_MARKER};
+use crate::alarm::{AlarmConfig, ComparisonOperator, Dimension, Severity, OWNERSHIP_MARKER};
 use crate::ids::{AlarmName, InstanceId};
 use crate::instance::{InstanceFacts, InstanceState, Subject};
 use crate::policy::{OutOfScope, Policy, ScopeDecision};
@@ -158,7 +158,7 @@ fn alarm_config(
         evaluation_periods: policy.evaluation_periods,
         datapoints_to_alarm: None,
         threshold,
-        comparison_operator: "GreaterThanOrEqualToThreshold".into(),
+        comparison_operator: ComparisonOperator::GreaterThanOrEqualToThreshold,
         treat_missing_data: policy.treat_missing_data.clone(),
         actions_enabled: true,
         alarm_actions: vec![topic.clone()],
@@ -260,9 +260,9 @@ mod tests {
                     Dimension::new("path", "/"),
                 ]
             );
-            assert_eq!(c.comparison_operator, "GreaterThanOrEqualToThreshold");
+            assert_eq!(c.comparison_operator, ComparisonOperator::GreaterThanOrEqualToThreshold);
             assert_eq!((c.statistic.as_str(), c.period_seconds, c.evaluation_periods), ("Average", 300, 2));
-            assert_eq!(c.treat_missing_data, "missing");
+            assert_eq!(c.treat_missing_data.as_str(), "missing");
             assert!(c.actions_enabled);
             assert!(c.has_ownership_marker());
             assert!(c.description.contains("i-0123456789abcdef0 (web-1)"), "{}", c.description);

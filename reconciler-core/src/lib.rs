@@ -25,7 +25,10 @@ pub mod policy;
 pub mod series;
 pub mod settle;
 
-pub use alarm::{AlarmConfig, Dimension, NameKind, Naming, ObservedAlarm, Severity, OWNERSHIP_MARKER};
+pub use alarm::{
+    AlarmConfig, ComparisonOperator, Dimension, MissingData, NameKind, Naming, ObservedAlarm, Severity,
+    Statistic, OWNERSHIP_MARKER,
+};
 pub use desired::{desired_alarms, Desire, DesiredAlarm, NoAlarmsReason};
 pub use ids::{AlarmName, IdError, InstanceId, TopicArn};
 pub use instance::{
@@ -36,7 +39,7 @@ pub use maintenance::{
     plan_maintenance, HealthStatus, MaintenanceAction, MaintenanceNotice, MaintenanceSettings, MuteRule,
     MuteWindow,
 };
-pub use plan::{plan, Change, Conflict, DeleteReason, FieldChange, Plan, Retired};
+pub use plan::{plan, Action, Change, Conflict, DeleteReason, FieldChange, Plan, Retired};
 pub use policy::{MetricProfile, OutOfScope, Policy, ScopeDecision, SeverityPolicy, Thresholds};
 pub use series::{ClassifiedSeries, MetricSeries, SeriesFilter, SeriesVerdict};
 pub use settle::{settle, Settlement, StateClaim};

@@ -61,6 +61,44 @@ pub enum Change {
     },
 }
 
+/// What a change does to an alarm or a mute rule, as reports and logs name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    Mute,
+    Unmute,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Delete => "delete",
+            Self::Mute => "mute",
+            Self::Unmute => "unmute",
+        }
+    }
+
+    /// `+` adds protection or a mute, `~` changes an alarm, `-` removes one.
+    pub fn symbol(self) -> char {
+        match self {
+            Self::Create | Self::Mute => '+',
+            Self::Update => '~',
+            Self::Delete | Self::Unmute => '-',
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Change {
     pub fn alarm_name(&self) -> &AlarmName {
         match self {
@@ -76,11 +114,11 @@ impl Change {
         }
     }
 
-    pub fn verb(&self) -> &'static str {
+    pub fn action(&self) -> Action {
         match self {
-            Self::Create { .. } => "create",
-            Self::Update { .. } => "update",
-            Self::Delete { .. } => "delete",
+            Self::Create { .. } => Action::Create,
+            Self::Update { .. } => Action::Update,
+            Self::Delete { .. } => Action::Delete,
         }
     }
 
@@ -264,7 +302,7 @@ pub fn diff(actual: &AlarmConfig, desired: &AlarmConfig) -> Vec<FieldChange> {
     field("namespace", actual.namespace.clone(), desired.namespace.clone());
     field("metric", actual.metric_name.clone(), desired.metric_name.clone());
     field("dimensions", dims(&actual), dims(desired));
-    field("statistic", actual.statistic.clone(), desired.statistic.clone());
+    field("statistic", actual.statistic.to_string(), desired.statistic.to_string());
     field("period", actual.period_seconds.to_string(), desired.period_seconds.to_string());
     field(
         "evaluation periods",
@@ -273,8 +311,8 @@ pub fn diff(actual: &AlarmConfig, desired: &AlarmConfig) -> Vec<FieldChange> {
     );
     field("datapoints to alarm", opt(actual.datapoints_to_alarm), opt(desired.datapoints_to_alarm));
     field("threshold", actual.threshold.to_string(), desired.threshold.to_string());
-    field("operator", actual.comparison_operator.clone(), desired.comparison_operator.clone());
-    field("missing data", actual.treat_missing_data.clone(), desired.treat_missing_data.clone());
+    field("operator", actual.comparison_operator.to_string(), desired.comparison_operator.to_string());
+    field("missing data", actual.treat_missing_data.to_string(), desired.treat_missing_data.to_string());
     field("actions enabled", actual.actions_enabled.to_string(), desired.actions_enabled.to_string());
     field("alarm actions", list(&actual.alarm_actions), list(&desired.alarm_actions));
     field("OK actions", list(&actual.ok_actions), list(&desired.ok_actions));
@@ -290,7 +328,7 @@ pub fn diff(actual: &AlarmConfig, desired: &AlarmConfig) -> Vec<FieldChange> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alarm::{Dimension, Severity};
+    use crate::alarm::{ComparisonOperator, Dimension, MissingData, Severity, Statistic};
     use crate::instance::{InstanceFacts, InstanceState};
     use crate::policy::tests::{instance, policy};
     use crate::series::MetricSeries;
@@ -322,7 +360,7 @@ mod tests {
     }
 
     fn summary(plan: &Plan) -> Vec<String> {
-        plan.changes.iter().map(|c| format!("{} {} ({})", c.verb(), c.alarm_name(), c.reason())).collect()
+        plan.changes.iter().map(|c| format!("{} {} ({})", c.action(), c.alarm_name(), c.reason())).collect()
     }
 
     const A: &str = "i-0000000000000000a";
@@ -369,13 +407,13 @@ mod tests {
                 |c| c.dimensions.push(Dimension::new("device", "xvda1")),
                 "dimensions [InstanceId=i-0000000000000000a, device=xvda1, fstype=xfs, path=/] → [InstanceId=i-0000000000000000a, fstype=xfs, path=/]",
             ),
-            ("statistic", |c| c.statistic = "Maximum".into(), "statistic Maximum → Average"),
+            ("statistic", |c| c.statistic = Statistic::Maximum, "statistic Maximum → Average"),
             ("period", |c| c.period_seconds = 60, "period 60 → 300"),
             ("evaluation periods", |c| c.evaluation_periods = 5, "evaluation periods 5 → 2"),
             ("datapoints", |c| c.datapoints_to_alarm = Some(1), "datapoints to alarm 1 → unset"),
             ("threshold", |c| c.threshold = 70.0, "threshold 70 → 60"),
-            ("operator", |c| c.comparison_operator = "GreaterThanThreshold".into(), "operator GreaterThanThreshold → GreaterThanOrEqualToThreshold"),
-            ("missing data", |c| c.treat_missing_data = "breaching".into(), "missing data breaching → missing"),
+            ("operator", |c| c.comparison_operator = ComparisonOperator::GreaterThanThreshold, "operator GreaterThanThreshold → GreaterThanOrEqualToThreshold"),
+            ("missing data", |c| c.treat_missing_data = MissingData::Breaching, "missing data breaching → missing"),
             ("actions enabled", |c| c.actions_enabled = false, "actions enabled false → true"),
             (
                 "alarm actions",
@@ -467,7 +505,7 @@ mod tests {
             &[running(A, "production"), running("i-0000000000000000c", "production")],
             &observed,
         );
-        let verbs: Vec<&str> = plan.changes.iter().map(Change::verb).collect();
+        let verbs: Vec<&str> = plan.changes.iter().map(|c| c.action().as_str()).collect();
         assert_eq!(verbs, ["create", "create", "update", "delete", "delete"]);
     }
 
@@ -542,7 +580,7 @@ mod tests {
     fn an_instance_whose_series_all_vanished_falls_back_to_the_provisional_pair() {
         let observed = existing(&publishing(running(A, "production"), &["/"]));
         let plan = plan(&policy(), &[publishing(running(A, "production"), &[])], &observed);
-        let verbs: Vec<&str> = plan.changes.iter().map(Change::verb).collect();
+        let verbs: Vec<&str> = plan.changes.iter().map(|c| c.action().as_str()).collect();
         assert_eq!(verbs, ["create", "create", "delete", "delete"]);
         assert_eq!(plan.provisional, 1);
     }

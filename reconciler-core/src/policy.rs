@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::alarm::{Dimension, Naming, Severity};
+use crate::alarm::{Dimension, MissingData, Naming, Severity, Statistic};
 use crate::ids::TopicArn;
 use crate::instance::{InstanceFacts, TagSource};
 use crate::series::{classify_series, ClassifiedSeries, MetricSeries, SeriesFilter};
@@ -21,10 +21,10 @@ pub struct Policy {
     pub warning: SeverityPolicy,
     pub critical: SeverityPolicy,
     pub metric: MetricProfile,
-    pub statistic: String,
+    pub statistic: Statistic,
     pub period_seconds: i32,
     pub evaluation_periods: i32,
-    pub treat_missing_data: String,
+    pub treat_missing_data: MissingData,
     pub naming: Naming,
 }
 
@@ -241,10 +241,10 @@ pub(crate) mod tests {
                 topic: TopicArn::parse("arn:aws:sns:eu-west-1:123456789012:disk-critical").unwrap(),
             },
             metric: MetricProfile::cwagent(None),
-            statistic: "Average".into(),
+            statistic: Statistic::Average,
             period_seconds: 300,
             evaluation_periods: 2,
-            treat_missing_data: "missing".into(),
+            treat_missing_data: MissingData::Missing,
             naming: Naming::new("ec2-disk-").unwrap(),
         }
     }

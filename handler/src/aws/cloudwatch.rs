@@ -65,9 +65,9 @@ impl AlarmStore for CloudWatchAlarms {
             .dimensions
             .iter()
             .map(|d| aws_sdk_cloudwatch::types::Dimension::builder().name(&d.name).value(&d.value).build());
-        let (statistic, extended_statistic) = match Statistic::try_parse(&c.statistic) {
+        let (statistic, extended_statistic) = match Statistic::try_parse(c.statistic.as_str()) {
             Ok(statistic) => (Some(statistic), None),
-            Err(_) => (None, Some(c.statistic.clone())),
+            Err(_) => (None, Some(c.statistic.to_string())),
         };
         let request = self
             .client
@@ -84,7 +84,7 @@ impl AlarmStore for CloudWatchAlarms {
             .set_datapoints_to_alarm(c.datapoints_to_alarm)
             .threshold(c.threshold)
             .comparison_operator(ComparisonOperator::from(c.comparison_operator.as_str()))
-            .treat_missing_data(&c.treat_missing_data)
+            .treat_missing_data(c.treat_missing_data.as_str())
             .actions_enabled(c.actions_enabled)
             .set_alarm_actions(Some(c.alarm_actions.clone()))
             .set_ok_actions(Some(c.ok_actions.clone()))
@@ -226,8 +226,8 @@ fn observed(alarm: &MetricAlarm) -> Option<ObservedAlarm> {
     let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
     // A percentile alarm carries its statistic in `ExtendedStatistic` instead.
     let statistic = match (alarm.extended_statistic(), alarm.statistic()) {
-        (Some(extended), _) => extended.to_owned(),
-        (None, statistic) => text(statistic.map(Statistic::as_str)),
+        (Some(extended), _) => extended,
+        (None, statistic) => statistic.map_or("", Statistic::as_str),
     };
     let config = AlarmConfig {
         description: text(alarm.alarm_description()),
@@ -238,14 +238,18 @@ fn observed(alarm: &MetricAlarm) -> Option<ObservedAlarm> {
             .iter()
             .map(|d| Dimension::new(text(d.name()), text(d.value())))
             .collect(),
-        statistic,
+        statistic: reconciler_core::Statistic::parse(statistic),
         period_seconds: alarm.period().unwrap_or_default(),
         evaluation_periods: alarm.evaluation_periods().unwrap_or_default(),
         datapoints_to_alarm: alarm.datapoints_to_alarm(),
         threshold: alarm.threshold().unwrap_or_default(),
-        comparison_operator: text(alarm.comparison_operator().map(ComparisonOperator::as_str)),
+        comparison_operator: reconciler_core::ComparisonOperator::parse(
+            alarm.comparison_operator().map_or("", ComparisonOperator::as_str),
+        ),
         // AWS's default when the alarm was created without one.
-        treat_missing_data: alarm.treat_missing_data().unwrap_or("missing").to_owned(),
+        treat_missing_data: reconciler_core::MissingData::parse(
+            alarm.treat_missing_data().unwrap_or("missing"),
+        ),
         actions_enabled: alarm.actions_enabled().unwrap_or(true),
         alarm_actions: alarm.alarm_actions().to_vec(),
         ok_actions: alarm.ok_actions().to_vec(),
