@@ -171,7 +171,7 @@ pub struct ObservedAlarm {
 /// threshold updates an alarm in place instead of leaving the old one behind:
 ///
 /// * `<prefix><instance-id>-<filesystem>-<severity>` for a filesystem the
-///   instance publishes a series for (see [`crate::series::filesystem_label`]);
+///   instance publishes a series for (see `series::filesystem_label`);
 /// * `<prefix>provisional-<instance-id>-<severity>` for the pair an instance
 ///   has until its first series appears. The separate prefix lets the
 ///   follow-up pass list exactly the provisional alarms in one call.
