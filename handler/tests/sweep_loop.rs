@@ -203,3 +203,34 @@ async fn a_sweep_deletes_nothing_when_it_cannot_recheck() {
     assert!(report.failures.iter().all(|f| f.retryable));
     assert_eq!(cloud.alarm_names().len(), 2);
 }
+
+/// Only a sweep chains follow-up invocations. An event that runs out of time
+/// (a Health event naming many instances, a deadline already passed) fails
+/// for a retry of the same event, and asks for no continuation.
+#[tokio::test(start_paused = true)]
+async fn an_event_that_runs_out_of_time_fails_for_a_retry_and_starts_no_sweep_chain() {
+    let cloud = account(1, &default_rate_limits());
+    let r = reconciler(&cloud);
+    let continuation = RecordingContinuation::default();
+    let event = json!({"version": "0", "id": "e", "detail-type": "EC2 Instance State-change Notification",
+        "source": "aws.ec2", "time": "2027-01-15T08:00:00Z", "resources": [],
+        "detail": {"instance-id": format!("i-{:017x}", 0), "state": "running"}});
+    let out_of_time =
+        RunOptions { deadline: Some(tokio::time::Instant::now()), ..RunOptions::new(UnixTime(NOW)) };
+    let Err(HandleError::Incomplete(report)) = run(&r, &continuation, event.clone(), out_of_time).await
+    else {
+        panic!("an event with changes deferred must fail for a retry")
+    };
+    assert_eq!(report.deferred, 2, "{report:?}");
+    assert!(report.continuation.is_none(), "{report:?}");
+    assert!(continuation.requested.lock().unwrap().is_empty());
+    assert!(report.failures.iter().all(|f| f.retryable), "{:?}", report.failures);
+    assert!(report.failures[0].error.contains("2 changes deferred"), "{:?}", report.failures);
+    assert!(cloud.alarm_names().is_empty());
+
+    // The retry, with time to spare, makes them.
+    let report =
+        run(&r, &continuation, event, RunOptions::new(UnixTime(NOW))).await.expect("the retry succeeds");
+    assert_eq!(report.created, 2);
+    assert!(continuation.requested.lock().unwrap().is_empty());
+}
