@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use reconciler_core::{Action, Change, DeleteReason, InstanceId, Plan, Retired, Subject};
+use reconciler_core::{Change, DeleteReason, InstanceId, MuteChange, Plan, Retired, Subject};
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::ports::{AlarmStore, Inventory, MAX_DELETE_BATCH};
@@ -11,30 +11,32 @@ use crate::reconcile::{Reconciler, RunOptions};
 use crate::report::{ChangeStatus, Failure, Report};
 
 impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
-    pub(crate) async fn unmute(
-        &self,
-        rule: &str,
-        instance: &InstanceId,
-        reason: String,
-        options: RunOptions,
-        report: &mut Report,
-    ) {
-        let status = if options.dry_run {
-            ChangeStatus::Planned
-        } else {
-            match self.alarms.delete_mute_rule(rule).await {
-                Ok(()) => {
-                    info!(%instance, %rule, %reason, "mute removed");
-                    ChangeStatus::Applied
+    /// The plan's mute changes, one call each. A failed one is reported and
+    /// left to the retry; the others go on.
+    async fn apply_mutes(&self, plan: &Plan, options: RunOptions, report: &mut Report) {
+        for change in &plan.mutes {
+            let (instance, rule, reason) = (change.instance(), change.rule_name(), change.reason());
+            let status = if options.dry_run {
+                ChangeStatus::Planned
+            } else {
+                let written = match change {
+                    MuteChange::Put { rule, .. } => self.alarms.put_mute_rule(rule).await,
+                    MuteChange::Delete { rule, .. } => self.alarms.delete_mute_rule(rule).await,
+                };
+                match written {
+                    Ok(()) => {
+                        info!(%instance, %rule, action = %change.action(), %reason, "applied");
+                        ChangeStatus::Applied
+                    }
+                    Err(error) => {
+                        warn!(%instance, %rule, %error, "change failed");
+                        report.failures.push(Failure::from_port(Some(instance), Some(rule), &error));
+                        ChangeStatus::Failed
+                    }
                 }
-                Err(error) => {
-                    warn!(%instance, %rule, %error, "unmute failed");
-                    report.failures.push(Failure::from_port(Some(instance), Some(rule), &error));
-                    ChangeStatus::Failed
-                }
-            }
-        };
-        report.record_mute(Action::Unmute, rule, instance, reason, status);
+            };
+            report.record_mute(change.action(), rule, instance, reason.to_owned(), status);
+        }
     }
 
     /// `recheck_deletes`: a sweep's plan can be minutes old when its deletes
@@ -61,6 +63,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             for change in &plan.changes {
                 report.record(change, ChangeStatus::Planned);
             }
+            self.apply_mutes(plan, options, report).await;
             return;
         }
         let (deletes, writes): (Vec<&Change>, Vec<&Change>) =
@@ -151,6 +154,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                 }
             }
         }
+        self.apply_mutes(plan, options, report).await;
     }
 
     /// The deletes of `batch` whose instance, read again now, still should

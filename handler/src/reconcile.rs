@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use reconciler_core::maintenance::{expired_mute_rules, mute_rule_prefix};
 use reconciler_core::{
-    plan, plan_maintenance, settle, Action, InstanceId, MaintenanceAction, MaintenanceNotice, ObservedAlarm,
-    Settlement, Subject, UnixTime,
+    plan, plan_maintenance, settle, InstanceId, MaintenanceNotice, ObservedAlarm, Plan, Settlement, Subject,
+    UnixTime,
 };
 use tracing::{info, info_span, warn, Instrument};
 
@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::event::{Target, Trigger};
 use crate::observe::series_by_instance;
 use crate::ports::{AlarmStore, ApiCalls, Inventory};
-use crate::report::{ChangeStatus, Failure, Report};
+use crate::report::{Failure, Report};
 
 pub struct Reconciler<I, A> {
     pub config: Config,
@@ -171,41 +171,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         }
         let actions =
             plan_maintenance(&self.config.policy, &self.config.maintenance, notice, &subjects, options.now);
-        for action in actions {
-            match action {
-                MaintenanceAction::Mute { rule, notes } => {
-                    report.notes.extend(notes.iter().map(|n| format!("{}: {n}", rule.instance)));
-                    let reason = format!("{} for {}", notice.event_type, rule.window);
-                    let status = if options.dry_run {
-                        ChangeStatus::Planned
-                    } else {
-                        match self.alarms.put_mute_rule(&rule).await {
-                            Ok(()) => {
-                                info!(instance = %rule.instance, rule = %rule.name, window = %rule.window, "alarms muted");
-                                ChangeStatus::Applied
-                            }
-                            Err(error) => {
-                                warn!(instance = %rule.instance, rule = %rule.name, %error, "mute failed");
-                                report.failures.push(Failure::from_port(
-                                    Some(&rule.instance),
-                                    Some(&rule.name),
-                                    &error,
-                                ));
-                                ChangeStatus::Failed
-                            }
-                        }
-                    };
-                    report.record_mute(Action::Mute, &rule.name, &rule.instance, reason, status);
-                }
-                MaintenanceAction::Unmute { rule, instance, reason } => {
-                    self.unmute(&rule, &instance, reason, options, &mut report).await;
-                }
-                MaintenanceAction::Skip { instance, reason } => {
-                    info!(%instance, %reason, "maintenance skipped");
-                    report.notes.push(format!("{instance}: {reason}"));
-                }
-            }
-        }
+        self.apply(&Plan::from_maintenance(actions), options, false, &mut report).await;
         report
     }
 
@@ -222,11 +188,8 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                 return;
             }
         };
-        for action in expired_mute_rules(policy, &rules, options.now) {
-            if let MaintenanceAction::Unmute { rule, instance, reason } = action {
-                self.unmute(&rule, &instance, reason, options, report).await;
-            }
-        }
+        let plan = Plan::from_maintenance(expired_mute_rules(policy, &rules, options.now));
+        self.apply(&plan, options, false, report).await;
     }
 
     /// The short periodic pass that replaces provisional pairs soon after the

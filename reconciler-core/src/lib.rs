@@ -36,8 +36,8 @@ pub use instance::{
     AUTOSCALING_GROUP_TAG,
 };
 pub use maintenance::{
-    plan_maintenance, HealthStatus, MaintenanceAction, MaintenanceNotice, MaintenanceSettings, MuteRule,
-    MuteWindow,
+    plan_maintenance, HealthStatus, MaintenanceAction, MaintenanceNotice, MaintenanceSettings, MuteChange,
+    MuteRule, MuteWindow,
 };
 pub use plan::{plan, Action, Change, Conflict, DeleteReason, FieldChange, Plan, Retired};
 pub use policy::{MetricProfile, OutOfScope, Policy, ScopeDecision, SeverityPolicy, Thresholds};

@@ -166,11 +166,44 @@ pub struct MuteRule {
     pub description: String,
 }
 
+/// A write to a mute rule, as one of a [`crate::Plan`]'s changes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum MuteChange {
+    /// `PutAlarmMuteRule`: create or overwrite the rule.
+    Put { rule: MuteRule, reason: String },
+    /// `DeleteAlarmMuteRule`: a rule that does not exist is no error.
+    Delete { rule: String, instance: InstanceId, reason: String },
+}
+
+impl MuteChange {
+    pub fn rule_name(&self) -> &str {
+        match self {
+            Self::Put { rule, .. } => &rule.name,
+            Self::Delete { rule, .. } => rule,
+        }
+    }
+
+    pub fn instance(&self) -> &InstanceId {
+        match self {
+            Self::Put { rule, .. } => &rule.instance,
+            Self::Delete { instance, .. } => instance,
+        }
+    }
+
+    /// Explains the change; never decides it.
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Put { reason, .. } | Self::Delete { reason, .. } => reason,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum MaintenanceAction {
     /// Create or overwrite the rule.
-    Mute { rule: MuteRule, notes: Vec<String> },
+    Mute { rule: MuteRule, reason: String, notes: Vec<String> },
     /// Delete the rule if it exists.
     Unmute { rule: String, instance: InstanceId, reason: String },
     /// Nothing to do for this instance.
@@ -324,6 +357,7 @@ pub fn plan_maintenance(
         }
         match desired_alarms(policy, subject) {
             Desire::Alarms { alarms, .. } => actions.push(MaintenanceAction::Mute {
+                reason: format!("{} for {window}", notice.event_type),
                 rule: MuteRule {
                     description: rule_description(notice, instance),
                     name: rule,
@@ -391,7 +425,7 @@ mod tests {
             &[production()],
             UnixTime(NOW),
         );
-        let [MaintenanceAction::Mute { rule, notes }] = actions.as_slice() else { panic!("{actions:?}") };
+        let [MaintenanceAction::Mute { rule, notes, .. }] = actions.as_slice() else { panic!("{actions:?}") };
         assert!(notes.is_empty());
         assert_eq!(rule.window, MuteWindow { start: UnixTime(start - 600), end: UnixTime(start + 5400) });
         assert_eq!(rule.window.duration(), "PT1H40M");

@@ -7,6 +7,7 @@ use crate::alarm::{AlarmConfig, NameKind, ObservedAlarm};
 use crate::desired::{desired_alarms, Desire, DesiredAlarm, NoAlarmsReason};
 use crate::ids::{AlarmName, InstanceId};
 use crate::instance::Subject;
+use crate::maintenance::{MaintenanceAction, MuteChange};
 use crate::policy::Policy;
 
 /// Why an owned alarm is deleted.
@@ -89,6 +90,15 @@ impl Action {
             Self::Create | Self::Mute => '+',
             Self::Update => '~',
             Self::Delete | Self::Unmute => '-',
+        }
+    }
+}
+
+impl MuteChange {
+    pub fn action(&self) -> Action {
+        match self {
+            Self::Put { .. } => Action::Mute,
+            Self::Delete { .. } => Action::Unmute,
         }
     }
 }
@@ -190,9 +200,30 @@ pub struct Plan {
     /// How many running, in-scope instances have only the provisional pair:
     /// they have published no disk series (that passes the filter) yet.
     pub provisional: usize,
+    /// Mute rules to write or delete, after the alarm changes: a rule may
+    /// only name alarms that exist.
+    pub mutes: Vec<MuteChange>,
 }
 
 impl Plan {
+    /// The mute changes of maintenance decisions; a skipped instance becomes a note.
+    pub fn from_maintenance(actions: Vec<MaintenanceAction>) -> Self {
+        let mut plan = Self::default();
+        for action in actions {
+            match action {
+                MaintenanceAction::Mute { rule, reason, notes } => {
+                    plan.notes.extend(notes.into_iter().map(|note| (rule.instance.clone(), note)));
+                    plan.mutes.push(MuteChange::Put { rule, reason });
+                }
+                MaintenanceAction::Unmute { rule, instance, reason } => {
+                    plan.mutes.push(MuteChange::Delete { rule, instance, reason });
+                }
+                MaintenanceAction::Skip { instance, reason } => plan.notes.push((instance, reason)),
+            }
+        }
+        plan
+    }
+
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
