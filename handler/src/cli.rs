@@ -107,21 +107,15 @@ pub async fn explain<I: Inventory, A: AlarmStore>(
     id: &InstanceId,
 ) -> Result<Explanation, PortError> {
     let policy = &reconciler.config.policy;
-    let mut facts = reconciler.observe_instances(std::slice::from_ref(id)).await?.into_iter().next();
-    let mut observed = reconciler.alarms.alarms_with_prefix(&policy.naming.instance_prefix(id)).await?;
-    observed
-        .extend(reconciler.alarms.alarms_with_prefix(&policy.naming.provisional_instance_prefix(id)).await?);
-    let metric = &policy.metric;
-    // Without them the desired alarms would be the provisional pair: an explanation that misleads.
-    let series = reconciler.alarms.published_series(&metric.namespace, &metric.metric_name, Some(id)).await?;
-    let classified = metric.classify(&series);
-    if let Some(facts) = &mut facts {
-        facts.series = Some(series);
-    }
-    // Rules are named `<prefix>mute-<instance>-<event hash>`.
-    let mute_prefix = format!("{}{id}-", reconciler_core::maintenance::mute_rule_prefix(policy));
-    let mutes = reconciler.alarms.mute_rules(&mute_prefix, None).await.map_err(|e| e.to_string());
-    let subject = facts.clone().map_or(Subject::Gone { id: id.clone() }, Subject::Present);
+    let seen = reconciler.observe_one(id).await?;
+    let subject = seen.subjects.into_iter().next().unwrap_or(Subject::Gone { id: id.clone() });
+    let facts = match &subject {
+        Subject::Present(facts) => Some(facts.clone()),
+        Subject::Gone { .. } => None,
+    };
+    let classified = policy.metric.classify(&seen.series);
+    let mutes = seen.mutes.unwrap_or(Ok(Vec::new())).map_err(|e| e.to_string());
+    let observed = seen.alarms;
     let plan = plan(policy, std::slice::from_ref(&subject), &observed);
     let mut report = Report::new("explain", true);
     for change in &plan.changes {

@@ -1,20 +1,16 @@
 //! The reconcile loop: observe (read-only), decide (`reconciler_core`), act.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
-use reconciler_core::maintenance::{expired_mute_rules, mute_rule_prefix};
-use reconciler_core::{
-    plan, plan_maintenance, settle, InstanceId, MaintenanceNotice, ObservedAlarm, Plan, Settlement, Subject,
-    UnixTime,
-};
-use tracing::{info, info_span, warn, Instrument};
+use reconciler_core::maintenance::expired_mute_rules;
+use reconciler_core::{plan, plan_maintenance, InstanceId, MaintenanceNotice, Plan, Subject, UnixTime};
+use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::event::{Target, Trigger};
 use crate::observe::series_by_instance;
 use crate::ports::{AlarmStore, ApiCalls, Inventory};
-use crate::report::{Failure, Report};
+use crate::report::Report;
 
 pub struct Reconciler<I, A> {
     pub config: Config,
@@ -84,68 +80,10 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         options: RunOptions,
     ) -> (Report, Vec<Subject>) {
         let mut report = Report::new(source, options.dry_run);
-        let ids: Vec<InstanceId> = targets.iter().map(|t| t.instance.clone()).collect();
-        report.instances_examined = ids.len();
-        let facts = match self.observe_instances(&ids).await {
-            Ok(facts) => facts,
-            Err(error) => {
-                for id in &ids {
-                    report.failures.push(Failure::from_port(Some(id), None, &error));
-                }
-                return (report, Vec::new());
-            }
-        };
-        let mut facts: HashMap<InstanceId, _> = facts.into_iter().map(|f| (f.id.clone(), f)).collect();
-
-        let mut subjects = Vec::new();
-        let mut observed: Vec<ObservedAlarm> = Vec::new();
-        for target in targets {
-            let id = &target.instance;
-            let api = facts.remove(id);
-            let window = self.config.consistency_window_seconds;
-            let subject = match settle(id, target.claim, api, options.now, window) {
-                Settlement::Settled(subject) => subject,
-                Settlement::NotSettled { reason } => {
-                    warn!(instance = %id, %reason, "instance state not settled; will be retried");
-                    report.failures.push(Failure {
-                        instance: Some(id.clone()),
-                        alarm: None,
-                        error: format!("state not settled: {reason}"),
-                        retryable: true,
-                    });
-                    continue;
-                }
-            };
-            let naming = &self.config.policy.naming;
-            let (own_prefix, provisional_prefix) =
-                (naming.instance_prefix(id), naming.provisional_instance_prefix(id));
-            // One span per instance: its reads (and the SDK's retries) log under its id.
-            let span = info_span!("instance", instance = %id);
-            let (filesystem_alarms, provisional_alarms, subject) = async {
-                tokio::join!(
-                    self.alarms.alarms_with_prefix(&own_prefix),
-                    self.alarms.alarms_with_prefix(&provisional_prefix),
-                    self.with_series(subject),
-                )
-            }
-            .instrument(span)
-            .await;
-            match (filesystem_alarms, provisional_alarms, subject) {
-                (Ok(filesystem_alarms), Ok(provisional_alarms), Ok(subject)) => {
-                    observed.extend(filesystem_alarms);
-                    observed.extend(provisional_alarms);
-                    subjects.push(subject);
-                }
-                (filesystem_alarms, provisional_alarms, subject) => {
-                    // Deciding without all three reads could delete the alarms of a
-                    // filesystem that is still there; the retry decides.
-                    let errors = [filesystem_alarms.err(), provisional_alarms.err(), subject.err()];
-                    for error in errors.iter().flatten() {
-                        report.failures.push(Failure::from_port(Some(id), None, error));
-                    }
-                }
-            }
-        }
+        report.instances_examined = targets.len();
+        let seen = self.observe_targets(targets, options.now).await;
+        report.failures = seen.failures;
+        let (subjects, observed) = (seen.subjects, seen.alarms);
         report.instances_in_scope = count_in_scope(&self.config, &subjects);
         let plan = plan(&self.config.policy, &subjects, &observed);
         self.apply(&plan, options, false, &mut report).await;
@@ -179,8 +117,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
     /// them. This is housekeeping: if the rules cannot be listed, the sweep
     /// says so in a note and does not fail for it.
     async fn remove_expired_mutes(&self, options: RunOptions, report: &mut Report) {
-        let policy = &self.config.policy;
-        let rules = match self.alarms.mute_rules(&mute_rule_prefix(policy), None).await {
+        let rules = match self.owned_mute_rules().await {
             Ok(rules) => rules,
             Err(error) => {
                 warn!(%error, "mute rules not listed; expired ones stay until the next sweep");
@@ -188,7 +125,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                 return;
             }
         };
-        let plan = Plan::from_maintenance(expired_mute_rules(policy, &rules, options.now));
+        let plan = Plan::from_maintenance(expired_mute_rules(&self.config.policy, &rules, options.now));
         self.apply(&plan, options, false, report).await;
     }
 
@@ -235,31 +172,12 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
     /// The full sweep: every instance and every alarm under the owned prefix.
     pub async fn sweep(&self, options: RunOptions) -> Report {
         let mut report = Report::new("sweep", options.dry_run);
-        let metric = &self.config.policy.metric;
-        // One account-wide listing of the series, in pages of 500, instead of a call per instance.
-        let (instances, observed, series) = tokio::join!(
-            self.inventory.all_instances(),
-            self.alarms.alarms_with_prefix(self.config.policy.naming.prefix()),
-            self.alarms.published_series(&metric.namespace, &metric.metric_name, None),
-        );
-        let (mut instances, observed, series) = match (instances, observed, series) {
-            (Ok(instances), Ok(observed), Ok(series)) => (instances, observed, series),
-            (instances, observed, series) => {
-                for error in [instances.err(), observed.err(), series.err()].into_iter().flatten() {
-                    report.failures.push(Failure::from_port(None, None, &error));
-                }
-                return report;
-            }
-        };
-        let mut by_instance = series_by_instance(series);
-        for facts in &mut instances {
-            facts.series = Some(by_instance.remove(facts.id.as_str()).unwrap_or_default());
-        }
-        if let Err(error) = self.attach_groups(&mut instances).await {
-            report.failures.push(Failure::from_port(None, None, &error));
+        let seen = self.observe_account().await;
+        if !seen.failures.is_empty() {
+            report.failures = seen.failures;
             return report;
         }
-        let subjects: Vec<Subject> = instances.into_iter().map(Subject::Present).collect();
+        let (subjects, observed) = (seen.subjects, seen.alarms);
         report.instances_examined = subjects.len();
         report.instances_in_scope = count_in_scope(&self.config, &subjects);
         let plan = plan(&self.config.policy, &subjects, &observed);
