@@ -41,7 +41,10 @@ async fn main() -> Result<(), Error> {
         match handle_event(reconciler, continuation, event.payload, options).await {
             Ok(report) => {
                 println!("{}", emf_line(&report));
-                Ok::<Value, Diagnostic>(serde_json::to_value(&report).unwrap_or_default())
+                serde_json::to_value(&report).map_err(|e| Diagnostic {
+                    error_type: "ReportNotSerialized".into(),
+                    error_message: e.to_string(),
+                })
             }
             // Logged by handle_event; returning Ok keeps AWS from retrying an
             // event that can never succeed.
