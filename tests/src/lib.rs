@@ -373,6 +373,22 @@ pub struct MuteRuleSeen {
     pub expires: Option<i64>,
 }
 
+/// The provisional pair of an instance that publishes no disk series (moto's
+/// instances publish none), sorted as [`World::alarms`] sorts them.
+pub fn provisional_pair(instance: &str) -> Vec<String> {
+    vec![
+        format!("ec2-disk-provisional-{instance}-critical"),
+        format!("ec2-disk-provisional-{instance}-warning"),
+    ]
+}
+
+/// Seconds since the epoch, now.
+pub fn unix_now() -> i64 {
+    let elapsed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970");
+    i64::try_from(elapsed.as_secs()).expect("seconds fit")
+}
+
 /// The CloudWatch agent's disk metric, which the alarms watch.
 pub const DISK_NAMESPACE: &str = "CWAgent";
 pub const DISK_METRIC: &str = "disk_used_percent";
@@ -412,7 +428,7 @@ pub fn follow_up_event() -> Value {
 
 /// A sample from `events/` with each `(from, to)` text replacement applied.
 pub fn sample_event_with(sample: &str, replacements: &[(&str, &str)]) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events").join(sample);
+    let path = workspace_root().join("events").join(sample);
     let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     for (from, to) in replacements {
         text = text.replace(from, to);

@@ -2,19 +2,11 @@
 //! (`cargo lambda watch`), invoked with `cargo lambda invoke` on the files of
 //! `events/`, against moto on 127.0.0.1. Each test owns a Region.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use e2e_tests::{sample_event, sample_event_with, LambdaFunction, World};
+use e2e_tests::{provisional_pair, sample_event, sample_event_with, unix_now, LambdaFunction, World};
 use reconciler_core::UnixTime;
 use serde_json::{json, Value};
-
-fn pair(id: &str) -> Vec<String> {
-    vec![format!("ec2-disk-provisional-{id}-critical"), format!("ec2-disk-provisional-{id}-warning")]
-}
-
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs() as i64
-}
 
 /// `events/<sample>` for `instance`, sent at `time`.
 fn event_at(sample: &str, instance: &str, time: i64) -> Value {
@@ -35,17 +27,17 @@ async fn running_duplicate_stopped_and_sweep_through_the_runtime_api() {
 
     // The emulator sends a deadline header that is a duration, not a time:
     // the function must not defer its changes (or chain a sweep) because of it.
-    let report = function.invoke(&event_at("ec2-running.json", &id, now())).response();
+    let report = function.invoke(&event_at("ec2-running.json", &id, unix_now())).response();
     assert_eq!((&report["created"], &report["deferred"]), (&json!(2), &json!(0)), "{report:#}");
-    assert_eq!(world.alarm_names().await, pair(&id));
+    assert_eq!(world.alarm_names().await, provisional_pair(&id));
     assert!(function.logs().contains("running without a deadline"), "{}", function.logs());
 
-    let duplicate = function.invoke(&event_at("ec2-running.json", &id, now())).response();
+    let duplicate = function.invoke(&event_at("ec2-running.json", &id, unix_now())).response();
     assert_eq!((&duplicate["created"], &duplicate["unchanged"]), (&json!(0), &json!(2)), "{duplicate:#}");
     assert_eq!(calls(&duplicate, "PutMetricAlarm"), 0, "{duplicate:#}");
 
     world.stop(&id).await;
-    let report = function.invoke(&event_at("ec2-stopped.json", &id, now())).response();
+    let report = function.invoke(&event_at("ec2-stopped.json", &id, unix_now())).response();
     assert_eq!(report["deleted"], 2, "{report:#}");
     assert!(world.alarm_names().await.is_empty());
 
@@ -53,7 +45,7 @@ async fn running_duplicate_stopped_and_sweep_through_the_runtime_api() {
     let missed = world.launch(&[("Environment", "production")]).await;
     let report = function.invoke(&sample_event_with("scheduled-sweep.json", &[])).response();
     assert_eq!((&report["trigger"], &report["created"]), (&json!("sweep"), &json!(2)), "{report:#}");
-    assert_eq!(world.alarm_names().await, pair(&missed));
+    assert_eq!(world.alarm_names().await, provisional_pair(&missed));
     // Logs are JSON lines when the function's log format is JSON.
     let logs = function.logs();
     let summary = logs.lines().find(|l| l.contains("reconcile finished")).expect("a summary line");
@@ -89,7 +81,7 @@ async fn work_a_retry_can_finish_fails_the_invocation_with_a_named_error() {
     world.stop(&id).await;
     // A running event newer than the stop: the API may lag behind a start,
     // so the state is not settled and a retry must decide.
-    let invocation = function.invoke(&event_at("ec2-running.json", &id, now() + 5));
+    let invocation = function.invoke(&event_at("ec2-running.json", &id, unix_now() + 5));
     assert_ne!(invocation.code, 0, "{}", invocation.stdout);
     assert!(invocation.stderr.contains("ReconcileIncomplete"), "{}", invocation.stderr);
     assert!(invocation.stderr.contains("1 failure(s), 1 retryable"), "{}", invocation.stderr);
@@ -104,7 +96,7 @@ async fn work_a_retry_can_finish_fails_the_invocation_with_a_named_error() {
 async fn a_late_running_event_after_a_user_stop_succeeds_with_no_alarms() {
     let world = World::new("ap-southeast-7").await;
     let id = world.launch(&[("Environment", "production")]).await;
-    let sent = now() - 30;
+    let sent = unix_now() - 30;
     world.stop(&id).await;
     let reason = world.state_transition_reason(&id).await;
     assert!(reason.starts_with("User initiated ("), "{reason}");
@@ -125,7 +117,7 @@ async fn a_late_running_event_after_a_user_stop_succeeds_with_no_alarms() {
 async fn empty_configuration_values_are_refused_naming_the_variable() {
     let world = World::new("ap-east-2").await;
     let id = world.launch(&[("Environment", "production")]).await;
-    let event = event_at("ec2-running.json", &id, now());
+    let event = event_at("ec2-running.json", &id, unix_now());
     for var in ["ALARM_NAME_PREFIX", "WARNING_THRESHOLD", "SCOPE_TAG_KEY", "METRIC_PROFILE"] {
         let run = world.handle_event(&event, &[(var, "")]);
         assert_eq!(run.code(), 2, "{var}: {}", run.stderr());

@@ -3,9 +3,7 @@
 //! (moto itself has none). Each test owns a Region. The events' times are
 //! set relative to now, so the windows are always in the future.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use e2e_tests::{sample_event_with, World};
+use e2e_tests::{provisional_pair, sample_event_with, unix_now, World};
 use reconciler_core::maintenance::utc_minute;
 use reconciler_core::UnixTime;
 use serde_json::{json, Value};
@@ -13,18 +11,10 @@ use serde_json::{json, Value};
 const UPCOMING: &str = "health-reboot-maintenance-upcoming.json";
 const NO_STATUS: &str = "health-instance-stop-no-status.json";
 
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs() as i64
-}
-
-fn pair(id: &str) -> Vec<String> {
-    vec![format!("ec2-disk-provisional-{id}-critical"), format!("ec2-disk-provisional-{id}-warning")]
-}
-
 /// `sample` naming `instances`, its window moved to `start`..`end` and its status set (or removed).
 fn health_event(sample: &str, instances: &[&str], status: Option<&str>, start: i64, end: i64) -> Value {
     let mut event = sample_event_with(sample, &[]);
-    event["time"] = json!(UnixTime(now()).to_string());
+    event["time"] = json!(UnixTime(unix_now()).to_string());
     event["resources"] = json!(instances);
     let detail = &mut event["detail"];
     detail["affectedEntities"] = instances.iter().map(|id| json!({"entityValue": id})).collect();
@@ -41,7 +31,7 @@ fn health_event(sample: &str, instances: &[&str], status: Option<&str>, start: i
 
 /// A two-hour window starting on the hour, two days from now.
 fn window() -> (i64, i64) {
-    let start = (now() / 3600 + 48) * 3600;
+    let start = (unix_now() / 3600 + 48) * 3600;
     (start, start + 2 * 3600)
 }
 
@@ -73,7 +63,7 @@ async fn maintenance_mutes_exactly_the_in_scope_running_instances_then_closed_un
             .unwrap_or_else(|| panic!("no rule for {id}: {rules:#?}"));
         assert_eq!(rule.expression, expected_schedule, "{name}");
         assert_eq!(rule.duration, "PT2H40M", "{name}");
-        assert_eq!(rule.alarms, pair(id), "{name}");
+        assert_eq!(rule.alarms, provisional_pair(id), "{name}");
         assert_eq!(rule.expires, Some(end + 1800), "{name}");
     }
 
@@ -110,10 +100,10 @@ async fn a_health_event_without_status_code_mutes_the_instance() {
     assert!(notes.contains("no statusCode: treated as upcoming"), "{report:#}");
     let rules = world.mute_rules().await;
     let rule = rules.values().next().unwrap_or_else(|| panic!("no rule: {report:#}"));
-    assert_eq!(rule.alarms, pair(&id));
+    assert_eq!(rule.alarms, provisional_pair(&id));
 
     // The same event once its window is over: derived as closed, the rule goes.
-    let past = health_event(NO_STATUS, &[id.as_str()], None, now() - 4 * 3600, now() - 3600);
+    let past = health_event(NO_STATUS, &[id.as_str()], None, unix_now() - 4 * 3600, unix_now() - 3600);
     let report = world.handle_event(&past, &[]).report(0);
     assert_eq!(report["mutes_removed"], 1, "{report:#}");
     assert!(report["notes"].to_string().contains("treated as closed"), "{report:#}");
@@ -125,20 +115,20 @@ async fn the_sweep_removes_expired_mute_rules_of_its_own_only() {
     let world = World::new("ap-southeast-4").await;
     let id = world.launch(&[("Environment", "production")]).await;
     assert_eq!(world.handle_sample("ec2-running.json", &id).report(0)["created"], 2);
-    let past = now() / 60 * 60 - 3 * 3600;
+    let past = unix_now() / 60 * 60 - 3 * 3600;
     let expired = format!("ec2-disk-mute-{id}-00000000000000aa");
     let live = format!("ec2-disk-mute-{id}-00000000000000bb");
     let foreign_expired = "someone-elses-mute".to_owned();
     let past_at = format!("at({})", utc_minute(UnixTime(past)));
-    world.put_mute_rule(&expired, &past_at, "PT1H", &pair(&id), past + 3600).await;
-    world.put_mute_rule(&foreign_expired, &past_at, "PT1H", &pair(&id), past + 3600).await;
+    world.put_mute_rule(&expired, &past_at, "PT1H", &provisional_pair(&id), past + 3600).await;
+    world.put_mute_rule(&foreign_expired, &past_at, "PT1H", &provisional_pair(&id), past + 3600).await;
     let (start, _) = window();
     world
         .put_mute_rule(
             &live,
             &format!("at({})", utc_minute(UnixTime(start))),
             "PT1H",
-            &pair(&id),
+            &provisional_pair(&id),
             start + 3600,
         )
         .await;
