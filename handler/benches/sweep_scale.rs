@@ -878,6 +878,7 @@ fn instance(n: u64) -> InstanceFacts {
         id: instance_id(n),
         state,
         tags,
+        platform: Default::default(),
         launch_time: Some(UnixTime(NOW - 86_400)),
         state_since: None,
         group: None,

@@ -81,8 +81,12 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             let (Change::Create { alarm } | Change::Update { alarm, .. }) = change else {
                 continue;
             };
+            let tags = match change {
+                Change::Create { .. } => alarm.tags(&self.config.policy.alarm_tags),
+                _ => Vec::new(),
+            };
             let span = info_span!("alarm", instance = %alarm.instance, alarm = %alarm.name);
-            match self.alarms.put_alarm(alarm).instrument(span).await {
+            match self.alarms.put_alarm(alarm, &tags).instrument(span).await {
                 Ok(()) => {
                     info!(instance = %alarm.instance, alarm = %alarm.name, action = %change.action(), reason = %change.reason(), "applied");
                     report.record(change, ChangeStatus::Applied);

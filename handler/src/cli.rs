@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use reconciler_core::{
-    desired_alarms, plan, ClassifiedSeries, Desire, InstanceFacts, InstanceId, ObservedAlarm, ScopeDecision,
-    SeriesVerdict, Subject,
+    desired_alarms, plan, ClassifiedSeries, Desire, InstanceFacts, InstanceId, ObservedAlarm, Platform,
+    ScopeDecision, SeriesVerdict, Subject,
 };
 use serde::Serialize;
 
@@ -113,7 +113,8 @@ pub async fn explain<I: Inventory, A: AlarmStore>(
         Subject::Present(facts) => Some(facts.clone()),
         Subject::Gone { .. } => None,
     };
-    let classified = policy.metric.classify(&seen.series);
+    let platform = facts.as_ref().map(|f| f.platform).unwrap_or_default();
+    let classified = policy.profile(platform).classify(&seen.series);
     let mutes = seen.mutes.unwrap_or(Ok(Vec::new())).map_err(|e| e.to_string());
     let observed = seen.alarms;
     let plan = plan(policy, std::slice::from_ref(&subject), &observed);
@@ -155,6 +156,11 @@ pub fn render_explanation(e: &Explanation) -> String {
         Some(facts) => {
             let tags: Vec<String> = facts.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let _ = writeln!(out, "  state:   {}", facts.state);
+            let metric = match facts.platform {
+                Platform::Linux => "disk used percent",
+                Platform::Windows => "LogicalDisk % Free Space",
+            };
+            let _ = writeln!(out, "  platform: {} ({metric})", facts.platform);
             if let Some(group) = &facts.group {
                 let tags: Vec<String> = group.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 let _ = writeln!(out, "  group:   {} (tags: {})", group.name, tags.join(", "));

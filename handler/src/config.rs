@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 use reconciler_core::alarm::Dimension;
 use reconciler_core::maintenance::MAX_MUTE_SECONDS;
 use reconciler_core::{
-    MaintenanceSettings, MetricProfile, MissingData, Naming, Policy, SeverityPolicy, Statistic, TopicArn,
+    parse_alarm_tags, MaintenanceSettings, MetricProfile, MissingData, Naming, Policy, SeverityPolicy,
+    Statistic, TopicArn,
 };
 
 use crate::ports::{default_rate_limits, RateLimits};
@@ -121,6 +122,25 @@ impl Config {
         if let Some(raw) = get("SKIP_PATHS")? {
             metric.filter.skip_paths = parse_patterns(&raw).map_err(|e| invalid("SKIP_PATHS", &raw, &e))?;
         }
+        if let Some(raw) = get("SKIP_WINDOWS_VOLUMES")? {
+            metric.filter.skip_volumes =
+                parse_patterns(&raw).map_err(|e| invalid("SKIP_WINDOWS_VOLUMES", &raw, &e))?;
+        }
+        let windows_dimensions = match get("WINDOWS_DISK_DIMENSIONS")? {
+            None => None,
+            Some(raw) => {
+                Some(parse_dimensions(&raw).map_err(|e| invalid("WINDOWS_DISK_DIMENSIONS", &raw, &e))?)
+            }
+        };
+        let windows = MetricProfile {
+            group_dimension: metric.group_dimension,
+            filter: metric.filter.clone(),
+            ..MetricProfile::windows(windows_dimensions)
+        };
+        let alarm_tags = match get("ALARM_TAGS")? {
+            None => Vec::new(),
+            Some(raw) => parse_alarm_tags(&raw).map_err(|e| invalid("ALARM_TAGS", &raw, &e))?,
+        };
 
         let treat_missing_data = match get("TREAT_MISSING_DATA")? {
             None => MissingData::Missing,
@@ -183,11 +203,13 @@ impl Config {
                 warning: SeverityPolicy { threshold: warning, topic: topic("WARNING_TOPIC_ARN")? },
                 critical: SeverityPolicy { threshold: critical, topic: topic("CRITICAL_TOPIC_ARN")? },
                 metric,
+                windows,
                 statistic: Statistic::Average,
                 period_seconds: period_seconds as i32,
                 evaluation_periods: evaluation_periods as i32,
                 treat_missing_data,
                 naming,
+                alarm_tags,
             },
             consistency_window_seconds: integer("CONSISTENCY_WINDOW_SECONDS", 120, 0, 3600)?,
             rate_limits: rate_limits?,
@@ -302,6 +324,41 @@ mod tests {
     }
 
     #[test]
+    fn windows_settings_and_alarm_tags_are_read() {
+        let defaults = load(&[]).unwrap().policy;
+        assert_eq!(defaults.windows.metric_name, "LogicalDisk % Free Space");
+        assert_eq!(
+            defaults.windows.dimensions,
+            vec![Dimension::new("instance", "C:"), Dimension::new("objectname", "LogicalDisk")]
+        );
+        assert_eq!(defaults.windows.filter.skip_volumes, ["_Total", "HarddiskVolume*"]);
+        assert!(defaults.alarm_tags.is_empty());
+
+        let config = load(&[
+            ("SKIP_WINDOWS_VOLUMES", "_Total, HarddiskVolume*, D:"),
+            ("WINDOWS_DISK_DIMENSIONS", "instance=C:,objectname=LogicalDisk,InstanceType=m5.large"),
+            ("APPEND_GROUP_DIMENSION", "true"),
+            ("ALARM_TAGS", "team=platform, cost-center=cc-42"),
+        ])
+        .unwrap();
+        let p = &config.policy;
+        assert_eq!(p.windows.filter.skip_volumes, ["_Total", "HarddiskVolume*", "D:"]);
+        assert!(p.windows.filter.skip_volume_reason("D:").is_some());
+        assert_eq!(p.windows.dimensions[2], Dimension::new("InstanceType", "m5.large"));
+        assert!(p.windows.group_dimension, "the agent appends the group on both platforms");
+        let tags: Vec<(&str, &str)> =
+            p.alarm_tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
+        assert_eq!(tags, [("team", "platform"), ("cost-center", "cc-42")]);
+        assert!(load(&[("SKIP_WINDOWS_VOLUMES", "none")])
+            .unwrap()
+            .policy
+            .windows
+            .filter
+            .skip_volumes
+            .is_empty());
+    }
+
+    #[test]
     fn settings_are_read() {
         let config = load(&[
             ("SCOPE_TAG_KEY", "Stage"),
@@ -365,6 +422,12 @@ mod tests {
             (&[("MAINTENANCE_MAX_HOURS", "361")], "from 1 to 360"),
             (&[("MAINTENANCE_LEAD_MINUTES", "-5")], "MAINTENANCE_LEAD_MINUTES"),
             (&[("APPEND_GROUP_DIMENSION", "yes")], "expected true or false"),
+            (&[("SKIP_WINDOWS_VOLUMES", "")], "SKIP_WINDOWS_VOLUMES is set but empty"),
+            (&[("WINDOWS_DISK_DIMENSIONS", "instance")], "WINDOWS_DISK_DIMENSIONS=\"instance\" is invalid"),
+            (&[("ALARM_TAGS", "")], "ALARM_TAGS is set but empty"),
+            (&[("ALARM_TAGS", "aws:team=x")], "ALARM_TAGS=\"aws:team=x\" is invalid: key \"aws:team\""),
+            (&[("ALARM_TAGS", "Severity=low")], "ALARM_TAGS=\"Severity=low\" is invalid"),
+            (&[("ALARM_TAGS", "team")], "ALARM_TAGS=\"team\" is invalid: \"team\" is not key=value"),
         ];
         for (vars, expected) in cases {
             let error = load(vars).unwrap_err().to_string();

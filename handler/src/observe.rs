@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use reconciler_core::{
-    settle, AutoScalingGroup, InstanceFacts, InstanceId, InstanceState, MetricSeries, ObservedAlarm,
-    Settlement, Subject, UnixTime,
+    settle, AlarmConfig, AutoScalingGroup, InstanceFacts, InstanceId, InstanceState, MetricSeries,
+    ObservedAlarm, Platform, Settlement, Subject, UnixTime,
 };
 use tracing::{info_span, warn, Instrument};
 
@@ -98,23 +98,32 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
     /// instance, every published series; then the groups the policy needs.
     pub(crate) async fn observe_account(&self) -> Observation {
         let mut seen = Observation::default();
-        let metric = &self.config.policy.metric;
-        let (instances, alarms, series) = tokio::join!(
+        let policy = &self.config.policy;
+        let (linux, windows) = (&policy.metric, &policy.windows);
+        let (instances, alarms, linux_series, windows_series) = tokio::join!(
             self.inventory.all_instances(),
-            self.alarms.alarms_with_prefix(self.config.policy.naming.prefix()),
-            self.alarms.published_series(&metric.namespace, &metric.metric_name, None),
+            self.alarms.alarms_with_prefix(policy.naming.prefix()),
+            self.alarms.published_series(&linux.namespace, &linux.metric_name, None),
+            self.alarms.published_series(&windows.namespace, &windows.metric_name, None),
         );
-        let (mut instances, alarms, series) = match (instances, alarms, series) {
-            (Ok(instances), Ok(alarms), Ok(series)) => (instances, alarms, series),
-            (instances, alarms, series) => {
-                for error in [instances.err(), alarms.err(), series.err()].into_iter().flatten() {
-                    seen.failures.push(Failure::from_port(None, None, &error));
+        let (mut instances, alarms, linux_series, windows_series) =
+            match (instances, alarms, linux_series, windows_series) {
+                (Ok(instances), Ok(alarms), Ok(linux), Ok(windows)) => (instances, alarms, linux, windows),
+                (instances, alarms, linux, windows) => {
+                    let errors = [instances.err(), alarms.err(), linux.err(), windows.err()];
+                    for error in errors.into_iter().flatten() {
+                        seen.failures.push(Failure::from_port(None, None, &error));
+                    }
+                    return seen;
                 }
-                return seen;
-            }
-        };
-        let mut by_instance = series_by_instance(series);
+            };
+        let (mut linux_series, mut windows_series) =
+            (series_by_instance(linux_series), series_by_instance(windows_series));
         for facts in &mut instances {
+            let by_instance = match facts.platform {
+                Platform::Linux => &mut linux_series,
+                Platform::Windows => &mut windows_series,
+            };
             facts.series = Some(by_instance.remove(facts.id.as_str()).unwrap_or_default());
         }
         if let Err(error) = self.attach_groups(&mut instances).await {
@@ -134,7 +143,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         let mut facts = self.observe_instances(std::slice::from_ref(id)).await?.into_iter().next();
         let mut alarms = self.alarms.alarms_with_prefix(&policy.naming.instance_prefix(id)).await?;
         alarms.extend(self.alarms.alarms_with_prefix(&policy.naming.provisional_instance_prefix(id)).await?);
-        let metric = &policy.metric;
+        let metric = policy.profile(facts.as_ref().map(|f| f.platform).unwrap_or_default());
         // Without them the desired alarms would be the provisional pair: an explanation that misleads.
         let series = self.alarms.published_series(&metric.namespace, &metric.metric_name, Some(id)).await?;
         if let Some(facts) = &mut facts {
@@ -165,7 +174,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         if let Subject::Present(facts) = &mut subject {
             let in_scope = matches!(policy.scope(facts), reconciler_core::ScopeDecision::In { .. });
             if facts.state == InstanceState::Running && in_scope {
-                let metric = &policy.metric;
+                let metric = policy.profile(facts.platform);
                 let series = self
                     .alarms
                     .published_series(&metric.namespace, &metric.metric_name, Some(&facts.id))
@@ -176,34 +185,64 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         Ok(subject)
     }
 
-    /// The instances that own a provisional alarm, each once.
-    pub(crate) async fn provisional_instances(&self) -> Result<Vec<InstanceId>, PortError> {
-        let naming = &self.config.policy.naming;
+    /// The instances that own a provisional alarm, each once, with the
+    /// platform whose metric the alarm watches.
+    pub(crate) async fn provisional_instances(&self) -> Result<Vec<(InstanceId, Platform)>, PortError> {
+        let policy = &self.config.policy;
+        let naming = &policy.naming;
         let provisional = self.alarms.alarms_with_prefix(&naming.provisional_prefix()).await?;
-        let mut instances: Vec<InstanceId> = provisional
+        let platform_of = |config: &AlarmConfig| {
+            let windows = &policy.windows;
+            if config.namespace == windows.namespace && config.metric_name == windows.metric_name {
+                Platform::Windows
+            } else {
+                Platform::Linux
+            }
+        };
+        let mut instances: Vec<(InstanceId, Platform)> = provisional
             .iter()
             .filter(|a| a.config.has_ownership_marker())
-            .filter_map(|a| naming.parse(&a.name).map(|(id, _)| id))
+            .filter_map(|a| naming.parse(&a.name).map(|(id, _)| (id, platform_of(&a.config))))
             .collect();
         instances.sort();
-        instances.dedup();
+        instances.dedup_by(|a, b| a.0 == b.0);
         Ok(instances)
     }
 
-    /// The published series of `instances`: one listing each, or one
-    /// account-wide listing when that is fewer calls.
-    pub(crate) async fn series_of(&self, instances: &[InstanceId]) -> Result<Vec<MetricSeries>, PortError> {
-        let metric = &self.config.policy.metric;
+    /// The published series of each of `instances`, of its platform's
+    /// metric: one listing each, or one account-wide listing per platform
+    /// when that is fewer calls.
+    pub(crate) async fn series_of(
+        &self,
+        instances: &[(InstanceId, Platform)],
+    ) -> Result<HashMap<String, Vec<MetricSeries>>, PortError> {
+        let policy = &self.config.policy;
+        let mut by_instance = HashMap::new();
         if instances.len() > FOLLOW_UP_PER_INSTANCE_LISTINGS {
-            return self.alarms.published_series(&metric.namespace, &metric.metric_name, None).await;
+            for platform in [Platform::Linux, Platform::Windows] {
+                let mut on_platform = instances.iter().filter(|(_, p)| *p == platform).peekable();
+                if on_platform.peek().is_none() {
+                    continue;
+                }
+                let metric = policy.profile(platform);
+                let listed =
+                    self.alarms.published_series(&metric.namespace, &metric.metric_name, None).await?;
+                let mut listed = series_by_instance(listed);
+                for (id, _) in on_platform {
+                    if let Some(series) = listed.remove(id.as_str()) {
+                        by_instance.insert(id.to_string(), series);
+                    }
+                }
+            }
+            return Ok(by_instance);
         }
-        let mut series = Vec::new();
-        for id in instances {
-            series.extend(
-                self.alarms.published_series(&metric.namespace, &metric.metric_name, Some(id)).await?,
-            );
+        for (id, platform) in instances {
+            let metric = policy.profile(*platform);
+            let series =
+                self.alarms.published_series(&metric.namespace, &metric.metric_name, Some(id)).await?;
+            by_instance.insert(id.to_string(), series);
         }
-        Ok(series)
+        Ok(by_instance)
     }
 
     /// Reads instances and attaches the Auto Scaling groups the policy needs.

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use reconciler_core::{
-    AlarmName, AutoScalingGroup, DesiredAlarm, InstanceFacts, InstanceId, MetricSeries, MuteRule,
+    AlarmName, AlarmTag, AutoScalingGroup, DesiredAlarm, InstanceFacts, InstanceId, MetricSeries, MuteRule,
     ObservedAlarm,
 };
 
@@ -51,7 +51,13 @@ pub trait AlarmStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ObservedAlarm>, PortError>> + Send;
 
     /// Creates or overwrites the alarm (`PutMetricAlarm` is an upsert).
-    fn put_alarm(&self, alarm: &DesiredAlarm) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// `tags` apply only when the call creates the alarm: CloudWatch ignores
+    /// them on an update.
+    fn put_alarm(
+        &self,
+        alarm: &DesiredAlarm,
+        tags: &[AlarmTag],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// Deletes up to [`MAX_DELETE_BATCH`] alarms; names that do not exist are skipped.
     fn delete_alarms(&self, names: &[AlarmName]) -> impl Future<Output = Result<(), PortError>> + Send;

@@ -3,12 +3,11 @@
 use std::time::Instant;
 
 use reconciler_core::maintenance::expired_mute_rules;
-use reconciler_core::{plan, plan_maintenance, InstanceId, MaintenanceNotice, Plan, Subject, UnixTime};
+use reconciler_core::{plan, plan_maintenance, MaintenanceNotice, Plan, Subject, UnixTime};
 use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::event::{Target, Trigger};
-use crate::observe::series_by_instance;
 use crate::ports::{AlarmStore, ApiCalls, Inventory};
 use crate::report::Report;
 
@@ -145,20 +144,21 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             Err(error) => return Report::with_read_failure("follow-up", options.dry_run, &error),
         };
         let by_instance = match self.series_of(&waiting).await {
-            Ok(series) => series_by_instance(series),
+            Ok(by_instance) => by_instance,
             Err(error) => return Report::with_read_failure("follow-up", options.dry_run, &error),
         };
-        let metric = &self.config.policy.metric;
-        let (ready, still_waiting): (Vec<InstanceId>, Vec<InstanceId>) =
-            waiting.into_iter().partition(|id| match by_instance.get(id.as_str()) {
+        let policy = &self.config.policy;
+        let (ready, still_waiting): (Vec<_>, Vec<_>) =
+            waiting.into_iter().partition(|(id, platform)| match by_instance.get(id.as_str()) {
                 None => false,
-                Some(series) => metric
+                Some(series) => policy
+                    .profile(*platform)
                     .classify(series)
                     .iter()
                     .any(|c| matches!(c.verdict, reconciler_core::SeriesVerdict::Watched { .. })),
             });
         let targets: Vec<Target> =
-            ready.into_iter().map(|instance| Target { instance, claim: None }).collect();
+            ready.into_iter().map(|(instance, _)| Target { instance, claim: None }).collect();
         let mut report = if targets.is_empty() {
             Report::new("follow-up", options.dry_run)
         } else {

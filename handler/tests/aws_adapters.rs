@@ -24,12 +24,12 @@ use aws_sdk_cloudwatch::operation::put_metric_alarm::{
 };
 use aws_sdk_cloudwatch::types::{
     AlarmMuteRuleStatus, AlarmMuteRuleSummary, AlarmType, ComparisonOperator, MetricAlarm, MuteTargets,
-    Schedule, Statistic,
+    Schedule, Statistic, Tag as CloudWatchTag,
 };
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::describe_instances::{DescribeInstancesError, DescribeInstancesOutput};
 use aws_sdk_ec2::primitives::DateTime;
-use aws_sdk_ec2::types::{Instance, InstanceStateName, Reservation, Tag};
+use aws_sdk_ec2::types::{Instance, InstanceStateName, PlatformValues, Reservation, Tag};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
 use handler::aws::{CloudWatchAlarms, Ec2Inventory};
@@ -37,8 +37,8 @@ use handler::ports::{
     AlarmStore, ApiCalls, ErrorKind, Inventory, ObservedMuteRule, MAX_DELETE_BATCH, MAX_GROUP_LOOKUP_BATCH,
 };
 use reconciler_core::{
-    AlarmConfig, AlarmName, AutoScalingGroup, DesiredAlarm, Dimension, InstanceId, InstanceState, MuteRule,
-    MuteWindow, Severity, UnixTime,
+    AlarmConfig, AlarmName, AlarmTag, AutoScalingGroup, DesiredAlarm, Dimension, InstanceId, InstanceState,
+    MuteRule, MuteWindow, Platform, Severity, UnixTime,
 };
 
 const ID_A: &str = "i-0123456789abcdef0";
@@ -193,6 +193,25 @@ async fn instances_convert_state_tags_and_launch_time() {
         BTreeMap::from([("Name".to_owned(), "web-1".to_owned()), ("team".to_owned(), String::new()),])
     );
     assert_eq!(facts.launch_time, Some(UnixTime(1_700_000_000)));
+    assert_eq!(facts.platform, Platform::Linux, "no Platform field: Linux");
+}
+
+#[tokio::test]
+async fn windows_instances_are_recognised_by_their_platform_field() {
+    let rule = mock!(aws_sdk_ec2::Client::describe_instances).then_output(|| {
+        let windows = Instance::builder()
+            .instance_id(ID_A)
+            .state(aws_sdk_ec2::types::InstanceState::builder().name(InstanceStateName::Running).build())
+            .platform(PlatformValues::Windows)
+            .build();
+        page(vec![windows, instance(ID_B, "running")], None)
+    });
+    let (inventory, _) = ec2(&[&rule]);
+
+    let facts = inventory.all_instances().await.unwrap();
+
+    let platforms: Vec<(InstanceId, Platform)> = facts.into_iter().map(|f| (f.id, f.platform)).collect();
+    assert_eq!(platforms, vec![(id(ID_A), Platform::Windows), (id(ID_B), Platform::Linux)]);
 }
 
 fn alarm(name: &str) -> MetricAlarm {
@@ -322,6 +341,7 @@ fn desired(config: AlarmConfig) -> DesiredAlarm {
         name: AlarmName::parse("ec2-disk-i-1234abcd-warning").unwrap(),
         instance: id(ID_B),
         severity: Severity::Warning,
+        filesystem: "unlabeled".into(),
         config,
     }
 }
@@ -366,14 +386,17 @@ async fn put_alarm_sends_every_field() {
         .alarm_actions(WARNING_TOPIC)
         .ok_actions(OPS_TOPIC)
         .set_insufficient_data_actions(Some(vec![]))
+        .tags(CloudWatchTag::builder().key("ManagedBy").value("ec2-disk-alarms").build())
+        .tags(CloudWatchTag::builder().key("team").value("platform").build())
         .build()
         .unwrap();
     let rule = mock!(aws_sdk_cloudwatch::Client::put_metric_alarm)
         .match_requests(move |r| *r == expected)
         .then_output(|| PutMetricAlarmOutput::builder().build());
     let (store, calls) = cloudwatch(&[&rule]);
+    let tags = [AlarmTag::new("ManagedBy", "ec2-disk-alarms"), AlarmTag::new("team", "platform")];
 
-    store.put_alarm(&desired(config())).await.unwrap();
+    store.put_alarm(&desired(config()), &tags).await.unwrap();
 
     assert_eq!(rule.num_calls(), 1);
     assert_eq!(calls.get("PutMetricAlarm"), 1);
@@ -386,12 +409,14 @@ async fn put_alarm_sends_percentiles_as_extended_statistic() {
             r.statistic().is_none()
                 && r.extended_statistic() == Some("p99")
                 && r.datapoints_to_alarm().is_none()
+                // An update: no tags, which CloudWatch would ignore anyway.
+                && r.tags().is_empty()
         })
         .then_output(|| PutMetricAlarmOutput::builder().build());
     let (store, _) = cloudwatch(&[&rule]);
     let config = AlarmConfig { statistic: "p99".into(), datapoints_to_alarm: None, ..config() };
 
-    store.put_alarm(&desired(config)).await.unwrap();
+    store.put_alarm(&desired(config), &[]).await.unwrap();
 
     assert_eq!(rule.num_calls(), 1);
 }
@@ -485,7 +510,7 @@ async fn access_denied_is_refused() {
     });
     let (store, _) = cloudwatch(&[&rule]);
 
-    let error = store.put_alarm(&desired(config())).await.unwrap_err();
+    let error = store.put_alarm(&desired(config()), &[]).await.unwrap_err();
 
     assert_eq!(error.kind, ErrorKind::Refused);
     assert!(!error.retryable());

@@ -31,6 +31,7 @@ fn instance(cloud: &FakeCloud, s: &str) {
         id: id(s),
         state: InstanceState::Running,
         tags: [("Environment".to_string(), "production".to_string())].into(),
+        platform: Default::default(),
         launch_time: Some(UnixTime(NOW - 60)),
         state_since: None,
         group: None,
@@ -180,7 +181,11 @@ async fn the_sweep_discovers_and_retires_the_pair_of_a_series_that_is_gone() {
     let first = r.handle(Trigger::Sweep { generation: 0 }, options()).await;
     assert!(!first.failed(), "{:?}", first.failures);
     assert_eq!(first.instances_provisional, 1, "B publishes nothing");
-    assert_eq!(cloud.calls.get("ListMetrics"), 1, "one account-wide listing, not one per instance");
+    assert_eq!(
+        cloud.calls.get("ListMetrics"),
+        2,
+        "one account-wide listing per platform's metric, not one per instance"
+    );
     assert!(cloud.alarm(&format!("ec2-disk-{A}-data-warning")).is_some());
     assert!(cloud.alarm(&format!("ec2-disk-provisional-{B}-warning")).is_some());
 

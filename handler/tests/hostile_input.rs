@@ -29,6 +29,7 @@ async fn converged(tags: &[(&'static str, String)]) -> FakeCloud {
         id: InstanceId::parse(INSTANCE).unwrap(),
         state: InstanceState::Running,
         tags: all.into_iter().collect(),
+        platform: Default::default(),
         launch_time: Some(UnixTime(NOW - 3600)),
         state_since: None,
         group: None,

@@ -31,6 +31,7 @@ fn instance(cloud: &FakeCloud, s: &str, tags: &[(&str, &str)]) {
         id: id(s),
         state: InstanceState::Running,
         tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        platform: Default::default(),
         launch_time: Some(UnixTime(NOW - 3600)),
         state_since: None,
         group: None,

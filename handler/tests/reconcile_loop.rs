@@ -24,6 +24,7 @@ fn instance(cloud: &FakeCloud, s: &str, state: InstanceState, env: &str) {
         id: id(s),
         state,
         tags: [("Environment".to_string(), env.to_string()), ("Name".to_string(), format!("web-{s}"))].into(),
+        platform: Default::default(),
         launch_time: Some(UnixTime(NOW - 3600)),
         state_since: None,
         group: None,

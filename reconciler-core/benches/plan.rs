@@ -27,11 +27,13 @@ fn policy() -> Policy {
         warning: SeverityPolicy { threshold: 60.0, topic: topic("disk-warning") },
         critical: SeverityPolicy { threshold: 80.0, topic: topic("disk-critical") },
         metric: MetricProfile::cwagent(None),
+        windows: MetricProfile::windows(None),
         statistic: reconciler_core::Statistic::Average,
         period_seconds: 300,
         evaluation_periods: 2,
         treat_missing_data: reconciler_core::MissingData::Missing,
         naming: Naming::new("ec2-disk-").unwrap(),
+        alarm_tags: Vec::new(),
     }
 }
 
@@ -61,6 +63,7 @@ fn subject(n: u64, mixed: bool) -> Subject {
         id: instance_id(n),
         state,
         tags,
+        platform: Default::default(),
         launch_time: Some(UnixTime(1_795_663_020)),
         state_since: None,
         group: None,

@@ -5,15 +5,36 @@ use std::fmt::{self, Write as _};
 use crate::alarm::{AlarmConfig, ComparisonOperator, Dimension, Severity, OWNERSHIP_MARKER};
 use crate::ids::{AlarmName, InstanceId};
 use crate::instance::{InstanceFacts, InstanceState, Subject};
-use crate::policy::{OutOfScope, Policy, ScopeDecision};
+use crate::platform::Platform;
+use crate::policy::{MetricProfile, OutOfScope, Policy, ScopeDecision};
 use crate::series::{shorten, MetricSeries, SeriesVerdict};
+use crate::tags::{AlarmTag, MANAGED_BY};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DesiredAlarm {
     pub name: AlarmName,
     pub instance: InstanceId,
     pub severity: Severity,
+    /// The label in the alarm's name (`root`, `data`, `c`), or `provisional`.
+    pub filesystem: String,
     pub config: AlarmConfig,
+}
+
+/// The `Filesystem` tag of a provisional alarm, whose name has no label.
+pub const PROVISIONAL_FILESYSTEM: &str = "provisional";
+
+impl DesiredAlarm {
+    /// The tags the alarm is created with: `ManagedBy`, `InstanceId`,
+    /// `Severity` and `Filesystem`, then the operator's `extra` tags.
+    pub fn tags(&self, extra: &[AlarmTag]) -> Vec<AlarmTag> {
+        let mut tags = Vec::with_capacity(4 + extra.len());
+        tags.push(AlarmTag::new("ManagedBy", MANAGED_BY));
+        tags.push(AlarmTag::new("InstanceId", self.instance.as_str()));
+        tags.push(AlarmTag::new("Severity", self.severity.as_str()));
+        tags.push(AlarmTag::new("Filesystem", self.filesystem.as_str()));
+        tags.extend(extra.iter().cloned());
+        tags
+    }
 }
 
 /// What one instance should have: its alarms, or the reason it should have none.
@@ -70,10 +91,10 @@ pub fn desired_alarms(policy: &Policy, subject: &Subject) -> Desire {
         ScopeDecision::Out(why) => return Desire::None { reason: NoAlarmsReason::OutOfScope(why) },
         ScopeDecision::In { thresholds, notes } => (thresholds, notes),
     };
+    let profile = policy.profile(facts.platform);
     let watched: Vec<(MetricSeries, String, String)> = match &facts.series {
         None => Vec::new(),
-        Some(series) => policy
-            .metric
+        Some(series) => profile
             .classify(series)
             .into_iter()
             .filter_map(|c| match c.verdict {
@@ -85,9 +106,9 @@ pub fn desired_alarms(policy: &Policy, subject: &Subject) -> Desire {
     let mut alarms = Vec::with_capacity(2 * watched.len().max(1));
     let provisional = watched.is_empty();
     if provisional {
-        let dimensions = provisional_dimensions(policy, facts);
-        let path = policy.metric.dimensions.iter().find(|d| d.name == policy.metric.path_dimension);
-        let watches = Watches { path: path.map(|d| d.value.as_str()), provisional: true };
+        let dimensions = provisional_dimensions(profile, facts);
+        let path = profile.dimensions.iter().find(|d| d.name == profile.path_dimension);
+        let watches = Watches { profile, path: path.map(|d| d.value.as_str()), provisional: true };
         // One copy per alarm, the original moved into the last: a sweep builds 20 000 of these.
         for (severity, dimensions) in Severity::ALL.into_iter().zip([dimensions.clone(), dimensions]) {
             let threshold = thresholds.get(severity);
@@ -95,18 +116,20 @@ pub fn desired_alarms(policy: &Policy, subject: &Subject) -> Desire {
                 name: policy.naming.provisional_alarm_name(&facts.id, severity),
                 instance: facts.id.clone(),
                 severity,
+                filesystem: PROVISIONAL_FILESYSTEM.to_owned(),
                 config: alarm_config(policy, facts, severity, threshold, dimensions, watches),
             });
         }
     }
     for (series, label, path) in watched {
-        let watches = Watches { path: Some(&path), provisional: false };
+        let watches = Watches { profile, path: Some(&path), provisional: false };
         for severity in Severity::ALL {
             let threshold = thresholds.get(severity);
             alarms.push(DesiredAlarm {
                 name: policy.naming.filesystem_alarm_name(&facts.id, &label, severity),
                 instance: facts.id.clone(),
                 severity,
+                filesystem: label.clone(),
                 config: alarm_config(
                     policy,
                     facts,
@@ -122,11 +145,12 @@ pub fn desired_alarms(policy: &Policy, subject: &Subject) -> Desire {
 }
 
 /// The provisional pair's dimensions: the instance, the profile's fixed
-/// root-filesystem dimensions and, when configured, its Auto Scaling group.
-fn provisional_dimensions(policy: &Policy, facts: &InstanceFacts) -> Vec<Dimension> {
+/// root-filesystem (or system drive) dimensions and, when configured, its
+/// Auto Scaling group.
+fn provisional_dimensions(profile: &MetricProfile, facts: &InstanceFacts) -> Vec<Dimension> {
     let mut dimensions = vec![Dimension::new("InstanceId", facts.id.as_str())];
-    dimensions.extend(policy.metric.dimensions.iter().cloned());
-    if let (true, Some(group)) = (policy.metric.group_dimension, &facts.group) {
+    dimensions.extend(profile.dimensions.iter().cloned());
+    if let (true, Some(group)) = (profile.group_dimension, &facts.group) {
         dimensions.push(Dimension::new("AutoScalingGroupName", &group.name));
     }
     dimensions
@@ -135,6 +159,7 @@ fn provisional_dimensions(policy: &Policy, facts: &InstanceFacts) -> Vec<Dimensi
 /// What an alarm watches, for its description.
 #[derive(Debug, Clone, Copy)]
 struct Watches<'a> {
+    profile: &'a MetricProfile,
     path: Option<&'a str>,
     provisional: bool,
 }
@@ -148,17 +173,23 @@ fn alarm_config(
     watches: Watches<'_>,
 ) -> AlarmConfig {
     let topic = policy.severity(severity).topic.as_str().to_owned();
+    let profile = watches.profile;
+    // Thresholds mean percent used on every platform; the Windows metric is percent free.
+    let (threshold, comparison_operator) = match profile.platform {
+        Platform::Linux => (threshold, ComparisonOperator::GreaterThanOrEqualToThreshold),
+        Platform::Windows => (free_percent(threshold), ComparisonOperator::LessThanOrEqualToThreshold),
+    };
     AlarmConfig {
         description: description(policy, facts, severity, threshold, watches),
-        namespace: policy.metric.namespace.clone(),
-        metric_name: policy.metric.metric_name.clone(),
+        namespace: profile.namespace.clone(),
+        metric_name: profile.metric_name.clone(),
         dimensions,
         statistic: policy.statistic.clone(),
         period_seconds: policy.period_seconds,
         evaluation_periods: policy.evaluation_periods,
         datapoints_to_alarm: None,
         threshold,
-        comparison_operator: ComparisonOperator::GreaterThanOrEqualToThreshold,
+        comparison_operator,
         treat_missing_data: policy.treat_missing_data.clone(),
         actions_enabled: true,
         alarm_actions: vec![topic.clone()],
@@ -166,6 +197,11 @@ fn alarm_config(
         insufficient_data_actions: Vec::new(),
     }
     .normalized()
+}
+
+/// `100 − used`, rounded to 6 decimals so that 100 − 66.6 reads 33.4.
+fn free_percent(used: f64) -> f64 {
+    ((100.0 - used) * 1e6).round() / 1e6
 }
 
 /// Written for the person who receives the page at 3 a.m.
@@ -177,12 +213,9 @@ fn description(
     watches: Watches<'_>,
 ) -> String {
     let minutes = i64::from(policy.period_seconds) * i64::from(policy.evaluation_periods) / 60;
-    let action = match severity {
-        Severity::Warning => "Plan clean-up or growth of the volume within the day.",
-        Severity::Critical => {
-            "Act now: the filesystem is close to full and services on it will fail when it is."
-        }
-    };
+    let windows = watches.profile.platform == Platform::Windows;
+    let (volume, full) =
+        if windows { ("drive", "the drive is") } else { ("filesystem", "the filesystem is") };
     // Built piece by piece: a sweep writes 20 000 of these, and `format!`
     // costs a large share of planning time.
     // Sized to fit without a reallocation: about 450 bytes, 700 for a provisional alarm.
@@ -191,10 +224,14 @@ fn description(
     text.push_str(": ");
     match watches.path {
         Some(path) => {
-            text.push_str("filesystem ");
+            text.push_str(volume);
+            text.push(' ');
             text.push_str(&shorten(path));
         }
-        None => text.push_str("the monitored filesystem"),
+        None => {
+            text.push_str("the monitored ");
+            text.push_str(volume);
+        }
     }
     text.push_str(" on ");
     text.push_str(facts.id.as_str());
@@ -203,12 +240,31 @@ fn description(
         text.extend(name.chars().filter(|c| !c.is_control()).take(100));
         text.push(')');
     }
-    let _ = write!(text, " has been at least {threshold}% full for {minutes} minutes. ");
-    text.push_str(action);
-    text.push_str(
-        " Check with `df -h` and `du -xh --max-depth=2 /`; free space (old logs, caches, \
-         core dumps) or grow the EBS volume and the filesystem. Hand edits to this alarm are reverted.\n",
-    );
+    if windows {
+        let _ = write!(text, " has had free space at or below {threshold}% for {minutes} minutes. ");
+    } else {
+        let _ = write!(text, " has been at least {threshold}% full for {minutes} minutes. ");
+    }
+    match severity {
+        Severity::Warning => text.push_str("Plan clean-up or growth of the volume within the day."),
+        Severity::Critical => {
+            text.push_str("Act now: ");
+            text.push_str(full);
+            text.push_str(" close to full and services on it will fail when it is.");
+        }
+    }
+    if windows {
+        text.push_str(
+            " Check with `Get-PSDrive` and Disk Cleanup; free space (old logs, temp files, \
+             Windows Update leftovers) or grow the EBS volume and extend the partition. \
+             Hand edits to this alarm are reverted.\n",
+        );
+    } else {
+        text.push_str(
+            " Check with `df -h` and `du -xh --max-depth=2 /`; free space (old logs, caches, \
+             core dumps) or grow the EBS volume and the filesystem. Hand edits to this alarm are reverted.\n",
+        );
+    }
     if watches.provisional {
         text.push_str(
             "Provisional: the instance has published no disk series yet, so this alarm watches the \
@@ -416,5 +472,185 @@ mod tests {
         let alarms = alarms(desired_alarms(&p, &Subject::Present(facts)));
         assert!(alarms[0].config.description.len() <= 1024);
         assert!(!alarms[0].config.description.contains("web\nx"));
+    }
+
+    fn windows(tags: &[(&str, &str)], volumes: Option<&[&str]>) -> Subject {
+        let mut facts = instance(tags);
+        facts.platform = Platform::Windows;
+        facts.series = volumes.map(|volumes| {
+            volumes
+                .iter()
+                .map(|v| {
+                    MetricSeries::new(vec![
+                        Dimension::new("InstanceId", "i-0123456789abcdef0"),
+                        Dimension::new("instance", *v),
+                        Dimension::new("objectname", "LogicalDisk"),
+                        Dimension::new("ImageId", "ami-0abc"),
+                    ])
+                })
+                .collect()
+        });
+        Subject::Present(facts)
+    }
+
+    /// (name, operator, threshold, dimension `instance`) of each alarm.
+    fn summary(alarms: &[DesiredAlarm]) -> Vec<(String, String, f64, String)> {
+        alarms
+            .iter()
+            .map(|a| {
+                let drive = a.config.dimensions.iter().find(|d| d.name == "instance");
+                (
+                    a.name.as_str().to_owned(),
+                    a.config.comparison_operator.as_str().to_owned(),
+                    a.config.threshold,
+                    drive.map(|d| d.value.clone()).unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn windows_drives_get_free_space_alarms_at_100_minus_the_thresholds() {
+        let p = policy();
+        let le = "LessThanOrEqualToThreshold";
+        let name = |label: &str, severity: &str| format!("ec2-disk-i-0123456789abcdef0-{label}-{severity}");
+        // (behaviour, tags, published volumes, expected alarms)
+        type Case<'a> =
+            (&'a str, Vec<(&'a str, &'a str)>, Option<&'a [&'a str]>, Vec<(String, &'a str, f64, &'a str)>);
+        let production = ("Environment", "production");
+        let cases: Vec<Case> = vec![
+            (
+                "two drives, the pseudo volumes skipped",
+                vec![production],
+                Some(&["C:", "D:", "_Total", "HarddiskVolume1"]),
+                vec![
+                    (name("c", "warning"), le, 40.0, "C:"),
+                    (name("c", "critical"), le, 20.0, "C:"),
+                    (name("d", "warning"), le, 40.0, "D:"),
+                    (name("d", "critical"), le, 20.0, "D:"),
+                ],
+            ),
+            (
+                "a percent-used override keeps its meaning",
+                vec![production, ("disk-alarms:critical-threshold", "90")],
+                Some(&["C:"]),
+                vec![(name("c", "warning"), le, 40.0, "C:"), (name("c", "critical"), le, 10.0, "C:")],
+            ),
+            (
+                "fractions stay readable",
+                vec![production, ("disk-alarms:warning-threshold", "66.6")],
+                Some(&["C:"]),
+                vec![(name("c", "warning"), le, 33.4, "C:"), (name("c", "critical"), le, 20.0, "C:")],
+            ),
+            (
+                "nothing published: the provisional pair on the system drive",
+                vec![production],
+                None,
+                vec![
+                    ("ec2-disk-provisional-i-0123456789abcdef0-warning".into(), le, 40.0, "C:"),
+                    ("ec2-disk-provisional-i-0123456789abcdef0-critical".into(), le, 20.0, "C:"),
+                ],
+            ),
+            (
+                "only pseudo volumes published: provisional too",
+                vec![production],
+                Some(&["_Total", "HarddiskVolume2"]),
+                vec![
+                    ("ec2-disk-provisional-i-0123456789abcdef0-warning".into(), le, 40.0, "C:"),
+                    ("ec2-disk-provisional-i-0123456789abcdef0-critical".into(), le, 20.0, "C:"),
+                ],
+            ),
+        ];
+        for (behaviour, tags, volumes, expected) in cases {
+            let got = alarms(desired_alarms(&p, &windows(&tags, volumes)));
+            let expected: Vec<(String, String, f64, String)> =
+                expected.into_iter().map(|(n, op, t, d)| (n, op.to_owned(), t, d.to_owned())).collect();
+            assert_eq!(summary(&got), expected, "{behaviour}");
+            for alarm in &got {
+                let c = &alarm.config;
+                assert_eq!(
+                    (c.namespace.as_str(), c.metric_name.as_str()),
+                    ("CWAgent", "LogicalDisk % Free Space")
+                );
+                assert!(c.has_ownership_marker());
+            }
+        }
+    }
+
+    #[test]
+    fn windows_alarms_copy_the_series_dimensions_and_name_the_drive() {
+        let p = policy();
+        let got = alarms(desired_alarms(
+            &p,
+            &windows(&[("Environment", "production"), ("Name", "sql-1")], Some(&["D:"])),
+        ));
+        let c = &got[1].config;
+        assert_eq!(
+            c.dimensions,
+            vec![
+                Dimension::new("ImageId", "ami-0abc"),
+                Dimension::new("InstanceId", "i-0123456789abcdef0"),
+                Dimension::new("instance", "D:"),
+                Dimension::new("objectname", "LogicalDisk"),
+            ]
+        );
+        assert!(
+            c.description.starts_with(
+                "critical: drive D: on i-0123456789abcdef0 (sql-1) has had free space at or below 20% for 10 minutes."
+            ),
+            "{}",
+            c.description
+        );
+        assert!(c.description.contains("Get-PSDrive"));
+        assert!(!c.description.contains("df -h"));
+        // The provisional pair: the configured system drive, with the instance.
+        let provisional = alarms(desired_alarms(&p, &windows(&[("Environment", "production")], None)));
+        assert_eq!(
+            provisional[0].config.dimensions,
+            vec![
+                Dimension::new("InstanceId", "i-0123456789abcdef0"),
+                Dimension::new("instance", "C:"),
+                Dimension::new("objectname", "LogicalDisk"),
+            ]
+        );
+        assert!(provisional[0].config.description.starts_with("warning: drive C: on"));
+    }
+
+    #[test]
+    fn linux_and_windows_under_one_policy() {
+        let p = policy();
+        let linux = alarms(desired_alarms(&p, &with_series(vec![agent_series("/", "nvme0n1p1", "xfs")])));
+        let windows = alarms(desired_alarms(&p, &windows(&[("Environment", "production")], Some(&["C:"]))));
+        assert_eq!(summary(&linux)[0].1, "GreaterThanOrEqualToThreshold");
+        assert_eq!((linux[0].config.threshold, linux[1].config.threshold), (60.0, 80.0));
+        assert_eq!((windows[0].config.threshold, windows[1].config.threshold), (40.0, 20.0));
+        assert_eq!(linux[0].config.alarm_actions, windows[0].config.alarm_actions);
+        assert_eq!(linux[1].config.alarm_actions, windows[1].config.alarm_actions);
+    }
+
+    #[test]
+    fn every_alarm_carries_the_four_tags_then_the_operators() {
+        let p = policy();
+        let extra = crate::tags::parse_alarm_tags("team=platform,cost-center=42").unwrap();
+        let tags = |alarm: &DesiredAlarm| -> Vec<String> {
+            alarm.tags(&extra).into_iter().map(|t| format!("{}={}", t.key, t.value)).collect()
+        };
+        let windows = alarms(desired_alarms(&p, &windows(&[("Environment", "production")], Some(&["C:"]))));
+        assert_eq!(
+            tags(&windows[1]),
+            vec![
+                "ManagedBy=ec2-disk-alarms",
+                "InstanceId=i-0123456789abcdef0",
+                "Severity=critical",
+                "Filesystem=c",
+                "team=platform",
+                "cost-center=42"
+            ]
+        );
+        let linux = alarms(desired_alarms(&p, &with_series(vec![agent_series("/data", "nvme1n1", "ext4")])));
+        assert_eq!(tags(&linux[0])[2..4], ["Severity=warning", "Filesystem=data"]);
+        let provisional =
+            alarms(desired_alarms(&p, &Subject::Present(instance(&[("Environment", "production")]))));
+        assert_eq!(tags(&provisional[0])[3], "Filesystem=provisional");
     }
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::ids::InstanceId;
+use crate::platform::Platform;
 use crate::series::MetricSeries;
 
 /// Seconds since the Unix epoch. The core never reads the clock: callers pass
@@ -80,6 +81,7 @@ pub struct InstanceFacts {
     pub id: InstanceId,
     pub state: InstanceState,
     pub tags: BTreeMap<String, String>,
+    pub platform: Platform,
     pub launch_time: Option<UnixTime>,
     /// When the instance entered its current state, where EC2 says: a
     /// user-initiated stop or termination carries its time in
@@ -89,7 +91,7 @@ pub struct InstanceFacts {
     /// The Auto Scaling group the instance belongs to, when it was looked up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<AutoScalingGroup>,
-    /// The series of the profile's disk metric the instance published
+    /// The series of its platform's disk metric the instance published
     /// recently, when they were listed; `None` when they were not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub series: Option<Vec<MetricSeries>>,

@@ -21,9 +21,11 @@ pub mod ids;
 pub mod instance;
 pub mod maintenance;
 pub mod plan;
+pub mod platform;
 pub mod policy;
 pub mod series;
 pub mod settle;
+pub mod tags;
 
 pub use alarm::{
     AlarmConfig, ComparisonOperator, Dimension, MissingData, NameKind, Naming, ObservedAlarm, Severity,
@@ -40,6 +42,8 @@ pub use maintenance::{
     MuteRule, MuteWindow,
 };
 pub use plan::{plan, Action, Change, Conflict, DeleteReason, FieldChange, Plan, Retired};
+pub use platform::Platform;
 pub use policy::{MetricProfile, OutOfScope, Policy, ScopeDecision, SeverityPolicy, Thresholds};
 pub use series::{ClassifiedSeries, MetricSeries, SeriesFilter, SeriesVerdict};
 pub use settle::{settle, Settlement, StateClaim};
+pub use tags::{parse_alarm_tags, AlarmTag};

@@ -6,7 +6,9 @@ use std::fmt;
 use crate::alarm::{Dimension, MissingData, Naming, Severity, Statistic};
 use crate::ids::TopicArn;
 use crate::instance::{InstanceFacts, TagSource};
+use crate::platform::Platform;
 use crate::series::{classify_series, ClassifiedSeries, MetricSeries, SeriesFilter};
+use crate::tags::AlarmTag;
 
 /// Tag that takes an instance out of scope when set to `true`, `yes` or `1`.
 pub const OPT_OUT_TAG: &str = "disk-alarms:opt-out";
@@ -20,12 +22,17 @@ pub struct Policy {
     pub scope_tag_values: BTreeSet<String>,
     pub warning: SeverityPolicy,
     pub critical: SeverityPolicy,
+    /// The disk metric of Linux instances.
     pub metric: MetricProfile,
+    /// The disk metric of Windows instances.
+    pub windows: MetricProfile,
     pub statistic: Statistic,
     pub period_seconds: i32,
     pub evaluation_periods: i32,
     pub treat_missing_data: MissingData,
     pub naming: Naming,
+    /// Put on every alarm at creation, after the tags the reconciler always sets.
+    pub alarm_tags: Vec<AlarmTag>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +48,9 @@ pub struct SeverityPolicy {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricProfile {
     pub name: &'static str,
+    /// Linux metrics are percent used (alarm at or above the threshold);
+    /// the Windows metric is percent free (alarm at or below 100 − threshold).
+    pub platform: Platform,
     pub namespace: String,
     pub metric_name: String,
     pub dimensions: Vec<Dimension>,
@@ -60,6 +70,7 @@ impl MetricProfile {
     pub fn cwagent(extra: Option<Vec<Dimension>>) -> Self {
         Self {
             name: "cwagent",
+            platform: Platform::Linux,
             namespace: "CWAgent".into(),
             metric_name: "disk_used_percent".into(),
             dimensions: extra
@@ -75,6 +86,7 @@ impl MetricProfile {
     pub fn legacy(extra: Option<Vec<Dimension>>) -> Self {
         Self {
             name: "legacy",
+            platform: Platform::Linux,
             namespace: "System/Linux".into(),
             metric_name: "DiskSpaceUtilization".into(),
             dimensions: extra.unwrap_or_else(|| {
@@ -88,13 +100,46 @@ impl MetricProfile {
         }
     }
 
+    /// The CloudWatch agent on Windows: `LogicalDisk % Free Space`, one
+    /// series per volume (`instance` is the drive, `C:`), with
+    /// `append_dimensions` adding `InstanceId`.
+    pub fn windows(extra: Option<Vec<Dimension>>) -> Self {
+        Self {
+            name: "windows",
+            platform: Platform::Windows,
+            namespace: "CWAgent".into(),
+            metric_name: "LogicalDisk % Free Space".into(),
+            dimensions: extra.unwrap_or_else(|| {
+                vec![Dimension::new("instance", "C:"), Dimension::new("objectname", "LogicalDisk")]
+            }),
+            group_dimension: false,
+            path_dimension: "instance",
+            // Unused: Windows volumes are filtered by name only.
+            fstype_dimension: "objectname",
+            filter: SeriesFilter::default(),
+        }
+    }
+
     /// What happens to each of an instance's published series.
     pub fn classify(&self, series: &[MetricSeries]) -> Vec<ClassifiedSeries> {
-        classify_series(self.path_dimension, self.fstype_dimension, &self.filter, series)
+        classify_series(self.platform, self.path_dimension, self.fstype_dimension, &self.filter, series)
     }
 }
 
 impl Policy {
+    /// The disk metric an instance of `platform` publishes.
+    pub fn profile(&self, platform: Platform) -> &MetricProfile {
+        match platform {
+            Platform::Linux => &self.metric,
+            Platform::Windows => &self.windows,
+        }
+    }
+
+    /// Both profiles: a sweep lists the series of each.
+    pub fn profiles(&self) -> [&MetricProfile; 2] {
+        [&self.metric, &self.windows]
+    }
+
     pub fn severity(&self, severity: Severity) -> &SeverityPolicy {
         match severity {
             Severity::Warning => &self.warning,
@@ -241,11 +286,13 @@ pub(crate) mod tests {
                 topic: TopicArn::parse("arn:aws:sns:eu-west-1:123456789012:disk-critical").unwrap(),
             },
             metric: MetricProfile::cwagent(None),
+            windows: MetricProfile::windows(None),
             statistic: Statistic::Average,
             period_seconds: 300,
             evaluation_periods: 2,
             treat_missing_data: MissingData::Missing,
             naming: Naming::new("ec2-disk-").unwrap(),
+            alarm_tags: Vec::new(),
         }
     }
 
@@ -254,6 +301,7 @@ pub(crate) mod tests {
             id: InstanceId::parse("i-0123456789abcdef0").unwrap(),
             state: InstanceState::Running,
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            platform: Platform::Linux,
             launch_time: None,
             state_since: None,
             group: None,

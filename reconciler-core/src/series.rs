@@ -1,5 +1,6 @@
 //! The disk series an instance publishes, which of them get alarms, and the
-//! filesystem label in each alarm's name.
+//! filesystem label in each alarm's name: a mount path on Linux, a drive on
+//! Windows.
 //!
 //! An alarm only fires if its dimensions are exactly those of a published
 //! series. So instead of guessing the dimensions, the reconciler lists the
@@ -10,6 +11,7 @@ use std::fmt;
 
 use crate::alarm::{Dimension, MAX_LABEL_LEN};
 use crate::hash::fnv1a;
+use crate::platform::Platform;
 
 /// One published series of the profile's metric: its dimensions, sorted.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -54,10 +56,13 @@ impl fmt::Display for MetricSeries {
 /// Which published series get no alarms. A filesystem type pattern is a glob
 /// (`*` matches any characters); a path pattern is a glob that also matches
 /// everything mounted below what it matches, so `/run` covers `/run/user/1000`.
+/// A Windows volume pattern is a glob matched against the agent's `instance`
+/// dimension (`C:`, `_Total`, `HarddiskVolume1`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesFilter {
     pub skip_fstypes: Vec<String>,
     pub skip_paths: Vec<String>,
+    pub skip_volumes: Vec<String>,
 }
 
 /// Pseudo and read-only filesystems: they are never "full" in a way an
@@ -65,12 +70,16 @@ pub struct SeriesFilter {
 pub const DEFAULT_SKIP_FSTYPES: &[&str] = &["tmpfs", "devtmpfs", "overlay", "squashfs", "iso9660"];
 /// Kernel, runtime and package-managed mounts.
 pub const DEFAULT_SKIP_PATHS: &[&str] = &["/run", "/dev", "/snap", "/boot", "/sys", "/proc"];
+/// The agent's sum over all drives, and volumes without a drive letter
+/// (recovery and system-reserved partitions).
+pub const DEFAULT_SKIP_VOLUMES: &[&str] = &["_Total", "HarddiskVolume*"];
 
 impl Default for SeriesFilter {
     fn default() -> Self {
         Self {
             skip_fstypes: DEFAULT_SKIP_FSTYPES.iter().map(|s| s.to_string()).collect(),
             skip_paths: DEFAULT_SKIP_PATHS.iter().map(|s| s.to_string()).collect(),
+            skip_volumes: DEFAULT_SKIP_VOLUMES.iter().map(|s| s.to_string()).collect(),
         }
     }
 }
@@ -87,6 +96,14 @@ impl SeriesFilter {
             .iter()
             .find(|p| path_matches(p, path))
             .map(|pattern| format!("path {} matches skip pattern {pattern:?}", shorten(path)))
+    }
+
+    /// Why the Windows volume gets no alarms, or `None` when it gets them.
+    pub fn skip_volume_reason(&self, volume: &str) -> Option<String> {
+        self.skip_volumes
+            .iter()
+            .find(|p| glob(p, volume))
+            .map(|pattern| format!("volume {} matches skip pattern {pattern:?}", shorten(volume)))
     }
 }
 
@@ -130,6 +147,22 @@ pub fn filesystem_label(path: &str) -> String {
     if plain && joined.len() <= MAX_LABEL_LEN && joined != "root" {
         return joined;
     }
+    hashed_label(path)
+}
+
+/// A Windows drive's label: its letter in lower case (`C:` is `c`). Any
+/// other volume name (a folder mount point) is hashed, so it can never read
+/// as a drive letter.
+pub fn drive_label(volume: &str) -> String {
+    match volume.as_bytes() {
+        [letter, b':'] if letter.is_ascii_alphabetic() => (letter.to_ascii_lowercase() as char).to_string(),
+        _ => hashed_label(volume),
+    }
+}
+
+/// `<readable part>--<hash of the exact text>`: name-safe, at most
+/// [`MAX_LABEL_LEN`] characters, and never equal to a plain label.
+fn hashed_label(path: &str) -> String {
     let mut readable = String::new();
     for c in path.chars() {
         let keep = c.is_ascii_alphanumeric() || c == '.' || c == '_';
@@ -181,8 +214,10 @@ pub struct ClassifiedSeries {
 /// Decides, for each published series of one instance, whether it gets
 /// alarms. Series are taken in sorted order, so when two series name the
 /// same path (a device renamed by a reboot, with the agent's `drop_device`
-/// off) the same one is watched every time.
+/// off) the same one is watched every time. On Windows the "path" is the
+/// drive (`instance`), and there is no filesystem type.
 pub fn classify_series(
+    platform: Platform,
     path_dimension: &str,
     fstype_dimension: &str,
     filter: &SeriesFilter,
@@ -195,10 +230,13 @@ pub fn classify_series(
     for series in sorted {
         let verdict = match series.get(path_dimension) {
             None => SeriesVerdict::Skipped { reason: format!("no {path_dimension} dimension") },
-            Some(path) => match filter.skip_reason(path, series.get(fstype_dimension)) {
+            Some(path) => match skip_reason(platform, filter, path, series.get(fstype_dimension)) {
                 Some(reason) => SeriesVerdict::Skipped { reason },
                 None => {
-                    let label = filesystem_label(path);
+                    let label = match platform {
+                        Platform::Linux => filesystem_label(path),
+                        Platform::Windows => drive_label(path),
+                    };
                     let taken = result.iter().find_map(|c| match &c.verdict {
                         SeriesVerdict::Watched { label: other, .. } if *other == label => Some(&c.series),
                         _ => None,
@@ -221,6 +259,18 @@ pub fn classify_series(
     result
 }
 
+fn skip_reason(
+    platform: Platform,
+    filter: &SeriesFilter,
+    path: &str,
+    fstype: Option<&str>,
+) -> Option<String> {
+    match platform {
+        Platform::Linux => filter.skip_reason(path, fstype),
+        Platform::Windows => filter.skip_volume_reason(path),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,7 +280,7 @@ mod tests {
     }
 
     fn verdicts(filter: &SeriesFilter, published: &[MetricSeries]) -> Vec<String> {
-        classify_series("path", "fstype", filter, published)
+        classify_series(Platform::Linux, "path", "fstype", filter, published)
             .into_iter()
             .map(|c| match c.verdict {
                 SeriesVerdict::Watched { label, .. } => format!("watch {label}"),
@@ -278,6 +328,7 @@ mod tests {
         let filter = SeriesFilter {
             skip_fstypes: vec!["nfs*".into(), "fuse.*".into()],
             skip_paths: vec!["/mnt/scratch*".into(), "/var/*/cache".into()],
+            skip_volumes: vec![],
         };
         assert!(filter.skip_reason("/x", Some("nfs4")).is_some());
         assert!(filter.skip_reason("/x", Some("nfs")).is_some());
@@ -289,7 +340,7 @@ mod tests {
         assert!(filter.skip_reason("/var/lib/cache/x", None).is_some());
         assert!(filter.skip_reason("/var/lib/caches", None).is_none());
         // An empty filter skips nothing, not even tmpfs.
-        let none = SeriesFilter { skip_fstypes: vec![], skip_paths: vec![] };
+        let none = SeriesFilter { skip_fstypes: vec![], skip_paths: vec![], skip_volumes: vec![] };
         assert!(none.skip_reason("/run", Some("tmpfs")).is_none());
         assert_eq!(
             SeriesFilter::default().skip_reason("/dev/shm", Some("tmpfs")).unwrap(),
@@ -404,5 +455,60 @@ mod tests {
     fn series_without_a_path_are_skipped() {
         let published = [series(&[("InstanceId", "i-1234abcd"), ("device", "xvda1")])];
         assert_eq!(verdicts(&SeriesFilter::default(), &published), vec!["skip: no path dimension"]);
+    }
+
+    fn drive(volume: &str) -> MetricSeries {
+        series(&[("InstanceId", "i-1234abcd"), ("instance", volume), ("objectname", "LogicalDisk")])
+    }
+
+    fn windows_verdicts(filter: &SeriesFilter, published: &[MetricSeries]) -> Vec<String> {
+        classify_series(Platform::Windows, "instance", "objectname", filter, published)
+            .into_iter()
+            .map(|c| match c.verdict {
+                SeriesVerdict::Watched { label, path } => format!("watch {label} ({path})"),
+                SeriesVerdict::Skipped { reason } => format!("skip: {reason}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn windows_drives_are_watched_and_pseudo_volumes_skipped() {
+        let published = [drive("D:"), drive("_Total"), drive("C:"), drive("HarddiskVolume1"), drive("e:")];
+        assert_eq!(
+            windows_verdicts(&SeriesFilter::default(), &published),
+            vec![
+                "watch c (C:)",
+                "watch d (D:)",
+                "skip: volume HarddiskVolume1 matches skip pattern \"HarddiskVolume*\"",
+                "skip: volume _Total matches skip pattern \"_Total\"",
+                "watch e (e:)",
+            ]
+        );
+        // Linux patterns never apply to drives, and Windows patterns never to paths.
+        let linux_only = SeriesFilter { skip_volumes: vec![], ..SeriesFilter::default() };
+        let total = format!("watch {} (_Total)", drive_label("_Total"));
+        assert_eq!(windows_verdicts(&linux_only, &[drive("_Total")]), vec![total]);
+        assert!(SeriesFilter::default().skip_reason("_Total", None).is_none());
+        // Configured patterns replace the defaults.
+        let custom = SeriesFilter { skip_volumes: vec!["D:".into()], ..SeriesFilter::default() };
+        assert_eq!(
+            windows_verdicts(&custom, &[drive("C:"), drive("D:")]),
+            vec!["watch c (C:)", "skip: volume D: matches skip pattern \"D:\""]
+        );
+    }
+
+    #[test]
+    fn drive_labels() {
+        for (volume, label) in [("C:", "c"), ("d:", "d"), ("Z:", "z")] {
+            assert_eq!(drive_label(volume), label, "{volume}");
+        }
+        // Anything but a drive letter is hashed, so it never reads as a drive.
+        for volume in ["C", "C:\\mnt\\data", "_Total", "HarddiskVolume1", "CD:", "1:", "", "Ç:"] {
+            let label = drive_label(volume);
+            assert!(label.contains("--"), "{volume:?}: {label}");
+            assert!((1..=MAX_LABEL_LEN).contains(&label.len()), "{volume:?}: {label}");
+            assert!(label.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)), "{label}");
+        }
+        assert_eq!(drive_label("C:\\mnt\\data").split("--").next(), Some("C-mnt-data"));
     }
 }

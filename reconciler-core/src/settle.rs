@@ -116,6 +116,7 @@ mod tests {
             id: id(),
             state,
             tags: Default::default(),
+            platform: Default::default(),
             launch_time: Some(UnixTime(launched)),
             state_since: None,
             group: None,

@@ -1,12 +1,12 @@
 use aws_sdk_cloudwatch::types::{
     AlarmMuteRuleSummary, AlarmType, ComparisonOperator, DimensionFilter, MetricAlarm, MuteTargets,
-    RecentlyActive, Rule, Schedule, Statistic,
+    RecentlyActive, Rule, Schedule, Statistic, Tag,
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::DateTime;
 use reconciler_core::{
-    AlarmConfig, AlarmName, DesiredAlarm, Dimension, InstanceId, MetricSeries, MuteRule, ObservedAlarm,
-    UnixTime,
+    AlarmConfig, AlarmName, AlarmTag, DesiredAlarm, Dimension, InstanceId, MetricSeries, MuteRule,
+    ObservedAlarm, UnixTime,
 };
 use tracing::warn;
 
@@ -59,7 +59,7 @@ impl AlarmStore for CloudWatchAlarms {
         Ok(alarms)
     }
 
-    async fn put_alarm(&self, alarm: &DesiredAlarm) -> Result<(), PortError> {
+    async fn put_alarm(&self, alarm: &DesiredAlarm, tags: &[AlarmTag]) -> Result<(), PortError> {
         let c = &alarm.config;
         let dimensions = c
             .dimensions
@@ -69,26 +69,29 @@ impl AlarmStore for CloudWatchAlarms {
             Ok(statistic) => (Some(statistic), None),
             Err(_) => (None, Some(c.statistic.to_string())),
         };
-        let request = self
-            .client
-            .put_metric_alarm()
-            .alarm_name(alarm.name.as_str())
-            .alarm_description(&c.description)
-            .namespace(&c.namespace)
-            .metric_name(&c.metric_name)
-            .set_dimensions(Some(dimensions.collect()))
-            .set_statistic(statistic)
-            .set_extended_statistic(extended_statistic)
-            .period(c.period_seconds)
-            .evaluation_periods(c.evaluation_periods)
-            .set_datapoints_to_alarm(c.datapoints_to_alarm)
-            .threshold(c.threshold)
-            .comparison_operator(ComparisonOperator::from(c.comparison_operator.as_str()))
-            .treat_missing_data(c.treat_missing_data.as_str())
-            .actions_enabled(c.actions_enabled)
-            .set_alarm_actions(Some(c.alarm_actions.clone()))
-            .set_ok_actions(Some(c.ok_actions.clone()))
-            .set_insufficient_data_actions(Some(c.insufficient_data_actions.clone()));
+        let request =
+            self.client
+                .put_metric_alarm()
+                .alarm_name(alarm.name.as_str())
+                .alarm_description(&c.description)
+                .namespace(&c.namespace)
+                .metric_name(&c.metric_name)
+                .set_dimensions(Some(dimensions.collect()))
+                .set_statistic(statistic)
+                .set_extended_statistic(extended_statistic)
+                .period(c.period_seconds)
+                .evaluation_periods(c.evaluation_periods)
+                .set_datapoints_to_alarm(c.datapoints_to_alarm)
+                .threshold(c.threshold)
+                .comparison_operator(ComparisonOperator::from(c.comparison_operator.as_str()))
+                .treat_missing_data(c.treat_missing_data.as_str())
+                .actions_enabled(c.actions_enabled)
+                .set_alarm_actions(Some(c.alarm_actions.clone()))
+                .set_ok_actions(Some(c.ok_actions.clone()))
+                .set_insufficient_data_actions(Some(c.insufficient_data_actions.clone()))
+                .set_tags((!tags.is_empty()).then(|| {
+                    tags.iter().map(|t| Tag::builder().key(&t.key).value(&t.value).build()).collect()
+                }));
         self.calls.begin(PUT).await;
         // The SDK's request futures are boxed because nesting them unboxed in
         // the Lambda runtime's futures overflows the compiler's layout depth limit.

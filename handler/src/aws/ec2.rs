@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::operation::describe_instances::builders::DescribeInstancesFluentBuilder;
 use aws_sdk_ec2::types::{Filter, Instance};
 use reconciler_core::{
-    user_initiated_time, AutoScalingGroup, InstanceFacts, InstanceId, InstanceState, UnixTime,
+    user_initiated_time, AutoScalingGroup, InstanceFacts, InstanceId, InstanceState, Platform, UnixTime,
 };
 use tracing::warn;
 
@@ -93,6 +93,12 @@ fn convert(instance: &Instance) -> Option<InstanceFacts> {
         id,
         state,
         tags,
+        // `Platform` is `windows` for Windows instances and absent otherwise;
+        // the SDK's enum spells its one value `Windows`, the API `windows`.
+        platform: match instance.platform() {
+            Some(p) if p.as_str().eq_ignore_ascii_case("windows") => Platform::Windows,
+            _ => Platform::Linux,
+        },
         launch_time: instance.launch_time().map(|t| UnixTime(t.secs())),
         // Only a stop or termination is dated; a running instance's reason is
         // empty, or stale from before its last start.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use reconciler_core::{
-    AlarmConfig, AlarmName, AutoScalingGroup, Dimension, InstanceFacts, InstanceId, InstanceState,
+    AlarmConfig, AlarmName, AlarmTag, AutoScalingGroup, Dimension, InstanceFacts, InstanceId, InstanceState,
     MetricSeries, MuteRule, UnixTime,
 };
 
@@ -39,6 +39,8 @@ pub struct FakeCloud {
 struct State {
     instances: BTreeMap<InstanceId, InstanceFacts>,
     alarms: BTreeMap<AlarmName, AlarmConfig>,
+    /// Set when an alarm is created, as CloudWatch does; gone with the alarm.
+    tags: BTreeMap<AlarmName, Vec<AlarmTag>>,
     groups: BTreeMap<String, AutoScalingGroup>,
     /// Instance → group, as `DescribeAutoScalingInstances` reports it.
     members: BTreeMap<InstanceId, String>,
@@ -139,12 +141,19 @@ impl FakeCloud {
 
     pub fn remove_alarm_by_hand(&self, name: &str) {
         if let Ok(name) = AlarmName::parse(name) {
-            self.state().alarms.remove(&name);
+            let mut state = self.state();
+            state.alarms.remove(&name);
+            state.tags.remove(&name);
         }
     }
 
     pub fn alarm(&self, name: &str) -> Option<AlarmConfig> {
         self.state().alarms.get(&AlarmName::parse(name).ok()?).cloned()
+    }
+
+    /// The tags the alarm was created with.
+    pub fn alarm_tags(&self, name: &str) -> Option<Vec<AlarmTag>> {
+        self.state().tags.get(&AlarmName::parse(name).ok()?).cloned()
     }
 
     pub fn alarm_names(&self) -> Vec<String> {

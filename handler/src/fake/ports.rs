@@ -2,7 +2,7 @@
 //! partial failures, over the state in [`super::State`].
 
 use reconciler_core::{
-    AlarmName, AutoScalingGroup, DesiredAlarm, InstanceFacts, InstanceId, MetricSeries, MuteRule,
+    AlarmName, AlarmTag, AutoScalingGroup, DesiredAlarm, InstanceFacts, InstanceId, MetricSeries, MuteRule,
     ObservedAlarm,
 };
 
@@ -65,9 +65,12 @@ impl AlarmStore for FakeCloud {
         Ok(matching)
     }
 
-    async fn put_alarm(&self, alarm: &DesiredAlarm) -> Result<(), PortError> {
+    async fn put_alarm(&self, alarm: &DesiredAlarm, tags: &[AlarmTag]) -> Result<(), PortError> {
         self.request("PutMetricAlarm").await?;
         let mut state = self.state();
+        if !state.alarms.contains_key(&alarm.name) {
+            state.tags.insert(alarm.name.clone(), tags.to_vec());
+        }
         state.alarms.insert(alarm.name.clone(), alarm.config.clone());
         state.writes += 1;
         Ok(())
@@ -82,6 +85,7 @@ impl AlarmStore for FakeCloud {
             if std::mem::take(&mut state.partial_delete) {
                 for name in &names[..names.len().div_ceil(2)] {
                     if state.alarms.remove(name).is_some() {
+                        state.tags.remove(name);
                         state.writes += 1;
                     }
                 }
@@ -91,6 +95,7 @@ impl AlarmStore for FakeCloud {
         let mut state = self.state();
         for name in names {
             if state.alarms.remove(name).is_some() {
+                state.tags.remove(name);
                 state.writes += 1;
             }
         }

@@ -756,6 +756,7 @@ impl<'h> Sim<'h> {
             id: InstanceId::parse(instance).unwrap(),
             state: InstanceState::Running,
             tags: [("Environment".to_owned(), "production".to_owned())].into(),
+            platform: Default::default(),
             launch_time: None,
             state_since: None,
             group: None,
@@ -793,6 +794,7 @@ impl<'h> Sim<'h> {
             id: id(i),
             state: w.state,
             tags: w.tags.clone(),
+            platform: Default::default(),
             launch_time: Some(UnixTime(w.launch_time)),
             // As the EC2 adapter reads it: only a stop or termination is dated.
             state_since: w
