@@ -17,8 +17,10 @@ use aws_sdk_ec2::types::{
 };
 use serde_json::Value;
 
-/// One of moto's built-in images, present in every Region.
-const IMAGE_ID: &str = "ami-03cf127a";
+/// Two of moto's built-in images, present in every Region: Amazon Linux, and
+/// Windows Server (its instances say `Platform: windows`).
+const IMAGE_ID: &str = "ami-760aaa0f";
+const WINDOWS_IMAGE_ID: &str = "ami-03cf127a";
 pub const ACCOUNT: &str = "123456789012";
 
 pub struct World {
@@ -57,12 +59,21 @@ impl World {
         format!("arn:aws:sns:{}:{ACCOUNT}:{name}", self.region)
     }
 
-    /// Launches one instance with the given tags and returns its id.
+    /// Launches one Linux instance with the given tags and returns its id.
     pub async fn launch(&self, tags: &[(&str, &str)]) -> String {
+        self.launch_image(IMAGE_ID, tags).await
+    }
+
+    /// Launches one Windows instance with the given tags and returns its id.
+    pub async fn launch_windows(&self, tags: &[(&str, &str)]) -> String {
+        self.launch_image(WINDOWS_IMAGE_ID, tags).await
+    }
+
+    async fn launch_image(&self, image: &str, tags: &[(&str, &str)]) -> String {
         let mut request = self
             .ec2
             .run_instances()
-            .image_id(IMAGE_ID)
+            .image_id(image)
             .instance_type(InstanceType::T3Micro)
             .min_count(1)
             .max_count(1);
@@ -202,6 +213,23 @@ impl World {
         self.alarms().await.into_keys().collect()
     }
 
+    /// The alarm's tags as `ListTagsForResource` returns them, `key=value` in order.
+    pub async fn alarm_tags(&self, alarm: &MetricAlarm) -> Vec<String> {
+        let arn = alarm.alarm_arn().expect("alarm ARN");
+        let output = self
+            .cloudwatch
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .expect("ListTagsForResource");
+        output
+            .tags()
+            .iter()
+            .map(|t| format!("{}={}", t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+            .collect()
+    }
+
     /// Every alarm mute rule in this Region, by name.
     pub async fn mute_rules(&self) -> BTreeMap<String, MuteRuleSeen> {
         let mut pages = self.cloudwatch.list_alarm_mute_rules().into_paginator().send();
@@ -266,8 +294,19 @@ impl World {
     /// `CWAgent`, `disk_used_percent`) with exactly `dimensions`, as the agent
     /// publishes it; the series then shows in `ListMetrics`.
     pub async fn put_disk_metric(&self, dimensions: &[(&str, &str)], value: f64) {
+        self.put_metric(DISK_METRIC, dimensions, value).await;
+    }
+
+    /// One data point of the Windows agent's `LogicalDisk % Free Space` for
+    /// `volume` (`C:`, `_Total`, ...) of `instance`, with `append_dimensions`.
+    pub async fn put_windows_disk_metric(&self, instance: &str, volume: &str, free: f64) {
+        let dimensions = [("instance", volume), ("objectname", "LogicalDisk"), ("InstanceId", instance)];
+        self.put_metric(WINDOWS_DISK_METRIC, &dimensions, free).await;
+    }
+
+    async fn put_metric(&self, metric: &str, dimensions: &[(&str, &str)], value: f64) {
         let datum = aws_sdk_cloudwatch::types::MetricDatum::builder()
-            .metric_name(DISK_METRIC)
+            .metric_name(metric)
             .set_dimensions(Some(
                 dimensions
                     .iter()
@@ -392,6 +431,7 @@ pub fn unix_now() -> i64 {
 /// The CloudWatch agent's disk metric, which the alarms watch.
 pub const DISK_NAMESPACE: &str = "CWAgent";
 pub const DISK_METRIC: &str = "disk_used_percent";
+pub const WINDOWS_DISK_METRIC: &str = "LogicalDisk % Free Space";
 
 /// An alarm's dimensions as sorted (name, value) pairs: CloudWatch treats them as a set.
 pub fn dimensions(alarm: &MetricAlarm) -> Vec<(String, String)> {

@@ -308,8 +308,8 @@ async fn a_sweep_replaces_the_provisional_pair_with_one_account_wide_listing() {
     assert_eq!(writes(&report), [6, 0, 2, 0], "{report:#}");
     assert_eq!(counter(&report, "instances_provisional"), 0, "{report:#}");
     assert_eq!(counter(&report, "alarms_series_gone"), 0, "{report:#}");
-    // Two instances, one listing of the series.
-    assert_eq!(calls(&report, "ListMetrics"), 1, "{report:#}");
+    // Two instances, one listing of each platform's series.
+    assert_eq!(calls(&report, "ListMetrics"), 2, "{report:#}");
     assert_eq!(report["failures"], json!([]), "{report:#}");
     let deletes: BTreeSet<_> = change_set(&report).into_iter().filter(|c| c.0 == "delete").collect();
     let expected: BTreeSet<_> = [
@@ -361,7 +361,8 @@ async fn a_sweep_counts_the_instances_that_publish_nothing_it_watches() {
         "{report:#}"
     );
     assert_eq!(counter(&report, "instances_provisional"), 2, "{report:#}");
-    assert_eq!(calls(&report, "ListMetrics"), 1, "{report:#}");
+    // Account-wide listings of the Linux and the Windows metric.
+    assert_eq!(calls(&report, "ListMetrics"), 2, "{report:#}");
 
     let alarms = world.alarms().await;
     assert_eq!(
