@@ -20,7 +20,8 @@ use proptest::sample::select;
 use proptest::test_runner::TestCaseError;
 use reconciler_core::{
     desired_alarms, AlarmConfig, AlarmName, AutoScalingGroup, Desire, Dimension, InstanceFacts, InstanceId,
-    InstanceState, MetricSeries, ScopeDecision, Subject, UnixTime, AUTOSCALING_GROUP_TAG, OWNERSHIP_MARKER,
+    InstanceState, MetricSeries, Platform, ScopeDecision, Subject, UnixTime, AUTOSCALING_GROUP_TAG,
+    OWNERSHIP_MARKER,
 };
 use serde_json::{json, Value};
 
@@ -139,6 +140,7 @@ pub(crate) struct Initial {
     pub(crate) member: Member,
     pub(crate) alarms: Pre,
     pub(crate) disks: Disks,
+    pub(crate) platform: Platform,
 }
 
 /// The disk series the instance's CloudWatch agent publishes.
@@ -161,6 +163,50 @@ impl Disks {
             Self::RootAndRunTmpfs => &[("/", "nvme0n1p1", "xfs"), ("/run", "tmpfs", "tmpfs")],
         }
     }
+
+    /// The same shapes on Windows: the system drive, a data drive, and the
+    /// agent's `_Total`, which is filtered out.
+    fn volumes(self) -> &'static [&'static str] {
+        match self {
+            Self::Nothing => &[],
+            Self::Root => &["C:"],
+            Self::RootAndData => &["C:", "D:"],
+            Self::RootAndRunTmpfs => &["C:", "_Total"],
+        }
+    }
+
+    /// The metric name and the dimension sets the agent publishes on `platform` for `instance`.
+    fn published(
+        self,
+        platform: Platform,
+        instance: &'static str,
+    ) -> (&'static str, Vec<Vec<(&'static str, &'static str)>>) {
+        match platform {
+            Platform::Linux => (
+                "disk_used_percent",
+                self.filesystems()
+                    .iter()
+                    .map(|(path, device, fstype)| {
+                        vec![
+                            ("InstanceId", instance),
+                            ("path", *path),
+                            ("device", *device),
+                            ("fstype", *fstype),
+                        ]
+                    })
+                    .collect(),
+            ),
+            Platform::Windows => (
+                "LogicalDisk % Free Space",
+                self.volumes()
+                    .iter()
+                    .map(|volume| {
+                        vec![("InstanceId", instance), ("instance", *volume), ("objectname", "LogicalDisk")]
+                    })
+                    .collect(),
+            ),
+        }
+    }
 }
 
 impl fmt::Debug for Initial {
@@ -175,7 +221,7 @@ impl fmt::Debug for Initial {
             Member::Launched(group) => write!(f, " launched by group {group}")?,
             Member::Attached(group) => write!(f, " attached to group {group}")?,
         }
-        write!(f, " alarms {:?} disks {:?}", self.alarms, self.disks)
+        write!(f, " {} alarms {:?} disks {:?}", self.platform, self.alarms, self.disks)
     }
 }
 
@@ -361,13 +407,15 @@ pub(crate) fn initial() -> impl Strategy<Value = Initial> {
         1 => Just(Disks::RootAndData),
         1 => Just(Disks::RootAndRunTmpfs),
     ];
-    (state, env_value(), prop::collection::vec(extra, 0..=2), member, alarms, disks).prop_map(
-        |(state, env, extra, member, alarms, disks)| Initial {
+    let platform = prop_oneof![4 => Just(Platform::Linux), 1 => Just(Platform::Windows)];
+    (state, env_value(), prop::collection::vec(extra, 0..=2), member, alarms, disks, platform).prop_map(
+        |(state, env, extra, member, alarms, disks, platform)| Initial {
             state,
             tags: env.map(|v| (Key::Env, v)).into_iter().chain(extra).collect(),
             member,
             alarms,
             disks,
+            platform,
         },
     )
 }
@@ -703,9 +751,9 @@ impl<'h> Sim<'h> {
             if let Some(facts) = &facts {
                 sim.cloud.put_instance(facts.clone());
             }
-            for (path, device, fstype) in init.disks.filesystems() {
-                let dims = [("InstanceId", IDS[i]), ("path", path), ("device", device), ("fstype", fstype)];
-                sim.cloud.publish("CWAgent", "disk_used_percent", &dims);
+            let (metric, published) = init.disks.published(init.platform, IDS[i]);
+            for dims in published {
+                sim.cloud.publish("CWAgent", metric, &dims);
             }
             sim.api.push(facts);
             sim.api_tag_version.push(0);
@@ -716,7 +764,7 @@ impl<'h> Sim<'h> {
                 Pre::Current => false,
                 Pre::Stale => true,
             };
-            for (name, mut config) in sim.plain_production_alarms(IDS[i]) {
+            for (name, mut config) in sim.plain_production_alarms(IDS[i], init.platform) {
                 if stale {
                     config.threshold = 42.0;
                     config.description = format!("edited by hand\n{OWNERSHIP_MARKER}");
@@ -725,7 +773,7 @@ impl<'h> Sim<'h> {
             }
         }
         if history.orphan {
-            let (name, config) = sim.plain_production_alarms(ORPHAN).remove(0);
+            let (name, config) = sim.plain_production_alarms(ORPHAN, Platform::Linux).remove(0);
             sim.cloud.put_alarm_by_hand(&name, config);
         }
         // A person's alarms, which must never change.
@@ -751,12 +799,12 @@ impl<'h> Sim<'h> {
         sim
     }
 
-    fn plain_production_alarms(&self, instance: &str) -> Vec<(String, AlarmConfig)> {
+    fn plain_production_alarms(&self, instance: &str, platform: Platform) -> Vec<(String, AlarmConfig)> {
         let facts = InstanceFacts {
             id: InstanceId::parse(instance).unwrap(),
             state: InstanceState::Running,
             tags: [("Environment".to_owned(), "production".to_owned())].into(),
-            platform: Default::default(),
+            platform,
             launch_time: None,
             state_since: None,
             group: None,
@@ -794,7 +842,7 @@ impl<'h> Sim<'h> {
             id: id(i),
             state: w.state,
             tags: w.tags.clone(),
-            platform: Default::default(),
+            platform: self.history.instances[i].platform,
             launch_time: Some(UnixTime(w.launch_time)),
             // As the EC2 adapter reads it: only a stop or termination is dated.
             state_since: w
@@ -833,17 +881,11 @@ impl<'h> Sim<'h> {
     }
 
     fn series_of(&self, i: usize) -> Vec<MetricSeries> {
-        let filesystems = self.history.instances[i].disks.filesystems();
-        filesystems
-            .iter()
-            .map(|(path, device, fstype)| {
-                MetricSeries::new(vec![
-                    Dimension::new("InstanceId", IDS[i]),
-                    Dimension::new("path", *path),
-                    Dimension::new("device", *device),
-                    Dimension::new("fstype", *fstype),
-                ])
-            })
+        let init = &self.history.instances[i];
+        let (_, published) = init.disks.published(init.platform, IDS[i]);
+        published
+            .into_iter()
+            .map(|dims| MetricSeries::new(dims.into_iter().map(|(n, v)| Dimension::new(n, v)).collect()))
             .collect()
     }
 
