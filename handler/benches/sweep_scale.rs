@@ -23,7 +23,7 @@ use handler::ports::{default_rate_limits, Continuation, PortError, RateLimits, M
 use handler::reconcile::{Reconciler, RunOptions, FOLLOW_UP_PER_INSTANCE_LISTINGS};
 use reconciler_core::{
     desired_alarms, AlarmConfig, Desire, Dimension, InstanceFacts, InstanceId, InstanceState, MetricSeries,
-    Subject, UnixTime,
+    Platform, Subject, UnixTime,
 };
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -92,6 +92,8 @@ const ROOT: Filesystem = ("/", "nvme0n1p1", "xfs");
 const DATA: Filesystem = ("/data", "nvme1n1", "ext4");
 /// Filtered out (tmpfs, and a path under /run): gets no alarms.
 const RUN: Filesystem = ("/run", "tmpfs", "tmpfs");
+/// The Windows agent's metric; its series are drives, `_Total` filtered out.
+const WINDOWS_METRIC: &str = "LogicalDisk % Free Space";
 
 /// What an instance publishes (series with data in the last three hours).
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -105,6 +107,15 @@ enum Agent {
 }
 
 impl Agent {
+    /// What the agent publishes on Windows: the same shapes as drives.
+    fn volumes(self) -> &'static [&'static str] {
+        match self {
+            Agent::Silent => &[],
+            Agent::Root => &["C:", "_Total"],
+            Agent::RootAndData => &["C:", "D:", "_Total"],
+        }
+    }
+
     fn filesystems(self) -> &'static [Filesystem] {
         match self {
             Agent::Silent => &[],
@@ -231,14 +242,15 @@ fn compare() -> ExitCode {
     let executable = std::env::current_exe().expect("the benchmark's own executable");
     let fleet = FleetSummary::of(&agent);
     println!(
-        "Fleet: {} instances, {} running in scope: {} publish / and /run, {} /, /data and /run, {} nothing \
+        "Fleet: {} instances, a fifth of them Windows (drives C:, D: and _Total in place of /, /data and /run), \
+         {} running in scope: {} publish / and /run, {} /, /data and /run, {} nothing \
          (provisional); {} series published in all (out-of-scope instances' included), {} desired alarms.",
         count(INSTANCES),
         count(fleet.in_scope),
         count(fleet.in_scope_root),
         count(fleet.in_scope_data),
         count(fleet.in_scope_silent),
-        count(fleet.series),
+        count(fleet.series()),
         count(fleet.desired_alarms),
     );
     println!();
@@ -725,7 +737,7 @@ fn lower_bound(
     [
         INSTANCES.div_ceil(INSTANCE_PAGE),
         owned_before.div_ceil(ALARM_PAGE).max(1),
-        list_pages(FleetSummary::of(fleet).series),
+        FleetSummary::of(fleet).listing_pages(),
         needed.creates + needed.updates,
         needed.deletes.div_ceil(DELETE_BATCH),
         unknown_membership.div_ceil(GROUP_LOOKUP_BATCH),
@@ -774,6 +786,15 @@ fn is_running(n: u64) -> bool {
     matches!(n % 20, 0..=13 | 16..=18)
 }
 
+/// A deterministic pseudo-random fifth of the fleet runs Windows.
+fn platform_of(n: u64) -> Platform {
+    if mix(n ^ 0x0517_d0e5).is_multiple_of(5) {
+        Platform::Windows
+    } else {
+        Platform::Linux
+    }
+}
+
 /// Running production instances: the ones in scope.
 fn is_in_scope(n: u64) -> bool {
     n % 20 <= 13
@@ -801,29 +822,50 @@ fn agent(n: u64) -> Agent {
 }
 
 /// The series instance `id` publishes, as `ListMetrics` returns them.
-fn series_of(id: &InstanceId, agent: Agent) -> Vec<MetricSeries> {
-    agent
-        .filesystems()
-        .iter()
-        .map(|(path, device, fstype)| {
-            MetricSeries::new(vec![
-                Dimension::new("InstanceId", id.as_str()),
-                Dimension::new("path", *path),
-                Dimension::new("device", *device),
-                Dimension::new("fstype", *fstype),
-            ])
-        })
+fn series_of(id: &InstanceId, agent: Agent, platform: Platform) -> Vec<MetricSeries> {
+    published(id, agent, platform)
+        .1
+        .into_iter()
+        .map(|dims| MetricSeries::new(dims.into_iter().map(|(n, v)| Dimension::new(n, v)).collect()))
         .collect()
 }
 
-/// The CloudWatch agent starts publishing instance `id`'s series.
-fn publish(cloud: &FakeCloud, id: &InstanceId, agent: Agent) {
-    for (path, device, fstype) in agent.filesystems() {
-        cloud.publish(
-            NAMESPACE,
+/// The metric name and the dimension sets of what instance `id` publishes.
+fn published(id: &InstanceId, agent: Agent, platform: Platform) -> (&'static str, Vec<Vec<(&str, &str)>>) {
+    match platform {
+        Platform::Linux => (
             METRIC,
-            &[("InstanceId", id.as_str()), ("path", path), ("device", device), ("fstype", fstype)],
-        );
+            agent
+                .filesystems()
+                .iter()
+                .map(|(path, device, fstype)| {
+                    vec![
+                        ("InstanceId", id.as_str()),
+                        ("path", *path),
+                        ("device", *device),
+                        ("fstype", *fstype),
+                    ]
+                })
+                .collect(),
+        ),
+        Platform::Windows => (
+            WINDOWS_METRIC,
+            agent
+                .volumes()
+                .iter()
+                .map(|volume| {
+                    vec![("InstanceId", id.as_str()), ("instance", *volume), ("objectname", "LogicalDisk")]
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// The CloudWatch agent starts publishing instance `id`'s series.
+fn publish(cloud: &FakeCloud, id: &InstanceId, agent: Agent, platform: Platform) {
+    let (metric, published) = published(id, agent, platform);
+    for dims in published {
+        cloud.publish(NAMESPACE, metric, &dims);
     }
 }
 
@@ -834,17 +876,30 @@ struct FleetSummary {
     in_scope_root: u64,
     in_scope_data: u64,
     in_scope_silent: u64,
-    /// Series in the account, in scope or not.
-    series: u64,
+    /// Series in the account, in scope or not, of each platform's metric.
+    linux_series: u64,
+    windows_series: u64,
     desired_alarms: u64,
 }
 
 impl FleetSummary {
+    fn series(&self) -> u64 {
+        self.linux_series + self.windows_series
+    }
+
+    /// `ListMetrics` calls of the account-wide listings, one per metric.
+    fn listing_pages(&self) -> u64 {
+        list_pages(self.linux_series) + list_pages(self.windows_series)
+    }
+
     fn of(fleet: Fleet<'_>) -> Self {
         let mut summary = Self::default();
         for n in 0..INSTANCES {
             let agent = fleet(n);
-            summary.series += agent.filesystems().len() as u64;
+            match platform_of(n) {
+                Platform::Linux => summary.linux_series += agent.filesystems().len() as u64,
+                Platform::Windows => summary.windows_series += agent.volumes().len() as u64,
+            }
             if is_in_scope(n) {
                 summary.in_scope += 1;
                 match agent {
@@ -878,7 +933,7 @@ fn instance(n: u64) -> InstanceFacts {
         id: instance_id(n),
         state,
         tags,
-        platform: Default::default(),
+        platform: platform_of(n),
         launch_time: Some(UnixTime(NOW - 86_400)),
         state_since: None,
         group: None,
@@ -889,7 +944,7 @@ fn instance(n: u64) -> InstanceFacts {
 /// Instance number `n` as the reconciler sees it once it has listed the series.
 fn instance_with_series(n: u64, agent: Agent) -> InstanceFacts {
     let mut facts = instance(n);
-    facts.series = Some(series_of(&facts.id, agent));
+    facts.series = Some(series_of(&facts.id, agent, facts.platform));
     facts
 }
 
@@ -915,7 +970,7 @@ fn build_account(cloud: &FakeCloud, config: &Config, drift: Drift, fleet: Fleet<
     for n in 0..INSTANCES {
         let agent = fleet(n);
         let facts = instance_with_series(n, agent);
-        publish(cloud, &facts.id, agent);
+        publish(cloud, &facts.id, agent, facts.platform);
         if let Desire::Alarms { alarms, .. } =
             desired_alarms(&config.policy, &Subject::Present(facts.clone()))
         {
@@ -945,7 +1000,7 @@ fn build_account(cloud: &FakeCloud, config: &Config, drift: Drift, fleet: Fleet<
             let mut facts = instance(0);
             facts.id = instance_id(n);
             facts.tags.insert("Name".to_owned(), format!("web-{n:05}"));
-            facts.series = Some(series_of(&facts.id, Agent::Root));
+            facts.series = Some(series_of(&facts.id, Agent::Root, Platform::Linux));
             if let Desire::Alarms { alarms, .. } = desired_alarms(&config.policy, &Subject::Present(facts)) {
                 for alarm in alarms {
                     cloud.put_alarm_by_hand(alarm.name.as_str(), exact_size(alarm.config));
@@ -1143,19 +1198,22 @@ async fn discovery() -> Vec<Probe> {
     {
         let account = Account::steady(&agent);
         let desired = desired(&account.reconciler.config, &agent);
-        let pages = list_pages(FleetSummary::of(&agent).series);
+        let pages = FleetSummary::of(&agent).listing_pages();
         let cloud = &account.cloud;
         probes.push(
             account
                 .probe(
-                    "sweep: the account-wide listing alone".into(),
+                    "sweep: the account-wide listings alone (Linux and Windows metrics)".into(),
                     bound_of(&[("ListMetrics", pages)]),
                     &desired,
                     0,
                     async {
-                        let series = cloud.published_series(NAMESPACE, METRIC, None).await;
-                        let listed = series.map_err(|e| e.to_string())?.len() as u64;
-                        let expected = FleetSummary::of(&agent).series;
+                        let mut listed = 0;
+                        for metric in [METRIC, WINDOWS_METRIC] {
+                            let series = cloud.published_series(NAMESPACE, metric, None).await;
+                            listed += series.map_err(|e| e.to_string())?.len() as u64;
+                        }
+                        let expected = FleetSummary::of(&agent).series();
                         if listed == expected {
                             Ok(())
                         } else {
@@ -1171,13 +1229,23 @@ async fn discovery() -> Vec<Probe> {
         let events = [
             (
                 "event: running, in scope, publishes / and /run",
-                first(&|n| is_in_scope(n) && agent(n) == Agent::Root),
+                first(&|n| is_in_scope(n) && agent(n) == Agent::Root && platform_of(n) == Platform::Linux),
                 "running",
                 1,
             ),
             (
                 "event: running, in scope, publishes /, /data and /run",
-                first(&|n| is_in_scope(n) && agent(n) == Agent::RootAndData),
+                first(&|n| {
+                    is_in_scope(n) && agent(n) == Agent::RootAndData && platform_of(n) == Platform::Linux
+                }),
+                "running",
+                1,
+            ),
+            (
+                "event: running, in scope, Windows, publishes C:, D: and _Total",
+                first(&|n| {
+                    is_in_scope(n) && agent(n) == Agent::RootAndData && platform_of(n) == Platform::Windows
+                }),
                 "running",
                 1,
             ),
@@ -1227,11 +1295,11 @@ async fn discovery() -> Vec<Probe> {
         let after = move |n| follow_up_agent(n, provisional, ready, true);
         let account = Account::steady(&before);
         for n in (0..INSTANCES).filter(|n| in_scope_index(*n).is_some_and(|i| i < ready)) {
-            publish(&account.cloud, &instance_id(n), Agent::Root);
+            publish(&account.cloud, &instance_id(n), Agent::Root, platform_of(n));
         }
         let desired = desired(&account.reconciler.config, &after);
         // Per provisional instance, or one account-wide listing, whichever is fewer calls.
-        let listings = provisional.min(list_pages(FleetSummary::of(&after).series));
+        let listings = provisional.min(FleetSummary::of(&after).listing_pages());
         let bound = bound_of(&[
             ("DescribeAlarms", (2 * provisional).div_ceil(ALARM_PAGE).max(1) + 2 * ready),
             ("ListMetrics", listings + ready),
@@ -1254,11 +1322,13 @@ fn print_discovery(fleet: &FleetSummary, outcomes: &[Outcome], probes: &[Probe])
     println!();
     println!("## Discovery cost (10 000 instances)");
     println!();
-    let pages = list_pages(fleet.series);
+    let pages = fleet.listing_pages();
     println!(
-        "{} series published (pages of {METRIC_PAGE}: {pages} ListMetrics calls for an account-wide listing, \
-         {} at the quota of {LIST_METRICS_QUOTA} per second). ListMetrics calls per sweep, by scenario: {}.",
-        count(fleet.series),
+        "{} series published, {} of them by Windows instances (pages of {METRIC_PAGE}: {pages} ListMetrics \
+         calls for the account-wide listings of both metrics, {} at the quota of {LIST_METRICS_QUOTA} per second). \
+         ListMetrics calls per sweep, by scenario: {}.",
+        count(fleet.series()),
+        count(fleet.windows_series),
         seconds(pages as f64 / LIST_METRICS_QUOTA),
         outcomes
             .iter()

@@ -69,6 +69,10 @@ pub fn render_report(report: &Report) -> String {
     if report.mutes_set + report.mutes_removed > 0 {
         let _ = writeln!(out, "Mutes: {} set, {} removed.", report.mutes_set, report.mutes_removed);
     }
+    if let Some(retag) = &report.retag {
+        let verb = if report.dry_run { "to re-tag" } else { "re-tagged" };
+        let _ = writeln!(out, "Tags: {} alarm(s) checked, {} {verb}.", retag.checked, retag.retagged);
+    }
     if !report.dry_run {
         out = out
             .replace(" to create", " created")
@@ -220,11 +224,12 @@ pub fn render_explanation(e: &Explanation) -> String {
                     c.dimensions.iter().map(|d| format!("{}={}", d.name, d.value)).collect();
                 let _ = writeln!(
                     out,
-                    "    {}: {}/{} [{}] >= {} for {}x{}s -> {}",
+                    "    {}: {}/{} [{}] {} {} for {}x{}s -> {}",
                     alarm.name,
                     c.namespace,
                     c.metric_name,
                     dims.join(", "),
+                    c.comparison_operator.symbol(),
                     c.threshold,
                     c.evaluation_periods,
                     c.period_seconds,

@@ -19,3 +19,4 @@ mod observe;
 pub mod ports;
 pub mod reconcile;
 pub mod report;
+pub mod retag;

@@ -59,6 +59,16 @@ pub trait AlarmStore: Send + Sync {
         tags: &[AlarmTag],
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
+    /// The alarm's tags (`ListTagsForResource`, one call per alarm).
+    fn alarm_tags(&self, alarm_arn: &str) -> impl Future<Output = Result<Vec<AlarmTag>, PortError>> + Send;
+
+    /// Adds `tags` to the alarm, replacing the values of keys it already has (`TagResource`).
+    fn tag_alarm(
+        &self,
+        alarm_arn: &str,
+        tags: &[AlarmTag],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
     /// Deletes up to [`MAX_DELETE_BATCH`] alarms; names that do not exist are skipped.
     fn delete_alarms(&self, names: &[AlarmName]) -> impl Future<Output = Result<(), PortError>> + Send;
 
@@ -159,9 +169,22 @@ struct Accounting {
 pub type RateLimits = BTreeMap<&'static str, f64>;
 
 /// CloudWatch's default quotas (per account and Region) for the calls we make.
+/// AWS publishes no default for the two tag calls: [`TAG_CALLS_TPS`] is a
+/// cautious guess (configurable), since only the opt-in re-tag pass makes them in bulk.
 pub fn default_rate_limits() -> RateLimits {
-    [("PutMetricAlarm", 3.0), ("DeleteAlarms", 3.0), ("DescribeAlarms", 9.0), ("ListMetrics", 25.0)].into()
+    [
+        ("PutMetricAlarm", 3.0),
+        ("DeleteAlarms", 3.0),
+        ("DescribeAlarms", 9.0),
+        ("ListMetrics", 25.0),
+        ("ListTagsForResource", TAG_CALLS_TPS),
+        ("TagResource", TAG_CALLS_TPS),
+    ]
+    .into()
 }
+
+/// The default pace of `ListTagsForResource` and `TagResource`, calls per second.
+pub const TAG_CALLS_TPS: f64 = 5.0;
 
 #[derive(Debug)]
 struct TokenBucket {

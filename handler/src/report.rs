@@ -45,6 +45,9 @@ pub struct Report {
     pub failures: Vec<Failure>,
     pub api_calls: BTreeMap<&'static str, u64>,
     pub duration_ms: u64,
+    /// Set when the run included the re-tag pass (`alarmctl sweep --retag`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retag: Option<crate::retag::RetagSummary>,
 }
 
 #[derive(Debug, Clone, Serialize)]

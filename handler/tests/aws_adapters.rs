@@ -18,10 +18,12 @@ use aws_sdk_cloudwatch::operation::delete_alarm_mute_rule::{
 use aws_sdk_cloudwatch::operation::delete_alarms::DeleteAlarmsOutput;
 use aws_sdk_cloudwatch::operation::describe_alarms::{DescribeAlarmsError, DescribeAlarmsOutput};
 use aws_sdk_cloudwatch::operation::list_alarm_mute_rules::ListAlarmMuteRulesOutput;
+use aws_sdk_cloudwatch::operation::list_tags_for_resource::ListTagsForResourceOutput;
 use aws_sdk_cloudwatch::operation::put_alarm_mute_rule::{PutAlarmMuteRuleInput, PutAlarmMuteRuleOutput};
 use aws_sdk_cloudwatch::operation::put_metric_alarm::{
     PutMetricAlarmError, PutMetricAlarmInput, PutMetricAlarmOutput,
 };
+use aws_sdk_cloudwatch::operation::tag_resource::TagResourceOutput;
 use aws_sdk_cloudwatch::types::{
     AlarmMuteRuleStatus, AlarmMuteRuleSummary, AlarmType, ComparisonOperator, MetricAlarm, MuteTargets,
     Schedule, Statistic, Tag as CloudWatchTag,
@@ -945,4 +947,30 @@ async fn list_metrics_filters_by_instance_asks_for_recent_series_and_reads_every
     let all = store.published_series("CWAgent", "disk_used_percent", None).await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(calls.get("ListMetrics"), 3);
+}
+
+#[tokio::test]
+async fn tags_are_read_and_added_by_alarm_arn() {
+    const ARN: &str = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ec2-disk-i-1234abcd-c-warning";
+    let list = mock!(aws_sdk_cloudwatch::Client::list_tags_for_resource)
+        .match_requests(|r| r.resource_arn() == Some(ARN))
+        .then_output(|| {
+            ListTagsForResourceOutput::builder()
+                .tags(CloudWatchTag::builder().key("ManagedBy").value("ec2-disk-alarms").build())
+                .build()
+        });
+    let tag = mock!(aws_sdk_cloudwatch::Client::tag_resource)
+        .match_requests(|r| {
+            r.resource_arn() == Some(ARN)
+                && r.tags().iter().map(|t| (t.key(), t.value())).collect::<Vec<_>>()
+                    == [(Some("team"), Some("platform"))]
+        })
+        .then_output(|| TagResourceOutput::builder().build());
+    let (store, calls) = cloudwatch(&[&list, &tag]);
+
+    assert_eq!(store.alarm_tags(ARN).await.unwrap(), [AlarmTag::new("ManagedBy", "ec2-disk-alarms")]);
+    store.tag_alarm(ARN, &[AlarmTag::new("team", "platform")]).await.unwrap();
+
+    assert_eq!((list.num_calls(), tag.num_calls()), (1, 1));
+    assert_eq!((calls.get("ListTagsForResource"), calls.get("TagResource")), (1, 1));
 }

@@ -199,3 +199,85 @@ async fn alarms_are_tagged_when_created_and_updates_leave_the_tags_alone() {
     assert_eq!(shape(&cloud, &name).1, 5.0);
     assert_eq!(tags(&cloud), expected);
 }
+
+#[tokio::test]
+async fn the_retag_pass_adds_missing_tags_to_owned_alarms_only() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, WINDOWS, Platform::Windows, &[]);
+    instance(&cloud, LINUX, Platform::Linux, &[]);
+    publish_volume(&cloud, WINDOWS, "C:");
+    let r = reconciler(&cloud);
+    // Alarms of an earlier release: created without tags.
+    r.handle(Trigger::Sweep { generation: 0 }, options()).await;
+    let names = cloud.alarm_names();
+    assert_eq!(names.len(), 4);
+    let windows_critical = format!("ec2-disk-{WINDOWS}-c-critical");
+    for name in &names {
+        cloud.set_alarm_tags_by_hand(name, Vec::new());
+    }
+    // Someone's own tag stays; a managed one edited by hand is put back.
+    let own = reconciler_core::AlarmTag::new("owner", "alice");
+    cloud.set_alarm_tags_by_hand(
+        &windows_critical,
+        vec![own.clone(), reconciler_core::AlarmTag::new("Severity", "low")],
+    );
+    // An alarm under our name without our marker is never touched.
+    let foreign = format!("ec2-disk-{LINUX}-data-warning");
+    cloud.put_alarm_by_hand(&foreign, common::persons_alarm("Alice's alarm"));
+
+    let mut tagged = reconciler(&cloud);
+    tagged.config.policy.alarm_tags = parse_alarm_tags("team=platform").unwrap();
+    let mut dry = handler::report::Report::new("sweep", true);
+    tagged.retag(RunOptions { dry_run: true, ..options() }, &mut dry).await;
+    let summary = dry.retag.clone().expect("summary");
+    assert_eq!((summary.checked, summary.retagged), (4, 4));
+    assert_eq!(cloud.alarm_tags(&windows_critical).unwrap().len(), 2, "a dry run writes nothing");
+
+    cloud.calls.reset();
+    let mut report = handler::report::Report::new("sweep", false);
+    tagged.retag(options(), &mut report).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let summary = report.retag.clone().expect("summary");
+    assert_eq!((summary.checked, summary.retagged), (4, 4));
+    assert_eq!((cloud.calls.get("ListTagsForResource"), cloud.calls.get("TagResource")), (4, 4));
+    let tags: Vec<String> = cloud
+        .alarm_tags(&windows_critical)
+        .unwrap()
+        .into_iter()
+        .map(|t| format!("{}={}", t.key, t.value))
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            "owner=alice".to_string(),
+            "Severity=critical".into(),
+            "ManagedBy=ec2-disk-alarms".into(),
+            format!("InstanceId={WINDOWS}"),
+            "Filesystem=c".into(),
+            "team=platform".into()
+        ]
+    );
+    assert_eq!(cloud.alarm_tags(&foreign), None, "the foreign alarm was neither read nor tagged");
+
+    // Everything in place: the next pass reads and writes nothing more than the reads.
+    cloud.calls.reset();
+    let mut again = handler::report::Report::new("sweep", false);
+    tagged.retag(options(), &mut again).await;
+    assert_eq!(again.retag.map(|s| (s.checked, s.retagged)), Some((4, 0)));
+    assert_eq!(cloud.calls.get("TagResource"), 0);
+}
+
+#[tokio::test]
+async fn a_tag_read_that_fails_is_reported_and_the_other_alarms_are_still_checked() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, WINDOWS, Platform::Windows, &[]);
+    publish_volume(&cloud, WINDOWS, "C:");
+    let r = reconciler(&cloud);
+    r.handle(Trigger::Sweep { generation: 0 }, options()).await;
+    cloud.fail_next("ListTagsForResource", handler::ports::ErrorKind::Throttled, 1);
+    let mut report = handler::report::Report::new("sweep", false);
+    r.retag(options(), &mut report).await;
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert!(report.failures[0].retryable);
+    assert_eq!(report.retag.map(|s| s.checked), Some(1));
+}

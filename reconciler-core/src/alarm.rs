@@ -101,6 +101,19 @@ closed_set!(
         LessThanOrEqualToThreshold => "LessThanOrEqualToThreshold",
     }
 );
+impl ComparisonOperator {
+    /// `>=`, `>`, `<`, `<=`, or the operator's own name when it is another one.
+    pub fn symbol(&self) -> &str {
+        match self {
+            Self::GreaterThanOrEqualToThreshold => ">=",
+            Self::GreaterThanThreshold => ">",
+            Self::LessThanThreshold => "<",
+            Self::LessThanOrEqualToThreshold => "<=",
+            Self::Other(name) => name,
+        }
+    }
+}
+
 closed_set!(
     /// What an alarm makes of missing data points (`TreatMissingData`).
     MissingData { Missing => "missing", Ignore => "ignore", Breaching => "breaching", NotBreaching => "notBreaching" }
@@ -164,6 +177,9 @@ pub const OWNERSHIP_MARKER: &str = "[managed-by: ec2-disk-alarms]";
 pub struct ObservedAlarm {
     pub name: AlarmName,
     pub config: AlarmConfig,
+    /// What `DescribeAlarms` gives as `AlarmArn`: the tag calls need it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
 }
 
 /// Owned alarm names are deterministic, so a duplicate event finds the alarm

@@ -383,9 +383,10 @@ mod tests {
     /// The alarms a previous, successful reconcile of `subject` left behind.
     fn existing(subject: &Subject) -> Vec<ObservedAlarm> {
         match desired_alarms(&policy(), subject) {
-            Desire::Alarms { alarms, .. } => {
-                alarms.into_iter().map(|a| ObservedAlarm { name: a.name, config: a.config }).collect()
-            }
+            Desire::Alarms { alarms, .. } => alarms
+                .into_iter()
+                .map(|a| ObservedAlarm { name: a.name, config: a.config, arn: None })
+                .collect(),
             Desire::None { .. } => Vec::new(),
         }
     }

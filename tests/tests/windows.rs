@@ -128,6 +128,7 @@ async fn windows_drives_and_a_linux_host_under_one_configuration_with_tagged_ala
     let text = explained.stdout();
     assert!(text.contains("platform: windows"), "{text}");
     assert!(text.contains("volume _Total matches skip pattern"), "{text}");
+    assert!(text.contains("objectname=LogicalDisk] <= 20 for"), "{text}");
 
     // Nothing changed: the next sweep writes nothing.
     let again = world.alarmctl_with_env(&["sweep", "--json"], b"", &[("ALARM_TAGS", ALARM_TAGS)]).report(0);
@@ -136,4 +137,33 @@ async fn windows_drives_and_a_linux_host_under_one_configuration_with_tagged_ala
         (0.into(), 0.into(), 0.into()),
         "{again}"
     );
+
+    // ALARM_TAGS changes: new alarms would get the new tags at creation, and
+    // `sweep --retag` brings the existing ones up to date.
+    let retagged = world
+        .alarmctl_with_env(&["sweep", "--retag", "--json"], b"", &[("ALARM_TAGS", "team=storage,tier=gold")])
+        .report(0);
+    assert_eq!(retagged["retag"], serde_json::json!({"checked": 10, "retagged": 10}), "{retagged}");
+    assert_eq!(retagged["api_calls"]["ListTagsForResource"], 10, "{retagged}");
+    assert_eq!(retagged["api_calls"]["TagResource"], 10, "{retagged}");
+    let alarms = world.alarms().await;
+    let mut tags = world.alarm_tags(alarm(&alarms, &name(&drives, "d", "warning"))).await;
+    tags.sort();
+    assert_eq!(
+        tags,
+        [
+            "Filesystem=d".to_owned(),
+            format!("InstanceId={drives}"),
+            "ManagedBy=ec2-disk-alarms".into(),
+            "Severity=warning".into(),
+            // Left as it was: the pass adds and corrects, it never removes a tag.
+            "cost-center=cc-42".into(),
+            "team=storage".into(),
+            "tier=gold".into(),
+        ]
+    );
+    let quiet = world
+        .alarmctl_with_env(&["sweep", "--retag", "--json"], b"", &[("ALARM_TAGS", "team=storage,tier=gold")])
+        .report(0);
+    assert_eq!(quiet["retag"], serde_json::json!({"checked": 10, "retagged": 0}), "{quiet}");
 }

@@ -20,6 +20,8 @@ const PUT_MUTE: &str = "PutAlarmMuteRule";
 const DELETE_MUTE: &str = "DeleteAlarmMuteRule";
 const LIST_MUTES: &str = "ListAlarmMuteRules";
 const LIST_METRICS: &str = "ListMetrics";
+const LIST_TAGS: &str = "ListTagsForResource";
+const TAG: &str = "TagResource";
 /// Only series with data in the last three hours: a filesystem unmounted
 /// (or a device renamed) drops out the same day, not two weeks later.
 const RECENTLY_ACTIVE: &str = "PT3H";
@@ -96,6 +98,25 @@ impl AlarmStore for CloudWatchAlarms {
         // The SDK's request futures are boxed because nesting them unboxed in
         // the Lambda runtime's futures overflows the compiler's layout depth limit.
         Box::pin(request.send()).await.map_err(|e| classify(PUT, e))?;
+        Ok(())
+    }
+
+    async fn alarm_tags(&self, alarm_arn: &str) -> Result<Vec<AlarmTag>, PortError> {
+        self.calls.begin(LIST_TAGS).await;
+        let request = self.client.list_tags_for_resource().resource_arn(alarm_arn);
+        let output = Box::pin(request.send()).await.map_err(|e| classify(LIST_TAGS, e))?;
+        Ok(output
+            .tags()
+            .iter()
+            .map(|t| AlarmTag::new(t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+            .collect())
+    }
+
+    async fn tag_alarm(&self, alarm_arn: &str, tags: &[AlarmTag]) -> Result<(), PortError> {
+        let tags = tags.iter().map(|t| Tag::builder().key(&t.key).value(&t.value).build()).collect();
+        let request = self.client.tag_resource().resource_arn(alarm_arn).set_tags(Some(tags));
+        self.calls.begin(TAG).await;
+        Box::pin(request.send()).await.map_err(|e| classify(TAG, e))?;
         Ok(())
     }
 
@@ -259,5 +280,5 @@ fn observed(alarm: &MetricAlarm) -> Option<ObservedAlarm> {
         insufficient_data_actions: alarm.insufficient_data_actions().to_vec(),
     }
     .normalized();
-    Some(ObservedAlarm { name, config })
+    Some(ObservedAlarm { name, config, arn: alarm.alarm_arn().map(str::to_owned) })
 }

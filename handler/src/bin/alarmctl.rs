@@ -43,6 +43,10 @@ enum Command {
         /// Print the JSON report instead of the readable plan.
         #[arg(long)]
         json: bool,
+        /// Afterwards, read the tags of every owned alarm and add the missing
+        /// ones: one ListTagsForResource call per alarm, paced (see README).
+        #[arg(long)]
+        retag: bool,
     },
     /// The same as `sweep --dry-run`.
     Plan {
@@ -82,8 +86,8 @@ async fn main() -> ExitCode {
     let reconciler = Reconciler { config, inventory: ec2, alarms: cloudwatch, calls };
     match cli.command {
         Command::Handle { file, dry_run } => handle(&reconciler, &file, dry_run).await,
-        Command::Sweep { dry_run, json } => sweep(&reconciler, dry_run, json).await,
-        Command::Plan { json } => sweep(&reconciler, true, json).await,
+        Command::Sweep { dry_run, json, retag } => sweep(&reconciler, dry_run, json, retag).await,
+        Command::Plan { json } => sweep(&reconciler, true, json, false).await,
         Command::Explain { instance_id, json } => {
             let Ok(id) = InstanceId::parse(&instance_id).inspect_err(|e| eprintln!("alarmctl: {e}")) else {
                 return ExitCode::from(EXIT_INVALID);
@@ -147,21 +151,21 @@ where
     }
 }
 
-async fn sweep<I, A>(reconciler: &Reconciler<I, A>, dry_run: bool, json: bool) -> ExitCode
+async fn sweep<I, A>(reconciler: &Reconciler<I, A>, dry_run: bool, json: bool, retag: bool) -> ExitCode
 where
     I: handler::ports::Inventory,
     A: handler::ports::AlarmStore,
 {
     // Large accounts take minutes at CloudWatch's write quota: show progress on a terminal.
     let progress = !dry_run && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let report = reconciler
-        .handle(
-            handler::event::Trigger::Sweep { generation: 0 },
-            RunOptions { dry_run, progress, ..RunOptions::new(now()) },
-        )
-        .await;
+    let options = RunOptions { dry_run, progress, ..RunOptions::new(now()) };
+    let mut report = reconciler.handle(handler::event::Trigger::Sweep { generation: 0 }, options).await;
     if progress {
         eprintln!();
+    }
+    if retag {
+        reconciler.retag(options, &mut report).await;
+        report.api_calls = reconciler.calls.snapshot();
     }
     handler::app::log_summary(&report);
     if json {

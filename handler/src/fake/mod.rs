@@ -17,6 +17,11 @@ use crate::ports::{ApiCalls, ErrorKind, PortError, RateLimits};
 
 mod ports;
 
+/// The ARN the in-memory account gives an alarm.
+pub fn alarm_arn(name: &str) -> String {
+    format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}")
+}
+
 /// `DescribeInstances` returns up to 1000 instances a page, `DescribeAlarms`
 /// 100 alarms, `ListMetrics` 500 series.
 const INSTANCE_PAGE: usize = 1000;
@@ -151,7 +156,12 @@ impl FakeCloud {
         self.state().alarms.get(&AlarmName::parse(name).ok()?).cloned()
     }
 
-    /// The tags the alarm was created with.
+    /// Replaces the alarm's tags, as a person or another tool would.
+    pub fn set_alarm_tags_by_hand(&self, name: &str, tags: Vec<AlarmTag>) {
+        self.state().tags.insert(AlarmName::parse(name).expect("valid alarm name"), tags);
+    }
+
+    /// The tags the alarm carries.
     pub fn alarm_tags(&self, name: &str) -> Option<Vec<AlarmTag>> {
         self.state().tags.get(&AlarmName::parse(name).ok()?).cloned()
     }

@@ -56,7 +56,11 @@ impl AlarmStore for FakeCloud {
                 .alarms
                 .range(start..)
                 .take_while(|(name, _)| name.as_str().starts_with(prefix))
-                .map(|(name, config)| ObservedAlarm { name: name.clone(), config: config.clone() })
+                .map(|(name, config)| ObservedAlarm {
+                    name: name.clone(),
+                    config: config.clone(),
+                    arn: Some(super::alarm_arn(name.as_str())),
+                })
                 .collect()
         };
         for _ in 0..matching.len().div_ceil(ALARM_PAGE).max(1) {
@@ -72,6 +76,34 @@ impl AlarmStore for FakeCloud {
             state.tags.insert(alarm.name.clone(), tags.to_vec());
         }
         state.alarms.insert(alarm.name.clone(), alarm.config.clone());
+        state.writes += 1;
+        Ok(())
+    }
+
+    async fn alarm_tags(&self, alarm_arn: &str) -> Result<Vec<AlarmTag>, PortError> {
+        self.request("ListTagsForResource").await?;
+        let name = alarm_name_of(alarm_arn)?;
+        let state = self.state();
+        if !state.alarms.contains_key(&name) {
+            return Err(PortError::new("ListTagsForResource", ErrorKind::Refused, "ResourceNotFound"));
+        }
+        Ok(state.tags.get(&name).cloned().unwrap_or_default())
+    }
+
+    async fn tag_alarm(&self, alarm_arn: &str, tags: &[AlarmTag]) -> Result<(), PortError> {
+        self.request("TagResource").await?;
+        let name = alarm_name_of(alarm_arn)?;
+        let mut state = self.state();
+        if !state.alarms.contains_key(&name) {
+            return Err(PortError::new("TagResource", ErrorKind::Refused, "ResourceNotFound"));
+        }
+        let current = state.tags.entry(name).or_default();
+        for tag in tags {
+            match current.iter_mut().find(|t| t.key == tag.key) {
+                Some(existing) => existing.value = tag.value.clone(),
+                None => current.push(tag.clone()),
+            }
+        }
         state.writes += 1;
         Ok(())
     }
@@ -173,4 +205,11 @@ impl AlarmStore for FakeCloud {
             })
             .collect())
     }
+}
+
+fn alarm_name_of(alarm_arn: &str) -> Result<AlarmName, PortError> {
+    alarm_arn
+        .split_once(":alarm:")
+        .and_then(|(_, name)| AlarmName::parse(name).ok())
+        .ok_or_else(|| PortError::new("ListTagsForResource", ErrorKind::Refused, "not an alarm ARN"))
 }
