@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, lints, the SAM template lint,
-# unit / reconcile-loop / adapter tests, and end-to-end tests of the real
-# binaries against moto on 127.0.0.1. Installs what it needs into .venv/.
+# The whole test suite, as CI runs it: formatting, lints, the SAM template and
+# its StackSet expansion (lint and assertions), unit / reconcile-loop / adapter
+# tests, and end-to-end tests of the real binaries against moto on 127.0.0.1.
+# Installs what it needs into .venv/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
@@ -11,8 +12,12 @@ echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "== cfn-lint template.yaml" >&2
 "$VENV_DIR/bin/cfn-lint" template.yaml
-echo "== template least-privilege assertions" >&2
-"$VENV_DIR/bin/python" tests/support/check_template.py
+echo "== StackSet template (dist/stackset.yaml)" >&2
+scripts/stackset-template.sh
+echo "== cfn-lint dist/stackset.yaml" >&2
+"$VENV_DIR/bin/cfn-lint" dist/stackset.yaml
+echo "== template least-privilege assertions (template.yaml, dist/stackset.yaml)" >&2
+"$VENV_DIR/bin/python" tests/support/check_template.py template.yaml dist/stackset.yaml
 echo "== cargo clippy" >&2
 cargo clippy --workspace --all-targets -- -D warnings
 

@@ -1,9 +1,14 @@
 """Least-privilege and self-monitoring assertions on the SAM template.
 
-Parses template.yaml (or the template given as the only argument) and checks
-that the function's permissions, the topics and the alarms on the reconciler
-itself are what they are meant to be, so that a change cannot widen a
-permission or drop an alarm without this script (and whoever edits it) noticing:
+Parses template.yaml and dist/stackset.yaml (its expansion into plain
+CloudFormation for StackSets, made by scripts/stackset-template.sh), or the
+templates given as arguments, and checks in each that the function's
+permissions, the audit role, the topics, the dashboard and the alarms on the
+reconciler itself are what they are meant to be, so that a change cannot widen
+a permission or drop an alarm without this script (and whoever edits it)
+noticing. In the expanded template the same assertions find the function's
+statements in the generated role (ReconcilerFunctionRole) and its properties on
+the AWS::Lambda::Function:
 
 - the function role gets exactly the actions listed in EXPECTED_ACTIONS, each on
   exactly the resources listed there: alarm writes only under AlarmNamePrefix,
@@ -15,17 +20,29 @@ permission or drop an alarm without this script (and whoever edits it) noticing:
   settings that make SAM attach more);
 - both topics are KMS-encrypted, and only this account's CloudWatch alarms and
   the maintenance notice rule may publish to them;
+- alarm tagging (TagResource) only on the alarms under AlarmNamePrefix;
+- the optional audit role can write nothing: only the read actions of
+  AUDIT_READ_ACTIONS, each on its expected resources, trusted by the audit
+  account only, no managed policies, created in one Region only;
 - the alarms on the reconciler (errors, throttles, sweep heartbeat) exist with
-  the intended metric, threshold and missing-data treatment, notify the right
-  topic, and are not named under AlarmNamePrefix.
+  the intended metric, dimensions, threshold and missing-data treatment, notify
+  the right topic, and are not named under AlarmNamePrefix;
+- the dashboard charts metrics the code emits, for this stack's function, and
+  shows the stack's own alarms;
+- the expanded template has no Transform, takes its code from the S3
+  parameters, adds no permission beyond what SAM adds for template.yaml, and is
+  what expanding the current template.yaml gives.
 
-Standard library and PyYAML only. Prints one line per check and exits 1 if any
-check fails (2 if the template cannot be read).
+Standard library and PyYAML only (the freshness check of the expanded template
+imports the SAM translator from .venv). Prints one line per check and exits 1
+if any check fails, 2 if a template is missing or cannot be read.
 
-Usage: python tests/support/check_template.py [TEMPLATE]
+Usage: python tests/support/check_template.py [TEMPLATE...]
 """
 
+import importlib.util
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -33,7 +50,15 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SAM_TEMPLATE = REPO_ROOT / "template.yaml"
+STACKSET_TEMPLATE = REPO_ROOT / "dist/stackset.yaml"
+STACKSET_SCRIPT = REPO_ROOT / "scripts/stackset_template.py"
 FUNCTION = "ReconcilerFunction"
+# The role SAM generates for the function in the expanded template; its inline
+# policies from the function's Policies are named <FUNCTION>RolePolicy<N>.
+FUNCTION_ROLE = f"{FUNCTION}Role"
+AUDIT_ROLE = "AuditRole"
+METRICS_NAMESPACE = "DiskAlarmReconciler"
 WARNING_TOPIC = {"Ref": "WarningTopic"}
 CRITICAL_TOPIC = {"Ref": "CriticalTopic"}
 
@@ -67,8 +92,44 @@ EXPECTED_ACTIONS = {
     "cloudwatch:PutAlarmMuteRule": [*OWN_MUTE_RULES, OWN_ALARMS],
     "cloudwatch:GetAlarmMuteRule": OWN_MUTE_RULES,
     "cloudwatch:DeleteAlarmMuteRule": OWN_MUTE_RULES,
+    # Tags (ALARM_TAGS): tagging at creation needs TagResource; the re-tag pass reads tags.
+    "cloudwatch:TagResource": [OWN_ALARMS],
+    "cloudwatch:ListTagsForResource": [OWN_ALARMS],
     # Sweep follow-ups.
     "lambda:InvokeFunction": [SELF],
+}
+
+# The audit role (alarmctl fleet): read actions only, every Region of the account.
+_ANY_REGION = "arn:${AWS::Partition}:cloudwatch:*:${AWS::AccountId}"
+AUDIT_READ_ACTIONS = {
+    "ec2:DescribeInstances": [ANY],
+    "autoscaling:DescribeAutoScalingInstances": [ANY],
+    "autoscaling:DescribeAutoScalingGroups": [ANY],
+    "cloudwatch:ListMetrics": [ANY],
+    "cloudwatch:GetMetricStatistics": [ANY],
+    "cloudwatch:ListAlarmMuteRules": [ANY],
+    "cloudwatch:DescribeAlarms": [{"Fn::Sub": f"{_ANY_REGION}:alarm:*"}],
+    "cloudwatch:GetAlarmMuteRule": [
+        {"Fn::Sub": f"{_ANY_REGION}:alarm-mute-rule:${{AlarmNamePrefix}}mute-*"},
+        {"Fn::Sub": f"{_ANY_REGION}:alarm-mute:${{AlarmNamePrefix}}mute-*"},
+    ],
+    "lambda:GetFunctionConfiguration": [
+        {"Fn::Sub": "arn:${AWS::Partition}:lambda:*:${AWS::AccountId}:function:${FunctionName}"}
+    ],
+}
+AUDIT_TRUST_PRINCIPAL = {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AuditAccountId}:root"}}
+AUDIT_ROLE_CONDITION = {
+    "Fn::And": [
+        {"Fn::Not": [{"Fn::Equals": [{"Ref": "AuditAccountId"}, ""]}]},
+        {"Fn::Equals": [{"Ref": "AWS::Region"}, {"Ref": "AuditRoleRegion"}]},
+    ]
+}
+
+# Parameters that end up in IAM resource ARNs: none may hold a wildcard.
+ARN_PARAMETERS = {
+    "AlarmNamePrefix": ["*", "?", "a*", "a?b"],
+    "FunctionName": ["*", "?", "a*", "a?b"],
+    "AuditAccountId": ["*", "?", "12345678901*", "*23456789012"],
 }
 
 # Actions that write alarms or mute rules: never on anything but the function's
@@ -92,6 +153,19 @@ STAR_RESOURCE_ALLOWED = {
     "cloudwatch:ListAlarmMuteRules",
     "cloudwatch:ListMetrics",
 }
+
+# Resource types that grant or carry permissions.
+IAM_RESOURCE_TYPES = (
+    "AWS::IAM::Role",
+    "AWS::IAM::Policy",
+    "AWS::IAM::ManagedPolicy",
+    "AWS::IAM::RolePolicy",
+    "AWS::IAM::User",
+    "AWS::IAM::Group",
+    "AWS::Serverless::Connector",
+)
+# The one managed policy SAM attaches to the function's role (logging).
+BASIC_EXECUTION = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
 
 # Function events that make SAM add nothing to the function's role.
 ROLE_NEUTRAL_EVENTS = {"EventBridgeRule", "ScheduleV2", "Schedule", "CloudWatchEvent"}
@@ -121,7 +195,10 @@ WATCHER_ALARMS = {
     "SweepHeartbeatAlarm": {
         "Namespace": "DiskAlarmReconciler",
         "MetricName": "SweepsSucceeded",
-        "Dimensions": [{"Name": "Trigger", "Value": "sweep"}],
+        "Dimensions": [
+            {"Name": "FunctionName", "Value": {"Ref": FUNCTION}},
+            {"Name": "Trigger", "Value": "sweep"},
+        ],
         "Statistic": "Sum",
         "Period": 3600,
         "EvaluationPeriods": 26,
@@ -197,12 +274,42 @@ def resource(template, name, type_name):
     return found
 
 
+SAM_FUNCTION = "AWS::Serverless::Function"
+PLAIN_FUNCTION = "AWS::Lambda::Function"
+
+
+def is_sam(template):
+    """template.yaml (SAM) or its expansion (plain CloudFormation)?"""
+    found = template.get("Resources", {}).get(FUNCTION)
+    if not isinstance(found, dict) or found.get("Type") not in (SAM_FUNCTION, PLAIN_FUNCTION):
+        raise Failed(f"resource {FUNCTION} ({SAM_FUNCTION} or {PLAIN_FUNCTION}) is missing")
+    return found["Type"] == SAM_FUNCTION
+
+
 def function_properties(template):
-    return resource(template, FUNCTION, "AWS::Serverless::Function").get("Properties", {})
+    kind = SAM_FUNCTION if is_sam(template) else PLAIN_FUNCTION
+    return resource(template, FUNCTION, kind).get("Properties", {})
+
+
+def statement_list(document, where):
+    body = (document or {}).get("Statement") if isinstance(document, dict) else None
+    if not isinstance(body, list) or any(not isinstance(s, dict) for s in body):
+        raise Failed(f"{where}.Statement is not a literal list of statements")
+    return body
 
 
 def role_statements(template):
-    """The statements of the function's inline policies, each with its Sid."""
+    """The statements of the function's inline policies (its Policies in
+    template.yaml; the generated role's <FUNCTION>RolePolicy<N> once expanded)."""
+    if not is_sam(template):
+        role = resource(template, FUNCTION_ROLE, "AWS::IAM::Role").get("Properties") or {}
+        own = [p for p in role.get("Policies") or [] if re.fullmatch(rf"{FUNCTION}RolePolicy\d+", str(p.get("PolicyName")))]
+        if not own:
+            raise Failed(f"{FUNCTION_ROLE} has no {FUNCTION}RolePolicy<N>: the translator changed, review this check")
+        statements = []
+        for policy in own:
+            statements.extend(statement_list(policy.get("PolicyDocument"), f"{FUNCTION_ROLE} {policy['PolicyName']}"))
+        return statements
     policies = function_properties(template).get("Policies")
     if policies is None:
         raise Failed(f"{FUNCTION} has no Policies")
@@ -211,11 +318,24 @@ def role_statements(template):
         if not isinstance(policy, dict) or "Statement" not in policy:
             # A string is a managed policy; a one-key mapping is a SAM policy template.
             raise Failed(f"Policies[{index}] is not an inline policy document: {show(policy)}")
-        body = policy["Statement"]
-        if not isinstance(body, list) or any(not isinstance(s, dict) for s in body):
-            raise Failed(f"Policies[{index}].Statement is not a literal list of statements")
-        statements.extend(body)
+        statements.extend(statement_list(policy, f"Policies[{index}]"))
     return statements
+
+
+def every_iam_statement(template):
+    """(where, statement) of every identity policy in the template: the
+    function's Policies, every role's inline policies, every IAM policy resource."""
+    found = []
+    if is_sam(template):
+        found += [(f"{FUNCTION} Policies", s) for s in role_statements(template)]
+    for name, res in resources_of_type(template, "AWS::IAM::Role").items():
+        for policy in (res.get("Properties") or {}).get("Policies") or []:
+            where = f"{name} {policy.get('PolicyName')}"
+            found += [(where, s) for s in statement_list(policy.get("PolicyDocument"), where)]
+    for type_name in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy"):
+        for name, res in resources_of_type(template, type_name).items():
+            found += [(name, s) for s in statement_list((res.get("Properties") or {}).get("PolicyDocument"), name)]
+    return found
 
 
 def label(statement):
@@ -246,8 +366,10 @@ def self_arn(template):
     name = function_properties(template).get("FunctionName")
     if isinstance(name, dict) and isinstance(name.get("Fn::Sub"), str):
         name = name["Fn::Sub"]
+    elif isinstance(name, dict) and set(name) == {"Ref"} and name["Ref"] in (template.get("Parameters") or {}):
+        name = f"${{{name['Ref']}}}"
     if not isinstance(name, str):
-        raise Failed(f"{FUNCTION}.FunctionName is not a literal or a plain !Sub: {show(name)}")
+        raise Failed(f"{FUNCTION}.FunctionName is not a literal, a plain !Sub or a parameter: {show(name)}")
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{name}"}
 
 
@@ -379,24 +501,322 @@ def check_sam_adds_nothing(template):
             problems.append(f"destination {kind} {show(destination)}: SAM grants the role access to it")
     if "Connectors" in resource(template, FUNCTION, "AWS::Serverless::Function"):
         problems.append(f"{FUNCTION} has Connectors: SAM adds their permissions to the role")
-    for type_name in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::Serverless::Connector"):
+    for type_name in IAM_RESOURCE_TYPES:
         for name in resources_of_type(template, type_name):
-            problems.append(f"{type_name} {name}: IAM resource outside the function's Policies, review this check")
+            if (type_name, name) != ("AWS::IAM::Role", AUDIT_ROLE):
+                problems.append(f"{type_name} {name}: IAM resource outside the function's Policies, review this check")
     return problems
 
 
+def _trusts_only_service(role, service):
+    statements = statement_list((role.get("Properties") or {}).get("AssumeRolePolicyDocument"), "trust policy")
+    if len(statements) != 1:
+        return False
+    only = statements[0]
+    return (
+        only.get("Effect") == "Allow"
+        and as_list(only.get("Action")) == ["sts:AssumeRole"]
+        and only.get("Principal") == {"Service": [service]}
+        and "NotPrincipal" not in only
+    )
+
+
+def _grants(statements, allowed):
+    """Problems with statements that grant anything beyond `allowed`: (action, resource) pairs."""
+    problems = []
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        for key in ("NotAction", "NotResource"):
+            if key in statement:
+                problems.append(f"Allow with {key}")
+        for action in actions_of(statement):
+            for res in as_list(statement.get("Resource", [])):
+                if (action.lower(), show(res)) not in {(a.lower(), show(r)) for a, r in allowed}:
+                    problems.append(f"{action} on {show(res)}")
+    return problems
+
+
+def check_generated_roles(template):
+    """the generated roles add only basic logging, the on-failure queue and the schedules' invoke (expanded)"""
+    problems = []
+    props = function_properties(template)
+    if props.get("Role") != {"Fn::GetAtt": [FUNCTION_ROLE, "Arn"]}:
+        problems.append(f"{FUNCTION}.Role is {show(props.get('Role'))}, expected {FUNCTION_ROLE}")
+    for key in ("VpcConfig", "TracingConfig", "DeadLetterConfig", "FileSystemConfigs"):
+        if key in props:
+            problems.append(f"{FUNCTION}.{key} is set: it needs more permissions in the role")
+    role = resource(template, FUNCTION_ROLE, "AWS::IAM::Role")
+    role_props = role.get("Properties") or {}
+    if not _trusts_only_service(role, "lambda.amazonaws.com"):
+        problems.append(f"{FUNCTION_ROLE} is not trusted by lambda.amazonaws.com alone")
+    if role_props.get("ManagedPolicyArns") != [BASIC_EXECUTION]:
+        problems.append(
+            f"{FUNCTION_ROLE} managed policies {show(role_props.get('ManagedPolicyArns'))}, "
+            f"expected only {show(BASIC_EXECUTION)}"
+        )
+    on_failure = [("sqs:SendMessage", {"Fn::GetAtt": ["FailedInvocationQueue", "Arn"]})]
+    for policy in role_props.get("Policies") or []:
+        name = str(policy.get("PolicyName"))
+        if re.fullmatch(rf"{FUNCTION}RolePolicy\d+", name):
+            continue  # the function's own Policies, checked by the other checks
+        where = f"{FUNCTION_ROLE} {name}"
+        problems += [f"{where}: {p}" for p in _grants(statement_list(policy.get("PolicyDocument"), where), on_failure)]
+    schedule_roles = {
+        show(((res.get("Properties") or {}).get("Target") or {}).get("RoleArn"))
+        for res in resources_of_type(template, "AWS::Scheduler::Schedule").values()
+    }
+    schedule_grants = [
+        ("lambda:InvokeFunction", {"Fn::GetAtt": [FUNCTION, "Arn"]}),
+        ("sqs:SendMessage", {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]}),
+    ]
+    for name, res in resources_of_type(template, "AWS::IAM::Role").items():
+        if name in (FUNCTION_ROLE, AUDIT_ROLE):
+            continue
+        if show({"Fn::GetAtt": [name, "Arn"]}) not in schedule_roles:
+            problems.append(f"AWS::IAM::Role {name}: neither the function's, the audit role nor a schedule's")
+            continue
+        if not _trusts_only_service(res, "scheduler.amazonaws.com"):
+            problems.append(f"{name} is not trusted by scheduler.amazonaws.com alone")
+        if (res.get("Properties") or {}).get("ManagedPolicyArns"):
+            problems.append(f"{name} has managed policies")
+        for policy in (res.get("Properties") or {}).get("Policies") or []:
+            where = f"{name} {policy.get('PolicyName')}"
+            problems += [f"{where}: {p}" for p in _grants(statement_list(policy.get("PolicyDocument"), where), schedule_grants)]
+    for type_name in IAM_RESOURCE_TYPES:
+        if type_name != "AWS::IAM::Role":
+            problems += [f"{type_name} {name}: review this check" for name in resources_of_type(template, type_name)]
+    rules = set(resources_of_type(template, "AWS::Events::Rule"))
+    for name, res in resources_of_type(template, "AWS::Lambda::Permission").items():
+        p = res.get("Properties") or {}
+        source = p.get("SourceArn")
+        if p.get("Principal") != "events.amazonaws.com" or not (
+            isinstance(source, dict) and (source.get("Fn::GetAtt") or [None])[0] in rules
+        ):
+            problems.append(f"{name}: lets {show(p.get('Principal'))} invoke the function from {show(source)}")
+    return problems
+
+
+def check_stackset_form(template):
+    """no Transform, no SAM resource, code from CodeBucketPrefix-<Region> / CodeKey (expanded)"""
+    problems = []
+    if "Transform" in template:
+        problems.append(f"Transform {show(template['Transform'])}: StackSets accept no macros")
+    problems += [
+        f"{name} is {res.get('Type')}"
+        for name, res in template.get("Resources", {}).items()
+        if str(res.get("Type", "")).startswith("AWS::Serverless::")
+    ]
+    parameters = template.get("Parameters") or {}
+    problems += [f"parameter {name} is missing" for name in ("CodeBucketPrefix", "CodeKey") if name not in parameters]
+    code = function_properties(template).get("Code")
+    expected = {"S3Bucket": {"Fn::Sub": "${CodeBucketPrefix}-${AWS::Region}"}, "S3Key": {"Ref": "CodeKey"}}
+    if code != expected:
+        problems.append(f"{FUNCTION}.Code is {show(code)}, expected {show(expected)}")
+    return problems
+
+
+def check_stackset_current(template):
+    """the expanded template is what scripts/stackset-template.sh makes of the current template.yaml (expanded)"""
+    try:
+        spec = importlib.util.spec_from_file_location("stackset_template", STACKSET_SCRIPT)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except (OSError, ImportError) as e:
+        return [f"cannot load {STACKSET_SCRIPT.relative_to(REPO_ROOT)}: {e}"]
+    os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
+    try:
+        fresh = module.expand(load_template(SAM_TEMPLATE))
+    except ImportError as e:
+        return [f"the SAM translator is not installed (tests/support/requirements.txt): {e}"]
+    # Through YAML and back, as the script writes it.
+    fresh = yaml.load(yaml.dump(fresh, Dumper=module.CfnDumper, sort_keys=False), Loader=CfnLoader)
+    differing = []
+    for section in sorted(set(fresh) | set(template)):
+        new, old = fresh.get(section), template.get(section)
+        if new == old:
+            continue
+        if isinstance(new, dict) and isinstance(old, dict):
+            differing += [f"{section}.{key}" for key in sorted(set(new) | set(old)) if new.get(key) != old.get(key)]
+        else:
+            differing.append(section)
+    if not differing:
+        return []
+    return [f"out of date, run scripts/stackset-template.sh; differs in {', '.join(differing[:8])}"]
+
+
 def check_prefix_parameter(template):
-    """AlarmNamePrefix cannot contain an IAM wildcard"""
-    parameter = (template.get("Parameters") or {}).get("AlarmNamePrefix")
-    if not parameter:
-        return ["parameter AlarmNamePrefix is missing"]
-    pattern = parameter.get("AllowedPattern")
-    if not pattern:
-        return ["AlarmNamePrefix has no AllowedPattern: a prefix of \"*\" would grant every alarm"]
-    problems = [f"AllowedPattern accepts {bad!r}" for bad in ("*", "?", "a*", "a?b") if re.fullmatch(pattern, bad)]
-    default = parameter.get("Default", "")
-    if not re.fullmatch(pattern, default):
-        problems.append(f"AllowedPattern rejects the default {default!r}")
+    """AlarmNamePrefix, FunctionName and AuditAccountId (parts of IAM ARNs) cannot contain an IAM wildcard"""
+    problems = []
+    for name, bad_values in ARN_PARAMETERS.items():
+        parameter = (template.get("Parameters") or {}).get(name)
+        if not parameter:
+            problems.append(f"parameter {name} is missing")
+            continue
+        pattern = parameter.get("AllowedPattern")
+        if not pattern:
+            problems.append(f"{name} has no AllowedPattern: a value of \"*\" would widen an IAM grant")
+            continue
+        problems += [f"{name}: AllowedPattern accepts {bad!r}" for bad in bad_values if re.fullmatch(pattern, bad)]
+        default = str(parameter.get("Default", ""))
+        if not re.fullmatch(pattern, default):
+            problems.append(f"{name}: AllowedPattern rejects the default {default!r}")
+    return problems
+
+
+def _matches(pattern, action):
+    """Does the IAM action pattern (with * and ?) cover the action?"""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, action, flags=re.IGNORECASE) is not None
+
+
+def check_tagging_prefix_scoped(template):
+    """cloudwatch:TagResource only on the alarms under ${AlarmNamePrefix}, in every policy, never on "*" """
+    problems = []
+    granted = False
+    for where, statement in every_iam_statement(template):
+        if statement.get("Effect") != "Allow":
+            continue
+        if "NotAction" in statement:
+            problems.append(f"{where} statement {label(statement)}: Allow with NotAction may cover TagResource")
+            continue
+        actions = [a for a in as_list(statement.get("Action", [])) if isinstance(a, str)]
+        if not any(_matches(a, "cloudwatch:TagResource") for a in actions):
+            continue
+        granted = True
+        if "NotResource" in statement:
+            problems.append(f"{where} statement {label(statement)}: TagResource with NotResource")
+        for res in as_list(statement.get("Resource", [])):
+            if res != OWN_ALARMS:
+                problems.append(f"{where} statement {label(statement)}: TagResource on {show(res)}")
+    if not granted:
+        problems.append("no statement grants cloudwatch:TagResource: tagging at creation (ALARM_TAGS) would fail")
+    return problems
+
+
+def check_audit_role(template):
+    """the audit role can write nothing: read actions only, trusted by the audit account alone, one Region"""
+    problems = []
+    try:
+        role = resource(template, AUDIT_ROLE, "AWS::IAM::Role")
+    except Failed as e:
+        return [str(e)]
+    props = role.get("Properties") or {}
+    if role.get("Condition") != "CreateAuditRole":
+        problems.append(f"{AUDIT_ROLE}.Condition is {show(role.get('Condition'))}, expected CreateAuditRole")
+    condition = (template.get("Conditions") or {}).get("CreateAuditRole")
+    if condition != AUDIT_ROLE_CONDITION:
+        problems.append(f"condition CreateAuditRole is {show(condition)}, expected {show(AUDIT_ROLE_CONDITION)}")
+    if props.get("RoleName") != {"Ref": "AuditRoleName"}:
+        problems.append(f"{AUDIT_ROLE}.RoleName is {show(props.get('RoleName'))}, expected the AuditRoleName parameter")
+    if props.get("ManagedPolicyArns"):
+        problems.append(f"{AUDIT_ROLE} has managed policies {show(props['ManagedPolicyArns'])}")
+    # Nothing else may attach a policy to it.
+    for type_name in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy"):
+        for name, res in resources_of_type(template, type_name).items():
+            p = res.get("Properties") or {}
+            targets = as_list(p.get("Roles", [])) + as_list(p.get("RoleName", []))
+            if any(t in ({"Ref": AUDIT_ROLE}, {"Ref": "AuditRoleName"}) for t in targets):
+                problems.append(f"{type_name} {name} attaches permissions to {AUDIT_ROLE}")
+    trust = statement_list(props.get("AssumeRolePolicyDocument"), f"{AUDIT_ROLE} trust policy")
+    for statement in trust:
+        where = f"{AUDIT_ROLE} trust statement {label(statement)}"
+        if statement.get("Effect") != "Allow":
+            continue
+        if "NotPrincipal" in statement or "NotAction" in statement:
+            problems.append(f"{where}: Allow with NotPrincipal or NotAction")
+        if statement.get("Principal") != AUDIT_TRUST_PRINCIPAL:
+            problems.append(f"{where}: trusts {show(statement.get('Principal'))}, expected {show(AUDIT_TRUST_PRINCIPAL)} only")
+        if [a.lower() for a in as_list(statement.get("Action", []))] != ["sts:assumerole"]:
+            problems.append(f"{where}: actions {show(statement.get('Action'))}, expected sts:AssumeRole only")
+    if not any(s.get("Effect") == "Allow" for s in trust):
+        problems.append(f"{AUDIT_ROLE} trusts nobody")
+    allowed = {a.lower(): [show(r) for r in rs] for a, rs in AUDIT_READ_ACTIONS.items()}
+    granted = set()
+    for policy in props.get("Policies") or []:
+        where = f"{AUDIT_ROLE} {policy.get('PolicyName')}"
+        for statement in statement_list(policy.get("PolicyDocument"), where):
+            if statement.get("Effect") != "Allow":
+                continue
+            for key in ("NotAction", "NotResource"):
+                if key in statement:
+                    problems.append(f"{where} statement {label(statement)}: Allow with {key}")
+            for action in as_list(statement.get("Action", [])):
+                name = str(action).partition(":")[2]
+                if not isinstance(action, str) or "*" in action or "?" in action:
+                    problems.append(f"{where} statement {label(statement)}: wildcard or non-literal action {show(action)}")
+                    continue
+                if action.lower() not in allowed or not re.match(r"(Describe|List|Get)[A-Z]", name):
+                    problems.append(f"{where} statement {label(statement)}: {action} is not an allowed read action")
+                    continue
+                granted.add(action.lower())
+                for res in as_list(statement.get("Resource", [])):
+                    if show(res) not in allowed[action.lower()]:
+                        problems.append(f"{where} statement {label(statement)}: {action} on unexpected resource {show(res)}")
+    missing = sorted(a for a in AUDIT_READ_ACTIONS if a.lower() not in granted)
+    if missing:
+        problems.append(f"the audit role lacks {', '.join(missing)} (alarmctl fleet reads them)")
+    return problems
+
+
+def _dashboard_body(template):
+    """The dashboard's name and its body as JSON, each ${Name} of the !Sub
+    replaced by <Name> (and ${!Literal} by ${Literal}, as !Sub does)."""
+    dashboards = resources_of_type(template, "AWS::CloudWatch::Dashboard")
+    if len(dashboards) != 1:
+        raise Failed(f"{len(dashboards)} dashboards, expected one")
+    name, dashboard = next(iter(dashboards.items()))
+    body = (dashboard.get("Properties") or {}).get("DashboardBody")
+    if not (isinstance(body, dict) and isinstance(body.get("Fn::Sub"), str)):
+        raise Failed(f"{name}.DashboardBody is not a plain !Sub string")
+    plain = re.sub(r"\$\{([^}]*)\}", lambda m: "${" + m[1][1:] + "}" if m[1].startswith("!") else f"<{m[1]}>", body["Fn::Sub"])
+    try:
+        return name, json.loads(plain)
+    except ValueError as e:
+        raise Failed(f"{name}.DashboardBody is not JSON once substituted: {e}") from e
+
+
+def check_dashboard(template):
+    """the dashboard charts metrics the code emits, for this stack's function, and shows the stack's alarms"""
+    name, body = _dashboard_body(template)
+    me = f"<{FUNCTION}>"
+    problems = []
+    try:
+        report = (REPO_ROOT / "handler/src/report.rs").read_text(encoding="utf-8")
+        source = "\n".join(p.read_text(encoding="utf-8") for p in sorted((REPO_ROOT / "handler/src").rglob("*.rs")))
+    except OSError as e:
+        return [f"cannot read the source: {e}"]
+    charted, alarms = [], []
+    for widget in body.get("widgets", []):
+        props = widget.get("properties") or {}
+        if widget.get("type") == "alarm":
+            alarms += props.get("alarms", [])
+        for metric in props.get("metrics", []):
+            if metric and isinstance(metric[0], dict):
+                expression = metric[0].get("expression", "")
+                if METRICS_NAMESPACE in expression:
+                    if f'FunctionName="{me}"' not in expression:
+                        problems.append(f"expression {expression!r} is not limited to FunctionName = this function")
+                    charted += re.findall(r'MetricName="([^"]+)"', expression)
+                continue
+            dims = dict(zip(metric[2::2], metric[3::2]))
+            if metric[0] == "AWS/Lambda" and dims != {"FunctionName": me}:
+                problems.append(f"AWS/Lambda {metric[1]}: dimensions {show(dims)}, expected FunctionName = this function")
+            if metric[0] != METRICS_NAMESPACE:
+                continue
+            charted.append(metric[1])
+            if set(dims) != {"FunctionName", "Trigger"} or dims["FunctionName"] != me:
+                problems.append(f"{metric[1]}: dimensions {show(dims)}, expected FunctionName = this function and Trigger")
+            elif f'"{dims["Trigger"]}"' not in source:
+                problems.append(f"{metric[1]}: Trigger {dims['Trigger']!r} is not a trigger the code reports")
+    if not charted:
+        problems.append(f"{name} charts no {METRICS_NAMESPACE} metric")
+    for metric in sorted(set(charted)):
+        if f'"{metric}"' not in report:
+            problems.append(f"{metric} is charted but handler/src/report.rs does not emit it")
+    expected = sorted(f"<{alarm}.Arn>" for alarm in resources_of_type(template, "AWS::CloudWatch::Alarm"))
+    if sorted(alarms) != expected:
+        problems.append(f"alarm widget shows {alarms}, expected the stack's alarms {expected}")
     return problems
 
 
@@ -504,6 +924,12 @@ def check_watcher_alarms(template):
             problems.append(f"{name}: ActionsEnabled is false")
         if not str(props.get("AlarmDescription") or "").strip():
             problems.append(f"{name}: no AlarmDescription")
+    for name, alarm in resources_of_type(template, "AWS::CloudWatch::Alarm").items():
+        props = alarm.get("Properties") or {}
+        if props.get("Namespace") == METRICS_NAMESPACE:
+            dims = {d.get("Name"): d.get("Value") for d in props.get("Dimensions") or []}
+            if dims.get("FunctionName") != {"Ref": FUNCTION} or "Trigger" not in dims:
+                problems.append(f"{name}: {METRICS_NAMESPACE} alarm without FunctionName = this function and Trigger")
     return problems
 
 
@@ -537,8 +963,12 @@ def check_heartbeat_emitted():
     try:
         if 'METRICS_NAMESPACE: &str = "DiskAlarmReconciler"' not in app.read_text(encoding="utf-8"):
             problems.append(f"{app.relative_to(REPO_ROOT)} no longer sets METRICS_NAMESPACE to DiskAlarmReconciler")
-        if '"SweepsSucceeded"' not in report.read_text(encoding="utf-8"):
+        text = report.read_text(encoding="utf-8")
+        if '"SweepsSucceeded"' not in text:
             problems.append(f"{report.relative_to(REPO_ROOT)} no longer emits SweepsSucceeded")
+        # The alarms and the dashboard select this stack's function by this dimension.
+        if '"FunctionName"' not in text:
+            problems.append(f"{report.relative_to(REPO_ROOT)} does not emit the FunctionName dimension")
     except OSError as e:
         problems.append(f"cannot read the source: {e}")
     return problems
@@ -559,55 +989,87 @@ def check_sam_local_env_file(template):
     return problems
 
 
+BOTH, SAM, EXPANDED = "both", "sam", "expanded"
+
+# Each check, and the form of template it applies to.
 CHECKS = [
-    check_no_wildcards_or_negations,
-    check_action_set,
-    check_read_only_ec2_autoscaling,
-    check_resources,
-    check_writes_prefix_scoped,
-    check_put_metric_alarm_condition,
-    check_sam_adds_nothing,
-    check_prefix_parameter,
-    check_topics_encrypted,
-    check_topic_policy,
-    check_no_open_principals,
-    check_watcher_alarms,
-    check_alarm_names,
-    check_sam_local_env_file,
+    (check_no_wildcards_or_negations, BOTH),
+    (check_action_set, BOTH),
+    (check_read_only_ec2_autoscaling, BOTH),
+    (check_resources, BOTH),
+    (check_writes_prefix_scoped, BOTH),
+    (check_put_metric_alarm_condition, BOTH),
+    (check_sam_adds_nothing, SAM),
+    (check_generated_roles, EXPANDED),
+    (check_prefix_parameter, BOTH),
+    (check_topics_encrypted, BOTH),
+    (check_topic_policy, BOTH),
+    (check_no_open_principals, BOTH),
+    (check_watcher_alarms, BOTH),
+    (check_alarm_names, BOTH),
+    (check_sam_local_env_file, BOTH),
+    (check_tagging_prefix_scoped, BOTH),
+    (check_audit_role, BOTH),
+    (check_dashboard, BOTH),
+    (check_stackset_form, EXPANDED),
+    (check_stackset_current, EXPANDED),
 ]
 
 
-def main(argv):
-    path = Path(argv[1]) if len(argv) > 1 else REPO_ROOT / "template.yaml"
+def run(title, check):
+    """Runs one check, prints its line(s); True if it passed."""
     try:
-        template = load_template(path)
-    except (OSError, yaml.YAMLError) as e:
-        print(f"ERROR: cannot read {path}: {e}", file=sys.stderr)
-        return 2
-    if not isinstance(template, dict):
-        print(f"ERROR: {path} is not a template", file=sys.stderr)
-        return 2
-    runs = [(check.__doc__.strip(), lambda check=check: check(template)) for check in CHECKS]
-    runs.append((check_heartbeat_emitted.__doc__.strip(), check_heartbeat_emitted))
-    failed = 0
-    for title, run in runs:
+        problems = check()
+    except Failed as e:
+        problems = [str(e)]
+    except (AttributeError, KeyError, TypeError, IndexError) as e:
+        problems = [f"unexpected template shape: {type(e).__name__}: {e}"]
+    if not problems:
+        print(f"ok   {title}")
+        return True
+    print(f"FAIL {title}")
+    for problem in problems:
+        print(f"       - {problem}")
+    return False
+
+
+def main(argv):
+    paths = [Path(a) for a in argv[1:]] or [SAM_TEMPLATE, STACKSET_TEMPLATE]
+    templates = []
+    for path in paths:
+        if not path.is_file():
+            hint = " (run scripts/stackset-template.sh to make it)" if path.resolve() == STACKSET_TEMPLATE else ""
+            print(f"ERROR: template {path} is missing{hint}", file=sys.stderr)
+            return 2
         try:
-            problems = run()
+            template = load_template(path)
+        except (OSError, yaml.YAMLError) as e:
+            print(f"ERROR: cannot read {path}: {e}", file=sys.stderr)
+            return 2
+        if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+            print(f"ERROR: {path} is not a template", file=sys.stderr)
+            return 2
+        templates.append((path, template))
+    failed = total = 0
+    for path, template in templates:
+        try:
+            form = SAM if is_sam(template) else EXPANDED
         except Failed as e:
-            problems = [str(e)]
-        except (AttributeError, KeyError, TypeError) as e:
-            problems = [f"unexpected template shape: {type(e).__name__}: {e}"]
-        if problems:
-            failed += 1
-            print(f"FAIL {title}")
-            for problem in problems:
-                print(f"       - {problem}")
-        else:
-            print(f"ok   {title}")
+            print(f"ERROR: {path}: {e}", file=sys.stderr)
+            return 2
+        print(f"== {path} ({'SAM' if form == SAM else 'expanded, plain CloudFormation'})")
+        for check, applies in CHECKS:
+            if applies in (BOTH, form):
+                total += 1
+                failed += not run(check.__doc__.strip(), lambda check=check: check(template))
+    print("== source")
+    total += 1
+    failed += not run(check_heartbeat_emitted.__doc__.strip(), check_heartbeat_emitted)
+    names = ", ".join(str(p) for p, _ in templates)
     if failed:
-        print(f"{path}: {failed} of {len(runs)} template checks failed", file=sys.stderr)
+        print(f"{names}: {failed} of {total} template checks failed", file=sys.stderr)
         return 1
-    print(f"{path}: all {len(runs)} template checks passed", file=sys.stderr)
+    print(f"{names}: all {total} template checks passed", file=sys.stderr)
     return 0
 
 
