@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The product's main job, locally: moto on 127.0.0.1, two SNS topics, four
-# instances (production and staging, one stopped later), the CloudWatch agent's
-# disk series of some of them, and the sample events from events/ sent to the
+# The product's main job, locally: moto on 127.0.0.1, two SNS topics, five
+# instances (four Linux, production and staging, one stopped later; one Windows),
+# the CloudWatch agent's disk series of some of them (disk_used_percent on Linux,
+# LogicalDisk % Free Space on Windows), and the sample events from events/ sent to the
 # Lambda function as it ships (`disk-alarm-reconciler`) through a Lambda
 # Runtime API emulator (`cargo lambda watch` / `cargo lambda invoke`), then the
 # resulting alarms and mute rules as tables.
@@ -44,7 +45,8 @@ py() { "$VENV_DIR/bin/python" scripts/demo_world.py "$@"; }
 eval "$(py setup)"
 export WARNING_TOPIC_ARN CRITICAL_TOPIC_ARN
 echo
-echo "Instances: web-1 $WEB1, web-2 $WEB2, db-1 $DB1 (production); batch-1 $BATCH1 (staging)"
+echo "Instances: web-1 $WEB1, web-2 $WEB2, db-1 $DB1 (production, Linux); batch-1 $BATCH1 (staging, Linux);"
+echo "           win-1 $WIN1 (production, Windows)"
 
 # The Runtime API emulator, and the function started against it with the
 # environment the SAM template gives it (topics, Region, endpoint).
@@ -71,20 +73,22 @@ feed() {
         "$VENV_DIR/bin/python" -c 'import json,sys; r=json.load(sys.stdin); print("created %(created)s, updated %(updated)s, deleted %(deleted)s, unchanged %(unchanged)s, muted %(mutes_set)s, unmuted %(mutes_removed)s" % r + ("" if not r.get("skipped") else ", skipped: " + r["skipped"]))'
 }
 
-echo "web-1 publishes its disk series (/, /data, tmpfs /run); the others have not yet"
+echo "web-1 publishes its disk series (/, /data, tmpfs /run), win-1 its drives (C:, D:, _Total); the others have not yet"
 py publish "$WEB1"
+py publish-windows "$WIN1"
 
 echo
 echo "== events, through cargo lambda invoke"
-for instance in "$WEB1" "$WEB2" "$DB1" "$BATCH1"; do feed ec2-running.json "$instance"; done
+for instance in "$WEB1" "$WEB2" "$DB1" "$BATCH1" "$WIN1"; do feed ec2-running.json "$instance"; done
 echo "(duplicate delivery)"
 feed ec2-running.json "$WEB1"
 py stop "$DB1"
 feed ec2-stopped.json "$DB1"
 
 echo
-echo "== alarms in CloudWatch (web-2 is on its provisional pair)"
+echo "== alarms in CloudWatch (web-2 is on its provisional pair; win-1's drives alarm on free space)"
 py table
+echo "tags of ec2-disk-$WIN1-c-warning: $(py tags "ec2-disk-$WIN1-c-warning")"
 
 echo
 echo "== web-2's agent starts publishing; the 5-minute follow-up pass replaces its provisional pair"
@@ -105,6 +109,10 @@ echo
 echo "== which disk series does web-1 publish, and which get alarms?"
 "$ALARMCTL" explain "$WEB1" | sed -n '/series:/,/desired:/p'
 
+echo
+echo "== win-1 is a Windows instance: which drives does it publish, and which get alarms?"
+"$ALARMCTL" explain "$WIN1" | sed -n '/platform:/p;/series:/,/desired:/p'
+
 if $KEEP; then
     kill "$FUNCTION_PID" "$EMULATOR_PID" 2>/dev/null || true
     WEB3="$(py launch web-3 production)"
@@ -114,7 +122,7 @@ if $KEEP; then
 export AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_REGION=$AWS_REGION
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export WARNING_TOPIC_ARN=$WARNING_TOPIC_ARN CRITICAL_TOPIC_ARN=$CRITICAL_TOPIC_ARN
-export WEB1=$WEB1 WEB2=$WEB2 DB1=$DB1 BATCH1=$BATCH1 WEB3=$WEB3
+export WEB1=$WEB1 WEB2=$WEB2 DB1=$DB1 BATCH1=$BATCH1 WIN1=$WIN1 WEB3=$WEB3
 EOF
     echo
     echo "The emulator keeps running on $AWS_ENDPOINT_URL (pid $MOTO_PID; stop it with: kill $MOTO_PID)."

@@ -175,6 +175,8 @@ impl Config {
             ("DELETE_ALARMS_TPS", "DeleteAlarms"),
             ("DESCRIBE_ALARMS_TPS", "DescribeAlarms"),
             ("LIST_METRICS_TPS", "ListMetrics"),
+            ("LIST_TAGS_FOR_RESOURCE_TPS", "ListTagsForResource"),
+            ("TAG_RESOURCE_TPS", "TagResource"),
         ]
         .into_iter()
         .try_for_each(|(var, operation)| {
@@ -371,6 +373,7 @@ mod tests {
             ("TREAT_MISSING_DATA", "breaching"),
             ("PUT_METRIC_ALARM_TPS", "1.5"),
             ("LIST_METRICS_TPS", "10"),
+            ("LIST_TAGS_FOR_RESOURCE_TPS", "20"),
             ("MAINTENANCE_LEAD_MINUTES", "0"),
             ("MAINTENANCE_MARGIN_MINUTES", "15"),
             ("MAINTENANCE_DEFAULT_HOURS", "4"),
@@ -392,6 +395,8 @@ mod tests {
         assert_eq!(p.naming.prefix(), "disk/");
         assert_eq!(config.rate_limits["PutMetricAlarm"], 1.5);
         assert_eq!(config.rate_limits["ListMetrics"], 10.0);
+        assert_eq!(config.rate_limits["ListTagsForResource"], 20.0);
+        assert_eq!(config.rate_limits["TagResource"], 5.0);
     }
 
     #[test]

@@ -146,7 +146,10 @@ class Bench:
         endpoint = self.env["AWS_ENDPOINT_URL"]
         self.ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
         self.cloudwatch = boto3.client("cloudwatch", region_name=region, endpoint_url=endpoint)
-        self.image = self.ec2.describe_images()["Images"][0]["ImageId"]
+        # A Linux image (the emulator lists Windows images first): a Windows
+        # instance would get alarms on another metric than the Python function's.
+        amazon_linux = self.ec2.describe_images(Filters=[{"Name": "name", "Values": ["amzn*"]}])["Images"]
+        self.image = next(i["ImageId"] for i in amazon_linux if i.get("Platform") != "windows")
         with open(SAMPLE_EVENT, encoding="utf-8") as f:
             self.template = f.read()
 
