@@ -975,6 +975,9 @@ fn build_account(cloud: &FakeCloud, config: &Config, drift: Drift, fleet: Fleet<
             desired_alarms(&config.policy, &Subject::Present(facts.clone()))
         {
             for alarm in alarms {
+                // As the sweep tags the alarms it creates, so that the account's
+                // per-alarm memory is the same whoever put the alarm.
+                let tags = alarm.tags(&[]);
                 let mut config = alarm.config;
                 match drift {
                     Drift::AllMissing => needed.creates += 1,
@@ -986,6 +989,7 @@ fn build_account(cloud: &FakeCloud, config: &Config, drift: Drift, fleet: Fleet<
                 }
                 if drift != Drift::AllMissing {
                     cloud.put_alarm_by_hand(alarm.name.as_str(), exact_size(config));
+                    cloud.set_alarm_tags_by_hand(alarm.name.as_str(), tags);
                 }
                 desired_count += 1;
             }
@@ -1003,7 +1007,9 @@ fn build_account(cloud: &FakeCloud, config: &Config, drift: Drift, fleet: Fleet<
             facts.series = Some(series_of(&facts.id, Agent::Root, Platform::Linux));
             if let Desire::Alarms { alarms, .. } = desired_alarms(&config.policy, &Subject::Present(facts)) {
                 for alarm in alarms {
+                    let tags = alarm.tags(&[]);
                     cloud.put_alarm_by_hand(alarm.name.as_str(), exact_size(alarm.config));
+                    cloud.set_alarm_tags_by_hand(alarm.name.as_str(), tags);
                     needed.deletes += 1;
                 }
             }
