@@ -67,13 +67,7 @@ fn sorted(dims: &[(&'static str, String)]) -> Vec<Dimension> {
 }
 
 fn running_event(s: &str) -> Trigger {
-    Trigger::Instances {
-        source: "ec2-state-change",
-        targets: vec![Target {
-            instance: id(s),
-            claim: Some(StateClaim { state: InstanceState::Running, time: UnixTime(NOW - 5) }),
-        }],
-    }
+    common::running_event(s, NOW)
 }
 
 fn options() -> RunOptions {

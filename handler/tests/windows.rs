@@ -5,12 +5,12 @@
 mod common;
 
 use common::reconciler;
-use handler::event::{Target, Trigger};
+use handler::event::Trigger;
 use handler::fake::FakeCloud;
 use handler::reconcile::{RunOptions, FOLLOW_UP_PER_INSTANCE_LISTINGS};
 use reconciler_core::{
     parse_alarm_tags, ComparisonOperator, Dimension, InstanceFacts, InstanceId, InstanceState, Platform,
-    StateClaim, UnixTime,
+    UnixTime,
 };
 
 const NOW: i64 = 1_800_000_000;
@@ -46,13 +46,7 @@ fn publish_volume(cloud: &FakeCloud, s: &str, volume: &str) {
 }
 
 fn running(s: &str) -> Trigger {
-    Trigger::Instances {
-        source: "ec2-state-change",
-        targets: vec![Target {
-            instance: id(s),
-            claim: Some(StateClaim { state: InstanceState::Running, time: UnixTime(NOW - 5) }),
-        }],
-    }
+    common::running_event(s, NOW)
 }
 
 fn options() -> RunOptions {

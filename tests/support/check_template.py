@@ -214,27 +214,17 @@ WATCHER_ALARMS = {
 # --- Reading the template ---------------------------------------------------
 
 
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that turns CloudFormation short tags into their long form."""
+def _stackset_module():
+    """scripts/stackset_template.py, whose YAML loader (CloudFormation short tags
+    in their long form) and expansion the checks reuse."""
+    spec = importlib.util.spec_from_file_location("stackset_template", STACKSET_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _short_tag(loader, tag_suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "Condition":
-        return {"Condition": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{tag_suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _short_tag)
+STACKSET = _stackset_module()
+CfnLoader = STACKSET.CfnLoader
 
 
 def load_template(path):
@@ -618,12 +608,7 @@ def check_stackset_form(template):
 
 def check_stackset_current(template):
     """the expanded template is what scripts/stackset-template.sh makes of the current template.yaml (expanded)"""
-    try:
-        spec = importlib.util.spec_from_file_location("stackset_template", STACKSET_SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    except (OSError, ImportError) as e:
-        return [f"cannot load {STACKSET_SCRIPT.relative_to(REPO_ROOT)}: {e}"]
+    module = STACKSET
     os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
     try:
         fresh = module.expand(load_template(SAM_TEMPLATE))

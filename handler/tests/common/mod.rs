@@ -1,9 +1,10 @@
 //! Shared by the tests that run the reconcile loop over the in-memory account.
 
 use handler::config::Config;
+use handler::event::{Target, Trigger};
 use handler::fake::FakeCloud;
 use handler::reconcile::Reconciler;
-use reconciler_core::AlarmConfig;
+use reconciler_core::{AlarmConfig, InstanceId, InstanceState, StateClaim, UnixTime};
 
 /// The defaults, with the two required topics.
 pub fn config() -> Config {
@@ -43,5 +44,17 @@ pub fn persons_alarm(description: &str) -> AlarmConfig {
         alarm_actions: vec![],
         ok_actions: vec![],
         insufficient_data_actions: vec![],
+    }
+}
+
+/// An EC2 `running` state-change event for `instance`, sent 5 seconds before `now`.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn running_event(instance: &str, now: i64) -> Trigger {
+    Trigger::Instances {
+        source: "ec2-state-change",
+        targets: vec![Target {
+            instance: InstanceId::parse(instance).unwrap(),
+            claim: Some(StateClaim { state: InstanceState::Running, time: UnixTime(now - 5) }),
+        }],
     }
 }
