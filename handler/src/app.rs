@@ -134,13 +134,18 @@ pub fn log_summary(report: &Report) {
 }
 
 pub fn emf_line(report: &Report) -> String {
-    report.emf(METRICS_NAMESPACE, epoch_millis()).to_string()
+    report.emf(METRICS_NAMESPACE, &function_name(), epoch_millis()).to_string()
 }
 
 /// The EMF record of an event that was rejected: a producer sending garbage
 /// shows as `EventsRejected`, not only as a log line.
 pub fn rejected_emf_line() -> String {
-    crate::report::rejected_emf(METRICS_NAMESPACE, epoch_millis()).to_string()
+    crate::report::rejected_emf(METRICS_NAMESPACE, &function_name(), epoch_millis()).to_string()
+}
+
+/// The metrics' `FunctionName`: see [`crate::report::metrics_function_name`].
+fn function_name() -> String {
+    crate::report::metrics_function_name(|var| std::env::var(var).ok())
 }
 
 fn epoch_millis() -> u64 {

@@ -173,7 +173,8 @@ impl Report {
 
     /// CloudWatch Embedded Metric Format: printed as one log line, it becomes
     /// metrics operators can alarm on without any PutMetricData call.
-    pub fn emf(&self, namespace: &str, timestamp_ms: u64) -> Value {
+    /// `function_name` tells the stacks of one account and Region apart.
+    pub fn emf(&self, namespace: &str, function_name: &str, timestamp_ms: u64) -> Value {
         let metrics = [
             ("InstancesExamined", self.instances_examined),
             ("InstancesInScope", self.instances_in_scope),
@@ -190,7 +191,7 @@ impl Report {
             ("Failures", self.failures.len()),
             ("SweepsSucceeded", usize::from(self.sweep_succeeded())),
         ];
-        let mut record = emf_record(namespace, timestamp_ms, &self.trigger, &metrics);
+        let mut record = emf_record(namespace, timestamp_ms, function_name, &self.trigger, &metrics);
         record["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array_mut()
             .expect("metrics list")
@@ -201,21 +202,41 @@ impl Report {
 }
 
 /// The EMF record of a rejected event (trigger `rejected`): `EventsRejected` = 1.
-pub fn rejected_emf(namespace: &str, timestamp_ms: u64) -> Value {
-    emf_record(namespace, timestamp_ms, "rejected", &[("EventsRejected", 1)])
+pub fn rejected_emf(namespace: &str, function_name: &str, timestamp_ms: u64) -> Value {
+    emf_record(namespace, timestamp_ms, function_name, "rejected", &[("EventsRejected", 1)])
 }
 
-/// One EMF record: `metrics` as counts, with the `Trigger` dimension.
-fn emf_record(namespace: &str, timestamp_ms: u64, trigger: &str, metrics: &[(&str, usize)]) -> Value {
+/// The `FunctionName` dimension of the EMF records: the function's own name
+/// (`AWS_LAMBDA_FUNCTION_NAME`, which Lambda sets), or [`FUNCTION_NAME_OUTSIDE_LAMBDA`]
+/// when it is unset or empty, so a run outside Lambda never counts as a
+/// deployed function's heartbeat.
+pub fn metrics_function_name(lookup: impl Fn(&str) -> Option<String>) -> String {
+    lookup("AWS_LAMBDA_FUNCTION_NAME")
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| FUNCTION_NAME_OUTSIDE_LAMBDA.to_owned())
+}
+
+/// The `FunctionName` of records written outside Lambda (`alarmctl`, a local emulator without the variable).
+pub const FUNCTION_NAME_OUTSIDE_LAMBDA: &str = "alarmctl";
+
+/// One EMF record: `metrics` as counts, with the `FunctionName` and `Trigger` dimensions.
+fn emf_record(
+    namespace: &str,
+    timestamp_ms: u64,
+    function_name: &str,
+    trigger: &str,
+    metrics: &[(&str, usize)],
+) -> Value {
     let mut record = json!({
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": namespace,
-                "Dimensions": [["Trigger"]],
+                "Dimensions": [["FunctionName", "Trigger"]],
                 "Metrics": metrics.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"})).collect::<Vec<_>>(),
             }],
         },
+        "FunctionName": function_name,
         "Trigger": trigger,
     });
     for (name, value) in metrics {
@@ -232,7 +253,7 @@ mod tests {
     fn emf_declares_every_metric_it_carries() {
         let mut report = Report::new("sweep", false);
         report.created = 3;
-        let emf = report.emf("DiskAlarmReconciler", 1_700_000_000_000);
+        let emf = report.emf("DiskAlarmReconciler", "disk-alarm-reconciler", 1_700_000_000_000);
         let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
         assert_eq!(declared.len(), 15);
         for metric in declared {
@@ -241,18 +262,21 @@ mod tests {
         }
         assert_eq!(emf["AlarmsCreated"], 3);
         assert_eq!(emf["Trigger"], "sweep");
+        assert_eq!(emf["FunctionName"], "disk-alarm-reconciler");
+        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["FunctionName", "Trigger"]]));
         assert_eq!(emf["SweepsSucceeded"], 1);
     }
 
     #[test]
     fn a_rejected_event_is_counted() {
-        let emf = rejected_emf("DiskAlarmReconciler", 1_700_000_000_000);
+        let emf = rejected_emf("DiskAlarmReconciler", "stack-b-reconciler", 1_700_000_000_000);
         assert_eq!(
             emf["_aws"]["CloudWatchMetrics"][0]["Metrics"],
             json!([{"Name": "EventsRejected", "Unit": "Count"}])
         );
-        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Trigger"]]));
+        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["FunctionName", "Trigger"]]));
         assert_eq!((emf["EventsRejected"].clone(), emf["Trigger"].clone()), (json!(1), json!("rejected")));
+        assert_eq!(emf["FunctionName"], "stack-b-reconciler");
     }
 
     #[test]
@@ -265,7 +289,23 @@ mod tests {
         failed.failures.push(Failure { instance: None, alarm: None, error: "x".into(), retryable: true });
         for report in [deferred, failed, Report::new("sweep", true), Report::new("ec2-state-change", false)] {
             assert!(!report.sweep_succeeded(), "{report:?}");
-            assert_eq!(report.emf("DiskAlarmReconciler", 0)["SweepsSucceeded"], 0);
+            assert_eq!(report.emf("DiskAlarmReconciler", "f", 0)["SweepsSucceeded"], 0);
+        }
+    }
+
+    #[test]
+    fn the_function_name_dimension_is_the_functions_own_name_or_alarmctl_outside_lambda() {
+        let cases = [
+            ("in Lambda", Some("prod-disk-alarm-reconciler"), "prod-disk-alarm-reconciler"),
+            ("unset: alarmctl", None, FUNCTION_NAME_OUTSIDE_LAMBDA),
+            ("empty: alarmctl", Some(" "), FUNCTION_NAME_OUTSIDE_LAMBDA),
+        ];
+        for (name, value, expected) in cases {
+            let lookup = |var: &str| {
+                assert_eq!(var, "AWS_LAMBDA_FUNCTION_NAME");
+                value.map(str::to_owned)
+            };
+            assert_eq!(metrics_function_name(lookup), expected, "{name}");
         }
     }
 }
