@@ -15,7 +15,10 @@ use reconciler_core::{
 
 use crate::ports::{ApiCalls, ErrorKind, PortError, RateLimits};
 
+mod fleet;
 mod ports;
+
+pub use fleet::{FakeDeployments, FakeFleet, FakeRow};
 
 /// `DescribeInstances` returns up to 1000 instances a page, `DescribeAlarms`
 /// 100 alarms, `ListMetrics` 500 series.
