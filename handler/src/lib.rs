@@ -15,6 +15,7 @@ pub mod config;
 pub mod event;
 #[cfg(feature = "fake")]
 pub mod fake;
+pub mod fleet;
 mod observe;
 pub mod ports;
 pub mod reconcile;

@@ -10,11 +10,13 @@
 //! * [`desired`]: the alarms one instance should have, or why it should have none.
 //! * [`series`]: which published disk series get alarms, and their names.
 //! * [`plan`]: the full-configuration diff between desired and observed alarms.
+//! * [`coverage`]: how well the owned alarms protect the instances, for an audit.
 //! * [`maintenance`]: AWS Health maintenance windows as self-expiring alarm mutes.
 //! * [`settle`]: how an event's claim about an instance combines with what the
 //!   EC2 API says, which may lag behind.
 
 pub mod alarm;
+pub mod coverage;
 pub mod desired;
 mod hash;
 pub mod ids;

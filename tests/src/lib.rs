@@ -55,6 +55,35 @@ impl World {
         }
     }
 
+    /// A world in `account` (one the test created, e.g. with Organizations'
+    /// `CreateAccount`): every request carries moto's `x-moto-account-id`
+    /// header, so the test's own credentials set it up. The product never sends it.
+    pub async fn in_account(region: &str, account: &str) -> Self {
+        let mut world = Self::new(region).await;
+        let sdk = world.sdk_config().await;
+        let interceptor = MotoAccount(account.to_owned());
+        world.ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&sdk).interceptor(interceptor.clone()).build(),
+        );
+        world.cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(&sdk).interceptor(interceptor.clone()).build(),
+        );
+        world.autoscaling = aws_sdk_autoscaling::Client::from_conf(
+            aws_sdk_autoscaling::config::Builder::from(&sdk).interceptor(interceptor).build(),
+        );
+        world
+    }
+
+    /// The SDK configuration of this world's Region and the emulator, with the test's credentials.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(self.region.clone()))
+            .endpoint_url(&self.endpoint)
+            .test_credentials()
+            .load()
+            .await
+    }
+
     pub fn topic(&self, name: &str) -> String {
         format!("arn:aws:sns:{}:{ACCOUNT}:{name}", self.region)
     }
@@ -399,6 +428,27 @@ impl World {
     /// Feeds `event` to `alarmctl handle -`, with `extra` environment variables.
     pub fn handle_event(&self, event: &Value, extra: &[(&str, &str)]) -> Run {
         self.alarmctl_with_env(&["handle", "-"], event.to_string().as_bytes(), extra)
+    }
+}
+
+/// Adds moto's `x-moto-account-id` header to every request: moto then serves
+/// it from that account, whatever the credentials.
+#[derive(Debug, Clone)]
+pub struct MotoAccount(pub String);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for MotoAccount {
+    fn name(&self) -> &'static str {
+        "MotoAccount"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        context.request_mut().headers_mut().insert("x-moto-account-id", self.0.clone());
+        Ok(())
     }
 }
 

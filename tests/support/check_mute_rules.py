@@ -238,8 +238,24 @@ def check_regions():
     print(f"  Regions: {name} in {OTHER_REGION} is another rule; deleting it there leaves {REGION}'s")
 
 
+def create_role(account, name):
+    """An IAM role in `account` (via x-moto-account-id) that anyone may assume."""
+    trust = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},'
+             '"Action":"sts:AssumeRole"}]}')
+    form = urllib.parse.urlencode({
+        "Action": "CreateRole", "Version": "2010-05-08", "RoleName": name, "AssumeRolePolicyDocument": trust,
+    }).encode()
+    status, _, raw = post("/", form, {"Content-Type": "application/x-www-form-urlencoded",
+                                      "X-Amz-Date": "20250101T000000Z", "Authorization": sigv4("iam"),
+                                      "x-moto-account-id": account})
+    # A second run against the same server finds the role already there.
+    check(status == 200 or b"EntityAlreadyExists" in raw, f"CreateRole: HTTP {status} {raw[:300]!r}")
+
+
 def assume_role(account):
-    """Temporary credentials from moto's STS, for a role in `account` (moto does not need the role to exist)."""
+    """Temporary credentials from moto's STS, for a role in `account`. The test server,
+    like AWS, refuses to let anyone assume a role that does not exist: the role is made first."""
+    create_role(account, "mute-check")
     form = urllib.parse.urlencode({
         "Action": "AssumeRole", "Version": "2011-06-15", "RoleSessionName": "mute-check",
         "RoleArn": f"arn:aws:iam::{account}:role/mute-check",

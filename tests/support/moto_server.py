@@ -18,6 +18,13 @@ it: this server answers them itself from an in-memory store (mute_rules.py),
 in whichever protocol they come (CBOR, JSON 1.0 or query), per account and
 Region the way moto resolves them, and forgets them on `POST /moto-api/reset`.
 
+moto's STS lets anyone assume a role that does not exist (and hands out
+credentials in the named account).  AWS refuses that with `AccessDenied`, and
+`alarmctl fleet` must show such an account as an error row, so this server
+refuses `AssumeRole` of a role the target account's IAM does not hold, the way
+AWS answers; every other STS request (and every AssumeRole of a role that
+exists) goes to moto unchanged.
+
 Usage: python tests/support/moto_server.py [--host 127.0.0.1] --port PORT
 """
 
@@ -42,7 +49,7 @@ from moto.core.parse import QueryParser
 from moto.core.responses import BaseResponse
 from moto.core.serialize import QuerySerializer, SerializationContext
 from moto.core.utils import get_service_model
-from moto.iam.models import get_account_id_from
+from moto.iam.models import get_account_id_from, iam_backends
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -59,6 +66,7 @@ from mute_rules import MuteRuleError, MuteRuleStore
 SERVICE = "GraniteServiceVersion20100801"
 CBOR_PATH_PREFIX = f"/service/{SERVICE}/operation/"
 XML_NAMESPACE = "http://monitoring.amazonaws.com/doc/2010-08-01/"
+STS_XML_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 
 # --- request side: CBOR value -> JSON value ---------------------------------
@@ -164,6 +172,19 @@ def request_account(environ):
     return get_account_id_from(match.group(1) if match else "AKIAEXAMPLE")
 
 
+def role_exists(arn):
+    """Whether the role `arn:PARTITION:iam::ACCOUNT:role[/path]/NAME` exists in that account's IAM."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or not parts[5].startswith("role/"):
+        return False
+    partition, account, name = parts[1], parts[4], parts[5].rsplit("/", 1)[-1]
+    try:
+        roles = iam_backends[account][partition].roles.values()
+    except KeyError:
+        return False
+    return any(role.name == name for role in roles)
+
+
 def signing_service(environ):
     """The service of the SigV4 credential scope, e.g. `monitoring` for CloudWatch."""
     parts = environ.get("HTTP_AUTHORIZATION", "").split(",")[0].split("/")
@@ -195,7 +216,40 @@ class CborToJsonMiddleware:
             return self.json_mute_rule(environ, start_response, operation)
         if signing_service(environ) == "monitoring":
             return self.query(environ, start_response)
+        if signing_service(environ) == "sts":
+            return self.sts(environ, start_response)
         return self.app(environ, start_response)
+
+    # --- STS: AssumeRole of a role that does not exist is refused, as AWS does ----
+
+    def sts(self, environ, start_response):
+        raw = b""
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            raw = get_input_stream(environ).read()
+            environ["wsgi.input"] = io.BytesIO(raw)
+            environ["CONTENT_LENGTH"] = str(len(raw))
+        values = dict(
+            parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+            + parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        )
+        if values.get("Action") != "AssumeRole" or role_exists(values.get("RoleArn", "")):
+            return self.app(environ, start_response)
+        caller = request_account(environ)
+        message = (
+            f"User: arn:aws:iam::{caller}:user/moto is not authorized to perform: "
+            f"sts:AssumeRole on resource: {values.get('RoleArn', '')}"
+        )
+        request_id = str(uuid.uuid4())
+        body = (
+            f'<ErrorResponse xmlns="{STS_XML_NAMESPACE}"><Error><Type>Sender</Type>'
+            f"<Code>AccessDenied</Code><Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode("utf-8")
+        start_response(
+            status_line(403),
+            [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id), ("Content-Length", str(len(body)))],
+        )
+        return [body]
 
     def run_mute_rule(self, environ, operation, params):
         """(HTTP status, output members or None, MuteRuleError or None) of one mute-rule call."""

@@ -59,6 +59,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Coverage across accounts and Regions, each judged by its own
+    /// reconciler's configuration; read-only. Exit status 1 when a row could
+    /// not be read, an instance is unprotected, a sweep would change
+    /// something, or the Regions run different builds.
+    Fleet(handler::fleet::FleetArgs),
 }
 
 /// Exit codes: 0 done, 1 work left undone (retry), 2 invalid input or configuration.
@@ -74,6 +79,11 @@ async fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
+    // Each row is judged by its own function's configuration, not this environment's.
+    let command = match cli.command {
+        Command::Fleet(args) => return ExitCode::from(handler::fleet::run(args).await),
+        command => command,
+    };
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
@@ -84,7 +94,7 @@ async fn main() -> ExitCode {
     let calls = ApiCalls::with_limits(&config.rate_limits);
     let (AwsPorts { ec2, cloudwatch }, _) = aws::load(calls.clone()).await;
     let reconciler = Reconciler { config, inventory: ec2, alarms: cloudwatch, calls };
-    match cli.command {
+    match command {
         Command::Handle { file, dry_run } => handle(&reconciler, &file, dry_run).await,
         Command::Sweep { dry_run, json, retag } => sweep(&reconciler, dry_run, json, retag).await,
         Command::Plan { json } => sweep(&reconciler, true, json, false).await,
@@ -105,6 +115,7 @@ async fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Fleet(_) => unreachable!("handled before the configuration is read"),
     }
 }
 

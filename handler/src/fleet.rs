@@ -1,0 +1,403 @@
+//! `alarmctl fleet`: how well every account and Region of a fleet is
+//! covered, read-only.
+//!
+//! Each account-Region row is judged by the configuration its own
+//! reconciler runs with (its function's environment), observed with the
+//! sweep's own reads, and planned with the core's `plan` without applying
+//! anything. Rows are read concurrently, at most `concurrency` at a time,
+//! since quotas are per account and Region; a slow or failing row holds up
+//! or aborts no other.
+
+mod command;
+mod render;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reconciler_core::coverage::{active_mutes, coverage};
+use reconciler_core::{plan, Change, UnixTime};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+pub use command::{run, FleetArgs};
+pub use render::render_table;
+
+use crate::config::Config;
+use crate::ports::{AlarmStore, ApiCalls, Inventory, PortError};
+use crate::reconcile::Reconciler;
+
+/// `last_sweep` looks this far back (the heartbeat alarm pages after 26 hours).
+pub const LAST_SWEEP_WINDOW_SECONDS: i64 = 48 * 3600;
+
+/// The deployed reconciler of one account and Region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployed {
+    /// The function's environment variables: its configuration.
+    pub environment: BTreeMap<String, String>,
+    /// The function's `CodeSha256`: which build it runs.
+    pub code_sha256: String,
+}
+
+/// What the audit reads about the reconciler itself, in one account and Region.
+pub trait Deployments: Send + Sync {
+    /// The function's configuration (`GetFunctionConfiguration`); `None` when
+    /// no function of that name exists.
+    fn function(&self, name: &str) -> impl Future<Output = Result<Option<Deployed>, PortError>> + Send;
+
+    /// The start of the latest hour between `since` and `until` in which the
+    /// function's sweep succeeded (`SweepsSucceeded` ≥ 1, dimensions
+    /// `FunctionName` and `Trigger=sweep`), if any.
+    fn last_sweep(
+        &self,
+        function: &str,
+        since: UnixTime,
+        until: UnixTime,
+    ) -> impl Future<Output = Result<Option<UnixTime>, PortError>> + Send;
+}
+
+/// The ports of one account and Region, with the calls they count.
+pub struct RowPorts<I, A, D> {
+    pub inventory: I,
+    pub alarms: A,
+    pub deployments: D,
+    pub calls: ApiCalls,
+}
+
+/// Opens the ports of an account and Region: with the caller's own
+/// credentials, or an assumed role's.
+pub trait Accounts: Send + Sync + 'static {
+    type Inventory: Inventory + 'static;
+    type Alarms: AlarmStore + 'static;
+    type Deployments: Deployments + 'static;
+
+    #[allow(clippy::type_complexity)]
+    fn open(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> impl Future<Output = Result<RowPorts<Self::Inventory, Self::Alarms, Self::Deployments>, PortError>> + Send;
+}
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub struct FleetRequest {
+    /// (account, Region), in the order the rows are reported.
+    pub targets: Vec<(String, String)>,
+    pub function_name: String,
+    /// Rows read at the same time; at least 1.
+    pub concurrency: usize,
+    pub now: UnixTime,
+}
+
+/// The numbers of one readable row; summed, the totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RowCounts {
+    pub instances_running: usize,
+    pub in_scope_running: usize,
+    pub covered: usize,
+    pub provisional: usize,
+    pub partial: usize,
+    pub unprotected: usize,
+    pub to_create: usize,
+    pub to_update: usize,
+    pub to_delete: usize,
+    pub conflicts: usize,
+    pub mutes_active: usize,
+}
+
+impl RowCounts {
+    /// What a sweep would change.
+    pub fn drift(&self) -> usize {
+        self.to_create + self.to_update + self.to_delete
+    }
+
+    fn add(&mut self, other: &Self) {
+        let Self {
+            instances_running,
+            in_scope_running,
+            covered,
+            provisional,
+            partial,
+            unprotected,
+            to_create,
+            to_update,
+            to_delete,
+            conflicts,
+            mutes_active,
+        } = other;
+        self.instances_running += instances_running;
+        self.in_scope_running += in_scope_running;
+        self.covered += covered;
+        self.provisional += provisional;
+        self.partial += partial;
+        self.unprotected += unprotected;
+        self.to_create += to_create;
+        self.to_update += to_update;
+        self.to_delete += to_delete;
+        self.conflicts += conflicts;
+        self.mutes_active += mutes_active;
+    }
+}
+
+/// A row that could be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowRead {
+    pub counts: RowCounts,
+    pub last_sweep: Option<UnixTime>,
+    pub code_sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct FleetRow {
+    pub account: String,
+    pub region: String,
+    /// The row, or why it could not be read.
+    pub read: Result<RowRead, String>,
+    /// How long the row took to read (not in the output; for the benchmark).
+    pub duration: Duration,
+    /// The calls the row made, per operation (not in the output).
+    pub api_calls: BTreeMap<&'static str, u64>,
+}
+
+impl FleetRow {
+    pub fn to_json(&self) -> Value {
+        let mut row = json!({"account": self.account, "region": self.region});
+        let numbers = serde_json::to_value(RowCounts::default()).expect("counts serialize");
+        match &self.read {
+            Ok(read) => {
+                merge(&mut row, serde_json::to_value(read.counts).expect("counts serialize"));
+                row["last_sweep"] = read.last_sweep.map_or(Value::Null, |t| json!(rfc3339(t)));
+                row["code_sha256"] = json!(read.code_sha256);
+                row["error"] = Value::Null;
+            }
+            Err(error) => {
+                for name in numbers.as_object().expect("an object").keys() {
+                    row[name.as_str()] = Value::Null;
+                }
+                row["last_sweep"] = Value::Null;
+                row["code_sha256"] = Value::Null;
+                row["error"] = json!(error);
+            }
+        }
+        row
+    }
+}
+
+fn merge(into: &mut Value, from: Value) {
+    if let (Some(into), Value::Object(from)) = (into.as_object_mut(), from) {
+        into.extend(from);
+    }
+}
+
+pub fn rfc3339(t: UnixTime) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t.0)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| t.0.to_string())
+}
+
+#[derive(Debug, Clone)]
+pub struct FleetReport {
+    pub rows: Vec<FleetRow>,
+}
+
+impl FleetReport {
+    /// The numbers summed over the readable rows.
+    pub fn totals(&self) -> RowCounts {
+        let mut totals = RowCounts::default();
+        for read in self.rows.iter().filter_map(|r| r.read.as_ref().ok()) {
+            totals.add(&read.counts);
+        }
+        totals
+    }
+
+    pub fn rows_failed(&self) -> usize {
+        self.rows.iter().filter(|r| r.read.is_err()).count()
+    }
+
+    /// The build most readable rows run (the smallest hash among equally common ones).
+    pub fn majority_build(&self) -> Option<&str> {
+        let mut builds: BTreeMap<&str, usize> = BTreeMap::new();
+        for read in self.rows.iter().filter_map(|r| r.read.as_ref().ok()) {
+            *builds.entry(read.code_sha256.as_str()).or_default() += 1;
+        }
+        let most = builds.values().copied().max()?;
+        builds.into_iter().find(|(_, n)| *n == most).map(|(build, _)| build)
+    }
+
+    /// Every row read, no unprotected instance, no drift, one build everywhere.
+    pub fn healthy(&self) -> bool {
+        let builds: std::collections::BTreeSet<&str> =
+            self.rows.iter().filter_map(|r| r.read.as_ref().ok()).map(|r| r.code_sha256.as_str()).collect();
+        self.rows_failed() == 0
+            && builds.len() <= 1
+            && self
+                .rows
+                .iter()
+                .filter_map(|r| r.read.as_ref().ok())
+                .all(|r| r.counts.unprotected == 0 && r.counts.drift() == 0)
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut totals = serde_json::to_value(self.totals()).expect("counts serialize");
+        totals["rows"] = json!(self.rows.len());
+        totals["rows_failed"] = json!(self.rows_failed());
+        json!({"rows": self.rows.iter().map(FleetRow::to_json).collect::<Vec<_>>(), "totals": totals})
+    }
+}
+
+/// Reads every row, at most `request.concurrency` at a time, and reports them
+/// in the order of `request.targets`.
+pub async fn read_fleet<A: Accounts>(accounts: Arc<A>, request: &FleetRequest) -> FleetReport {
+    let permits = Arc::new(Semaphore::new(request.concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut index_of = HashMap::new();
+    for (index, (account, region)) in request.targets.iter().cloned().enumerate() {
+        let (accounts, permits) = (accounts.clone(), permits.clone());
+        let (function, now) = (request.function_name.clone(), request.now);
+        let task = tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("the semaphore is never closed");
+            read_row(&*accounts, account, region, &function, now).await
+        });
+        index_of.insert(task.id(), index);
+    }
+    let mut rows: Vec<Option<FleetRow>> = vec![None; request.targets.len()];
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let (id, row) = match joined {
+            Ok((id, row)) => (id, row),
+            // A row that panicked is an error row; the others go on.
+            Err(error) => {
+                let index = index_of[&error.id()];
+                let (account, region) = request.targets[index].clone();
+                let read = Err(format!("reading the row failed: {error}"));
+                (
+                    error.id(),
+                    FleetRow { account, region, read, duration: Duration::ZERO, api_calls: BTreeMap::new() },
+                )
+            }
+        };
+        rows[index_of[&id]] = Some(row);
+    }
+    FleetReport { rows: rows.into_iter().map(|r| r.expect("every task joined")).collect() }
+}
+
+async fn read_row<A: Accounts>(
+    accounts: &A,
+    account: String,
+    region: String,
+    function: &str,
+    now: UnixTime,
+) -> FleetRow {
+    let started = tokio::time::Instant::now();
+    let calls = std::sync::Mutex::new(None);
+    let read = async {
+        let ports = accounts.open(&account, &region).await.map_err(|e| explain(&e))?;
+        *calls.lock().expect("calls lock") = Some(ports.calls.clone());
+        read_ports(ports, function, now).await
+    }
+    .await;
+    let api_calls = calls.into_inner().expect("calls lock").map(|c| c.snapshot()).unwrap_or_default();
+    FleetRow { account, region, read, duration: started.elapsed(), api_calls }
+}
+
+async fn read_ports<I: Inventory, A: AlarmStore, D: Deployments>(
+    ports: RowPorts<I, A, D>,
+    function: &str,
+    now: UnixTime,
+) -> Result<RowRead, String> {
+    let RowPorts { inventory, alarms, deployments, calls } = ports;
+    let deployed = deployments.function(function).await.map_err(|e| explain(&e))?;
+    let deployed = deployed.ok_or_else(|| "not deployed".to_owned())?;
+    let config = Config::from_lookup(|var| deployed.environment.get(var).cloned())
+        .map_err(|e| format!("configuration of {function}: {e}"))?;
+    let reconciler = Reconciler { config, inventory, alarms, calls };
+    let since = UnixTime(now.0 - LAST_SWEEP_WINDOW_SECONDS);
+    let (seen, mutes, last_sweep) = tokio::join!(
+        reconciler.observe_account(),
+        reconciler.owned_mute_rules(),
+        deployments.last_sweep(function, since, now),
+    );
+    if let Some(failure) = seen.failures.first() {
+        return Err(explain_text(&failure.error));
+    }
+    let mutes = mutes.map_err(|e| explain(&e))?;
+    let last_sweep = last_sweep.map_err(|e| explain(&e))?;
+    let policy = &reconciler.config.policy;
+    let plan = plan(policy, &seen.subjects, &seen.alarms);
+    let covered = coverage(policy, &seen.subjects, &seen.alarms);
+    let count = |pick: fn(&Change) -> bool| plan.changes.iter().filter(|c| pick(c)).count();
+    let counts = RowCounts {
+        instances_running: covered.instances_running,
+        in_scope_running: covered.in_scope_running,
+        covered: covered.covered,
+        provisional: covered.provisional,
+        partial: covered.partial,
+        unprotected: covered.unprotected,
+        to_create: count(|c| matches!(c, Change::Create { .. })),
+        to_update: count(|c| matches!(c, Change::Update { .. })),
+        to_delete: count(|c| matches!(c, Change::Delete { .. })),
+        conflicts: plan.conflicts.len(),
+        mutes_active: active_mutes(policy, &mutes, now),
+    };
+    Ok(RowRead { counts, last_sweep, code_sha256: deployed.code_sha256 })
+}
+
+/// Error codes AWS answers when the Region is not enabled for the account
+/// (or its credentials are not valid there).
+const REGION_NOT_ENABLED_CODES: &[&str] =
+    &["OptInRequired", "AuthFailure", "UnrecognizedClientException", "InvalidClientTokenId"];
+
+fn explain(error: &PortError) -> String {
+    explain_text(&error.to_string())
+}
+
+fn explain_text(error: &str) -> String {
+    let code = error.split_once("): ").map_or("", |(_, rest)| rest.split(':').next().unwrap_or_default());
+    if REGION_NOT_ENABLED_CODES.contains(&code) {
+        format!("Region not enabled for the account, or its credentials are not valid there: {error}")
+    } else {
+        error.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_that_means_a_disabled_region_says_so() {
+        let error = PortError::new(
+            "DescribeInstances",
+            crate::ports::ErrorKind::Refused,
+            "AuthFailure: AWS was not able to validate the provided access credentials",
+        );
+        assert!(explain(&error).starts_with("Region not enabled"), "{}", explain(&error));
+        let denied = PortError::new("DescribeAlarms", crate::ports::ErrorKind::Refused, "AccessDenied: no");
+        assert_eq!(explain(&denied), "DescribeAlarms failed (Refused): AccessDenied: no");
+    }
+
+    #[test]
+    fn an_unreadable_row_has_every_number_null_and_says_why() {
+        let row = FleetRow {
+            account: "111111111111".into(),
+            region: "us-east-1".into(),
+            read: Err("not deployed".into()),
+            duration: Duration::ZERO,
+            api_calls: BTreeMap::new(),
+        };
+        let json = row.to_json();
+        let fields: Vec<&String> = json.as_object().unwrap().keys().collect();
+        assert_eq!(fields.len(), 16, "{json}");
+        assert_eq!(json["error"], "not deployed");
+        for (name, value) in json.as_object().unwrap() {
+            if !["account", "region", "error"].contains(&name.as_str()) {
+                assert!(value.is_null(), "{name}");
+            }
+        }
+        assert_eq!(rfc3339(UnixTime(1_795_749_420)), "2026-11-27T03:17:00Z");
+    }
+}
