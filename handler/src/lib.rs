@@ -5,7 +5,8 @@
 //! [`event`] turns an EventBridge event into a trigger, [`config`] reads the
 //! environment once, [`aws`] implements the ports with the AWS SDK and
 //! `fake` implements them in memory (feature `fake`: for the tests and the
-//! benchmark, never compiled into the Lambda).
+//! benchmark, never compiled into the Lambda). [`fleet`] is `alarmctl fleet`:
+//! the same reads and plan across many accounts and Regions, writing nothing.
 
 pub mod app;
 mod apply;
