@@ -8,7 +8,6 @@ use std::time::SystemTime;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use aws_sdk_organizations::types::{AccountState, AccountStatus};
 use aws_sdk_sts::config::{Credentials, Region, SharedCredentialsProvider};
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::DateTime;
 use reconciler_core::UnixTime;
 
@@ -98,18 +97,22 @@ impl Accounts for AwsAccounts {
             aws_sdk_cloudwatch::Client::new(&config),
             calls.clone(),
         );
-        let deployments = AwsDeployments {
-            lambda: aws_sdk_lambda::Client::new(&config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
-            calls: calls.clone(),
-        };
+        let deployments = AwsDeployments::new(
+            aws_sdk_lambda::Client::new(&config),
+            aws_sdk_cloudwatch::Client::new(&config),
+            calls.clone(),
+        );
         Ok(RowPorts { inventory: ports.ec2, alarms: ports.cloudwatch, deployments, calls })
     }
 }
 
 /// The ACTIVE accounts of the caller's Organization, all pages (`ListAccounts`).
 pub async fn organization_accounts(config: &aws_config::SdkConfig) -> Result<Vec<String>, PortError> {
-    let client = aws_sdk_organizations::Client::new(config);
+    active_accounts(&aws_sdk_organizations::Client::new(config)).await
+}
+
+/// [`organization_accounts`] through `client`.
+pub async fn active_accounts(client: &aws_sdk_organizations::Client) -> Result<Vec<String>, PortError> {
     let mut pages = client.list_accounts().into_paginator().send();
     let mut accounts = Vec::new();
     while let Some(page) = pages.next().await {
@@ -135,13 +138,25 @@ pub struct AwsDeployments {
     calls: ApiCalls,
 }
 
+impl AwsDeployments {
+    pub fn new(
+        lambda: aws_sdk_lambda::Client,
+        cloudwatch: aws_sdk_cloudwatch::Client,
+        calls: ApiCalls,
+    ) -> Self {
+        Self { lambda, cloudwatch, calls }
+    }
+}
+
 impl Deployments for AwsDeployments {
     async fn function(&self, name: &str) -> Result<Option<Deployed>, PortError> {
         self.calls.begin(GET_FUNCTION).await;
         let answer = self.lambda.get_function_configuration().function_name(name).send().await;
         let function = match answer {
             Ok(function) => function,
-            Err(error) if error.code() == Some("ResourceNotFoundException") => return Ok(None),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
+                return Ok(None)
+            }
             Err(error) => return Err(classify(GET_FUNCTION, error)),
         };
         let environment: BTreeMap<String, String> = function

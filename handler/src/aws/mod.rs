@@ -21,7 +21,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 
 pub use cloudwatch::CloudWatchAlarms;
 pub use ec2::Ec2Inventory;
-pub use fleet::{organization_accounts, AwsAccounts, AwsDeployments};
+pub use fleet::{active_accounts, organization_accounts, AwsAccounts, AwsDeployments};
 pub use lambda::{LambdaContinuation, NoContinuation};
 
 use crate::ports::{ApiCalls, ErrorKind, PortError};
