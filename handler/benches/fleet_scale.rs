@@ -172,7 +172,7 @@ fn main() -> ExitCode {
     let audit = audit.elapsed();
 
     let mut ok = true;
-    println!("{} account-Regions ({ACCOUNTS} accounts × {} Regions), concurrency {CONCURRENCY}, {} instances; every {SILENT_EVERY}th publishes nothing (provisional).", report.rows.len(), REGIONS.len(), report.totals().instances_running);
+    println!("{} account-Regions ({ACCOUNTS} accounts × {} Regions), concurrency {CONCURRENCY}, {} instances; every {SILENT_EVERY}th publishes nothing (provisional).", report.rows.len(), REGIONS.len(), report.totals().coverage.instances_running);
     println!();
     println!("| instances per row | rows | calls per row (each operation) | read lower bound | equal | row time (simulated) |");
     println!("|---:|---:|---|---|:---:|---:|");
@@ -222,7 +222,7 @@ fn main() -> ExitCode {
     println!();
     println!(
         "Totals: {} in scope, {} covered, {} provisional, {} partial, {} unprotected; {} to create, {} to update, {} to delete; {} rows failed. Real time: setup {:.1} s, audit {:.1} s.",
-        totals.in_scope_running, totals.covered, totals.provisional, totals.partial, totals.unprotected,
+        totals.coverage.in_scope_running, totals.coverage.covered, totals.coverage.provisional, totals.coverage.partial, totals.coverage.unprotected,
         totals.to_create, totals.to_update, totals.to_delete, report.rows_failed(), setup.as_secs_f64(), audit.as_secs_f64(),
     );
     ok &= ratio <= 1.2 && report.healthy();

@@ -16,7 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reconciler_core::coverage::{active_mutes, coverage};
+use reconciler_core::coverage::{active_mutes, coverage, CoverageCounts};
 use reconciler_core::{plan, Change, UnixTime};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -96,12 +96,9 @@ pub struct FleetRequest {
 /// The numbers of one readable row; summed, the totals.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RowCounts {
-    pub instances_running: usize,
-    pub in_scope_running: usize,
-    pub covered: usize,
-    pub provisional: usize,
-    pub partial: usize,
-    pub unprotected: usize,
+    /// `instances_running` to `unprotected`, as the core counts them.
+    #[serde(flatten)]
+    pub coverage: CoverageCounts,
     pub to_create: usize,
     pub to_update: usize,
     pub to_delete: usize,
@@ -116,25 +113,8 @@ impl RowCounts {
     }
 
     fn add(&mut self, other: &Self) {
-        let Self {
-            instances_running,
-            in_scope_running,
-            covered,
-            provisional,
-            partial,
-            unprotected,
-            to_create,
-            to_update,
-            to_delete,
-            conflicts,
-            mutes_active,
-        } = other;
-        self.instances_running += instances_running;
-        self.in_scope_running += in_scope_running;
-        self.covered += covered;
-        self.provisional += provisional;
-        self.partial += partial;
-        self.unprotected += unprotected;
+        let Self { coverage, to_create, to_update, to_delete, conflicts, mutes_active } = other;
+        self.coverage.add_counts(coverage);
         self.to_create += to_create;
         self.to_update += to_update;
         self.to_delete += to_delete;
@@ -239,7 +219,7 @@ impl FleetReport {
                 .rows
                 .iter()
                 .filter_map(|r| r.read.as_ref().ok())
-                .all(|r| r.counts.unprotected == 0 && r.counts.drift() == 0)
+                .all(|r| r.counts.coverage.unprotected == 0 && r.counts.drift() == 0)
     }
 
     pub fn to_json(&self) -> Value {
@@ -328,15 +308,9 @@ async fn read_ports<I: Inventory, A: AlarmStore, D: Deployments>(
     let last_sweep = last_sweep.map_err(|e| explain(&e))?;
     let policy = &reconciler.config.policy;
     let plan = plan(policy, &seen.subjects, &seen.alarms);
-    let covered = coverage(policy, &seen.subjects, &seen.alarms);
     let count = |pick: fn(&Change) -> bool| plan.changes.iter().filter(|c| pick(c)).count();
     let counts = RowCounts {
-        instances_running: covered.instances_running,
-        in_scope_running: covered.in_scope_running,
-        covered: covered.covered,
-        provisional: covered.provisional,
-        partial: covered.partial,
-        unprotected: covered.unprotected,
+        coverage: coverage(policy, &seen.subjects, &seen.alarms),
         to_create: count(|c| matches!(c, Change::Create { .. })),
         to_update: count(|c| matches!(c, Change::Update { .. })),
         to_delete: count(|c| matches!(c, Change::Delete { .. })),

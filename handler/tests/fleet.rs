@@ -12,6 +12,7 @@ use handler::fake::{FakeCloud, FakeFleet, FakeRow};
 use handler::fleet::{read_fleet, Deployed, FleetReport, FleetRequest, RowCounts};
 use handler::ports::{ErrorKind, PortError};
 use handler::reconcile::{Reconciler, RunOptions};
+use reconciler_core::coverage::CoverageCounts;
 use reconciler_core::{InstanceFacts, InstanceId, InstanceState, UnixTime};
 
 const NOW: i64 = 1_795_749_420;
@@ -121,7 +122,7 @@ async fn a_slow_account_does_not_delay_the_others() {
     assert_eq!(elapsed, slow, "the fleet took as long as its slowest row, not longer");
     for row in &report.rows[1..] {
         assert_eq!(row.duration, Duration::from_millis(1500), "{}", row.account);
-        assert_eq!(row.read.as_ref().unwrap().counts.covered, 5);
+        assert_eq!(row.read.as_ref().unwrap().counts.coverage.covered, 5);
     }
 }
 
@@ -155,10 +156,13 @@ async fn a_failing_account_is_an_error_row_and_the_others_are_complete() {
     assert!(errors[4].unwrap().starts_with("DescribeInstances failed (Refused)"), "{:?}", errors[4]);
     let good_row = report.rows[0].read.as_ref().unwrap();
     let expected = RowCounts {
-        instances_running: 4,
-        in_scope_running: 4,
-        covered: 2,
-        provisional: 2,
+        coverage: CoverageCounts {
+            instances_running: 4,
+            in_scope_running: 4,
+            covered: 2,
+            provisional: 2,
+            ..CoverageCounts::default()
+        },
         ..RowCounts::default()
     };
     assert_eq!(good_row.counts, expected);
@@ -187,7 +191,7 @@ async fn totals_and_the_exit_status() {
     };
     let report: FleetReport = read(&fleet).await;
     assert!(report.healthy(), "{:?}", report.to_json());
-    assert_eq!(report.totals().covered, 9);
+    assert_eq!(report.totals().coverage.covered, 9);
 
     // b: a new unprotected instance, and one alarm edited by hand.
     let mut row_b = account(b, 3, 3).await;
@@ -212,18 +216,21 @@ async fn totals_and_the_exit_status() {
     assert_eq!(
         counts_b,
         RowCounts {
-            instances_running: 4,
-            in_scope_running: 4,
-            covered: 3,
-            unprotected: 1,
+            coverage: CoverageCounts {
+                instances_running: 4,
+                in_scope_running: 4,
+                covered: 3,
+                unprotected: 1,
+                ..CoverageCounts::default()
+            },
             to_create: 2,
             to_update: 1,
             ..RowCounts::default()
         }
     );
     assert_eq!(report.rows[1].read.as_ref().unwrap().last_sweep, None);
-    assert_eq!(report.totals().unprotected, 1);
-    assert_eq!(report.totals().in_scope_running, 10);
+    assert_eq!(report.totals().coverage.unprotected, 1);
+    assert_eq!(report.totals().coverage.in_scope_running, 10);
     assert!(!report.healthy());
 
     // Fixed, but c runs another build: still not healthy, and the table marks c.

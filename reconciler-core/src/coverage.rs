@@ -57,6 +57,17 @@ pub struct CoverageCounts {
 }
 
 impl CoverageCounts {
+    /// Adds `other`'s counts: the counts of two sets of instances together.
+    pub fn add_counts(&mut self, other: &Self) {
+        let Self { instances_running, in_scope_running, covered, provisional, partial, unprotected } = other;
+        self.instances_running += instances_running;
+        self.in_scope_running += in_scope_running;
+        self.covered += covered;
+        self.provisional += provisional;
+        self.partial += partial;
+        self.unprotected += unprotected;
+    }
+
     fn add(&mut self, coverage: Coverage) {
         match coverage {
             Coverage::Covered => self.covered += 1,

@@ -9,7 +9,7 @@ use super::{rfc3339, FleetReport, FleetRow};
 fn sort_key(row: &FleetRow) -> impl Ord + '_ {
     let (readable, unprotected, drift, swept) = match &row.read {
         Err(_) => (false, 0, 0, false),
-        Ok(read) => (true, read.counts.unprotected, read.counts.drift(), read.last_sweep.is_some()),
+        Ok(read) => (true, read.counts.coverage.unprotected, read.counts.drift(), read.last_sweep.is_some()),
     };
     (readable, Reverse(unprotected), Reverse(drift), swept, row.account.as_str(), row.region.as_str())
 }
@@ -52,12 +52,12 @@ pub fn render_table(report: &FleetReport) -> String {
                 let c = &read.counts;
                 line.extend(
                     [
-                        c.instances_running,
-                        c.in_scope_running,
-                        c.covered,
-                        c.provisional,
-                        c.partial,
-                        c.unprotected,
+                        c.coverage.instances_running,
+                        c.coverage.in_scope_running,
+                        c.coverage.covered,
+                        c.coverage.provisional,
+                        c.coverage.partial,
+                        c.coverage.unprotected,
                         c.to_create,
                         c.to_update,
                         c.to_delete,
@@ -79,12 +79,12 @@ pub fn render_table(report: &FleetReport) -> String {
         vec![format!("TOTAL ({} rows, {} failed)", report.rows.len(), report.rows_failed()), String::new()];
     total.extend(
         [
-            t.instances_running,
-            t.in_scope_running,
-            t.covered,
-            t.provisional,
-            t.partial,
-            t.unprotected,
+            t.coverage.instances_running,
+            t.coverage.in_scope_running,
+            t.coverage.covered,
+            t.coverage.provisional,
+            t.coverage.partial,
+            t.coverage.unprotected,
             t.to_create,
             t.to_update,
             t.to_delete,
@@ -132,6 +132,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::time::Duration;
 
+    use reconciler_core::coverage::CoverageCounts;
     use reconciler_core::UnixTime;
 
     use super::super::{RowCounts, RowRead};
@@ -148,7 +149,8 @@ mod tests {
     }
 
     fn read(unprotected: usize, to_update: usize, swept: bool, build: &str) -> Result<RowRead, String> {
-        let counts = RowCounts { unprotected, to_update, ..RowCounts::default() };
+        let coverage = CoverageCounts { unprotected, ..CoverageCounts::default() };
+        let counts = RowCounts { coverage, to_update, ..RowCounts::default() };
         Ok(RowRead {
             counts,
             last_sweep: swept.then_some(UnixTime(1_795_749_420)),
