@@ -195,6 +195,21 @@ def status_line(code):
     return f"{code} {HTTPStatus(code).phrase.upper()}"
 
 
+
+def read_form(environ):
+    """The parameters of a query-protocol request (query string and form body)
+    and the raw body, which is put back so that moto can read it again."""
+    raw = b""
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        raw = get_input_stream(environ).read()
+        environ["wsgi.input"] = io.BytesIO(raw)
+        environ["CONTENT_LENGTH"] = str(len(raw))
+    values = MultiDict(
+        parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        + parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    )
+    return values, raw
+
 class CborToJsonMiddleware:
     """Translate CloudWatch RPC v2 CBOR <-> AWS JSON 1.0 around moto's WSGI app,
     and answer the alarm mute rule operations moto lacks."""
@@ -223,15 +238,7 @@ class CborToJsonMiddleware:
     # --- STS: AssumeRole of a role that does not exist is refused, as AWS does ----
 
     def sts(self, environ, start_response):
-        raw = b""
-        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-            raw = get_input_stream(environ).read()
-            environ["wsgi.input"] = io.BytesIO(raw)
-            environ["CONTENT_LENGTH"] = str(len(raw))
-        values = dict(
-            parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-            + parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
-        )
+        values, _ = read_form(environ)
         if values.get("Action") != "AssumeRole" or role_exists(values.get("RoleArn", "")):
             return self.app(environ, start_response)
         caller = request_account(environ)
@@ -390,15 +397,7 @@ class CborToJsonMiddleware:
 
         The form body has to be read to find the action, so it is put back for moto.
         """
-        raw = b""
-        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-            raw = get_input_stream(environ).read()
-            environ["wsgi.input"] = io.BytesIO(raw)
-            environ["CONTENT_LENGTH"] = str(len(raw))
-        values = MultiDict(
-            parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-            + parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
-        )
+        values, raw = read_form(environ)
         operation = values.get("Action")
         if operation not in MUTE_RULE_OPERATIONS:
             return self.app(environ, start_response)
