@@ -135,11 +135,6 @@ impl Policy {
         }
     }
 
-    /// Both profiles: a sweep lists the series of each.
-    pub fn profiles(&self) -> [&MetricProfile; 2] {
-        [&self.metric, &self.windows]
-    }
-
     pub fn severity(&self, severity: Severity) -> &SeverityPolicy {
         match severity {
             Severity::Warning => &self.warning,
