@@ -18,9 +18,10 @@ use handler::app::{handle_event, HandleError};
 use handler::config::Config;
 use handler::event::continuation_event;
 use handler::fake::FakeCloud;
-use handler::ports::AlarmStore;
+use handler::observe::FOLLOW_UP_PER_INSTANCE_LISTINGS;
+use handler::ports::MetricCatalogue;
 use handler::ports::{default_rate_limits, Continuation, PortError, RateLimits, MAX_GROUP_LOOKUP_BATCH};
-use handler::reconcile::{Reconciler, RunOptions, FOLLOW_UP_PER_INSTANCE_LISTINGS};
+use handler::reconcile::{Reconciler, RunOptions};
 use reconciler_core::{
     desired_alarms, AlarmConfig, Desire, Dimension, InstanceFacts, InstanceId, InstanceState, MetricSeries,
     Platform, Subject, UnixTime,
@@ -578,7 +579,7 @@ async fn run(scenario: &Scenario, baseline_kb: u64) -> Outcome {
     );
 
     let reconciler =
-        Reconciler { config, inventory: cloud.clone(), alarms: cloud.clone(), calls: cloud.calls.clone() };
+        Reconciler::new(config, cloud.clone(), cloud.clone(), cloud.clone(), cloud.calls.clone());
     // An account that was idle before the sweep: every quota bucket is full.
     tokio::time::sleep(Duration::from_secs(1)).await;
     reset_peak_rss();
@@ -625,7 +626,7 @@ async fn run(scenario: &Scenario, baseline_kb: u64) -> Outcome {
 /// invocations the sweep asks for, and Lambda's two retries of an invocation
 /// that failed or ran into the timeout. Invocations run one after another.
 async fn lambda(
-    reconciler: &Reconciler<FakeCloud, FakeCloud>,
+    reconciler: &Reconciler<FakeCloud, FakeCloud, FakeCloud>,
     cloud: &FakeCloud,
     start: Instant,
 ) -> Invocations {
@@ -647,6 +648,7 @@ async fn lambda(
             now: simulated_now(start),
             deadline: Some(began + LAMBDA_TIMEOUT - margin),
             progress: false,
+            retag: false,
         };
         let result = tokio::time::timeout(
             LAMBDA_TIMEOUT,
@@ -689,7 +691,7 @@ async fn lambda(
 }
 
 /// One sweep without a deadline, as `alarmctl sweep` runs it.
-async fn unbounded(reconciler: &Reconciler<FakeCloud, FakeCloud>, start: Instant) -> Invocations {
+async fn unbounded(reconciler: &Reconciler<FakeCloud, FakeCloud, FakeCloud>, start: Instant) -> Invocations {
     let report = reconciler
         .handle(handler::event::Trigger::Sweep { generation: 0 }, RunOptions::new(simulated_now(start)))
         .await;
@@ -723,7 +725,7 @@ fn lower_bound(
     // One instance at a time, as `build_account` does: no fleet-sized copy in the memory figures.
     for facts in (0..INSTANCES).map(instance) {
         let needs_group = matches!(facts.state, InstanceState::Running | InstanceState::Pending)
-            && (policy.metric.group_dimension || !facts.tags.contains_key(&policy.scope_tag_key));
+            && (policy.linux.group_dimension || !facts.tags.contains_key(&policy.scope_tag_key));
         if needs_group {
             match facts.group_name_tag() {
                 Some(name) => {
@@ -1085,7 +1087,7 @@ fn bound_of(terms: &[(&str, u64)]) -> [u64; OPERATIONS.len()] {
 /// An account in the state `fleet` calls for, every alarm present and correct.
 struct Account {
     cloud: FakeCloud,
-    reconciler: Reconciler<FakeCloud, FakeCloud>,
+    reconciler: Reconciler<FakeCloud, FakeCloud, FakeCloud>,
 }
 
 impl Account {
@@ -1093,12 +1095,8 @@ impl Account {
         let cloud = FakeCloud::with_quotas(&server_quotas(), &default_rate_limits());
         let config = config();
         build_account(&cloud, &config, Drift::None, fleet);
-        let reconciler = Reconciler {
-            config,
-            inventory: cloud.clone(),
-            alarms: cloud.clone(),
-            calls: cloud.calls.clone(),
-        };
+        let reconciler =
+            Reconciler::new(config, cloud.clone(), cloud.clone(), cloud.clone(), cloud.calls.clone());
         Self { cloud, reconciler }
     }
 
@@ -1149,6 +1147,7 @@ impl Account {
             now: simulated_now(origin),
             deadline: Some(Instant::now() + LAMBDA_TIMEOUT - margin),
             progress: false,
+            retag: false,
         };
         match handle_event(&self.reconciler, &RecordingContinuation::default(), event, options).await {
             Ok(_) => Ok(()),

@@ -8,12 +8,11 @@ use serde_json::Value;
 use tracing::{error, info};
 
 use crate::event::{decode, EventError, Trigger};
-use crate::ports::{AlarmStore, Continuation, Inventory};
+use crate::ports::{CloudWatchReads, CloudWatchWrites, Continuation, Inventory};
 use crate::reconcile::{Reconciler, RunOptions};
 use crate::report::{Failure, Report};
 
-/// Namespace of the Embedded Metric Format metrics about the reconciler itself.
-pub const METRICS_NAMESPACE: &str = "DiskAlarmReconciler";
+pub use crate::report::METRICS_NAMESPACE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
@@ -40,8 +39,8 @@ pub const MAX_SWEEP_CONTINUATIONS: u32 = 16;
 /// own retry takes over; and whatever is still undone after that, the next
 /// nightly sweep sees again. Any other event that runs out of time fails for
 /// a retry of the same event: only a sweep starts a chain of follow-ups.
-pub async fn handle_event<I: Inventory, A: AlarmStore, C: Continuation>(
-    reconciler: &Reconciler<I, A>,
+pub async fn handle_event<I: Inventory, R: CloudWatchReads, W: CloudWatchWrites, C: Continuation>(
+    reconciler: &Reconciler<I, R, W>,
     continuation: &C,
     event: Value,
     options: RunOptions,
@@ -50,27 +49,23 @@ pub async fn handle_event<I: Inventory, A: AlarmStore, C: Continuation>(
     let is_sweep = matches!(trigger, Trigger::Sweep { .. });
     let mut report = reconciler.handle(trigger, options).await;
     if report.deferred > 0 && !is_sweep {
-        report.failures.push(Failure {
-            instance: None,
-            alarm: None,
-            error: format!(
+        report.failures.push(Failure::other(
+            format!(
                 "{} changes deferred: the invocation ran out of time; a retry of this event makes them",
                 report.deferred
             ),
-            retryable: true,
-        });
+            true,
+        ));
     } else if report.deferred > 0 {
         let next = report.generation + 1;
         if next > MAX_SWEEP_CONTINUATIONS {
-            report.failures.push(Failure {
-                instance: None,
-                alarm: None,
-                error: format!(
+            report.failures.push(Failure::other(
+                format!(
                     "sweep still has {} changes to make after {MAX_SWEEP_CONTINUATIONS} follow-up invocations",
                     report.deferred
                 ),
-                retryable: false,
-            });
+                false,
+            ));
         } else {
             match continuation.continue_sweep(next).await {
                 Ok(()) => report.continuation = Some(format!("follow-up invocation {next} requested")),
@@ -202,6 +197,7 @@ pub fn init_lambda_logging() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::TriggerKind;
 
     const NOW_MS: u64 = 1_795_168_800_000;
 
@@ -211,12 +207,13 @@ mod tests {
 
     #[test]
     fn an_incomplete_run_is_a_named_error_listing_its_failures() {
-        let mut report = Report::new("ec2-state-change", false);
+        let mut report = Report::new(TriggerKind::Ec2StateChange, false);
         for n in 0..22 {
             report.failures.push(Failure {
                 instance: Some(reconciler_core::InstanceId::parse("i-0123456789abcdef0").unwrap()),
                 alarm: Some(format!("ec2-disk-alarm-{n}")),
                 error: "PutMetricAlarm failed (Throttled): Rate exceeded".into(),
+                kind: None,
                 retryable: n % 2 == 0,
             });
         }

@@ -204,7 +204,7 @@ impl Config {
                 scope_tag_values,
                 warning: SeverityPolicy { threshold: warning, topic: topic("WARNING_TOPIC_ARN")? },
                 critical: SeverityPolicy { threshold: critical, topic: topic("CRITICAL_TOPIC_ARN")? },
-                metric,
+                linux: metric,
                 windows,
                 statistic: Statistic::Average,
                 period_seconds: period_seconds as i32,
@@ -292,8 +292,8 @@ mod tests {
         assert_eq!(p.scope_tag_key, "Environment");
         assert_eq!(p.scope_tag_values, ["production".to_string()].into());
         assert_eq!((p.warning.threshold, p.critical.threshold), (60.0, 80.0));
-        assert_eq!(p.metric.namespace, "CWAgent");
-        assert_eq!(p.metric.dimensions, vec![Dimension::new("path", "/"), Dimension::new("fstype", "xfs")]);
+        assert_eq!(p.linux.namespace, "CWAgent");
+        assert_eq!(p.linux.dimensions, vec![Dimension::new("path", "/"), Dimension::new("fstype", "xfs")]);
         assert_eq!((p.period_seconds, p.evaluation_periods), (300, 2));
         assert_eq!(p.treat_missing_data, MissingData::Missing);
         assert_eq!(p.naming.prefix(), "ec2-disk-");
@@ -302,8 +302,8 @@ mod tests {
         assert_eq!(config.rate_limits["DescribeAlarms"], 9.0);
         assert_eq!(config.deadline_margin_seconds, 60);
         assert_eq!(config.maintenance, MaintenanceSettings::default());
-        assert!(!p.metric.group_dimension);
-        assert_eq!(p.metric.filter, reconciler_core::SeriesFilter::default());
+        assert!(!p.linux.group_dimension);
+        assert_eq!(p.linux.filter, reconciler_core::SeriesFilter::default());
         assert_eq!(config.rate_limits["ListMetrics"], 25.0);
     }
 
@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn series_filters_are_read() {
         let config = load(&[("SKIP_FSTYPES", "tmpfs, nfs*,"), ("SKIP_PATHS", "none")]).unwrap();
-        let filter = &config.policy.metric.filter;
+        let filter = &config.policy.linux.filter;
         assert_eq!(filter.skip_fstypes, ["tmpfs", "nfs*"]);
         assert!(filter.skip_paths.is_empty());
         assert!(filter.skip_reason("/mnt/efs", Some("nfs4")).is_some());
@@ -386,12 +386,12 @@ mod tests {
             (m.lead_seconds, m.margin_seconds, m.default_duration_seconds, m.max_mute_seconds),
             (0, 900, 4 * 3600, 15 * 86_400)
         );
-        assert!(config.policy.metric.group_dimension);
+        assert!(config.policy.linux.group_dimension);
         let p = &config.policy;
         assert_eq!(p.scope_tag_values, ["prod".to_string(), "production".to_string()].into());
         assert_eq!((p.warning.threshold, p.critical.threshold), (70.0, 90.0));
-        assert_eq!(p.metric.namespace, "System/Linux");
-        assert_eq!(p.metric.dimensions[0], Dimension::new("Filesystem", "/dev/nvme0n1p1"));
+        assert_eq!(p.linux.namespace, "System/Linux");
+        assert_eq!(p.linux.dimensions[0], Dimension::new("Filesystem", "/dev/nvme0n1p1"));
         assert_eq!(p.naming.prefix(), "disk/");
         assert_eq!(config.rate_limits["PutMetricAlarm"], 1.5);
         assert_eq!(config.rate_limits["ListMetrics"], 10.0);

@@ -5,6 +5,7 @@
 //! strict where a wrong value could make the reconciler act on the wrong
 //! thing: an instance id that is not an id is an error, not a guess.
 
+use crate::report::TriggerKind;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use reconciler_core::{HealthStatus, InstanceId, InstanceState, MaintenanceNotice, StateClaim, UnixTime};
 use serde_json::Value;
@@ -13,7 +14,7 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Trigger {
     /// Reconcile these instances; each may carry the event's claim about its state.
-    Instances { source: &'static str, targets: Vec<Target> },
+    Instances { source: TriggerKind, targets: Vec<Target> },
     /// Reconcile every instance and every owned alarm. `generation` counts
     /// the follow-up invocations that finish a sweep cut short by the deadline.
     Sweep { generation: u32 },
@@ -88,7 +89,7 @@ pub fn decode(value: Value) -> Result<Trigger, EventError> {
             })?;
             let time = time.ok_or(EventError::Field { field: "time", problem: "missing".into() })?;
             Ok(Trigger::Instances {
-                source: "ec2-state-change",
+                source: TriggerKind::Ec2StateChange,
                 targets: vec![Target { instance, claim: Some(StateClaim { state, time }) }],
             })
         }
@@ -100,7 +101,10 @@ pub fn decode(value: Value) -> Result<Trigger, EventError> {
                 (ASG_TERMINATED, Some(time)) => Some(StateClaim { state: InstanceState::Terminated, time }),
                 _ => None,
             };
-            Ok(Trigger::Instances { source: "autoscaling", targets: vec![Target { instance, claim }] })
+            Ok(Trigger::Instances {
+                source: TriggerKind::Autoscaling,
+                targets: vec![Target { instance, claim }],
+            })
         }
         ("aws.events" | "aws.scheduler", "Scheduled Event") => Ok(Trigger::Sweep { generation: 0 }),
         (CONTINUATION_SOURCE, CONTINUATION_DETAIL_TYPE) => {

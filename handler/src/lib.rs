@@ -1,24 +1,27 @@
 //! The Lambda function and the `alarmctl` CLI around `reconciler_core`.
 //!
-//! Start at [`reconcile::Reconciler`]: it observes through the [`ports`],
-//! decides with `reconciler_core::plan`, and acts through the ports again.
-//! [`event`] turns an EventBridge event into a trigger, [`config`] reads the
-//! environment once, [`aws`] implements the ports with the AWS SDK and
-//! `fake` implements them in memory (feature `fake`: for the tests and the
-//! benchmark, never compiled into the Lambda). [`fleet`] is `alarmctl fleet`:
-//! the same reads and plan across many accounts and Regions, writing nothing.
+//! Start at [`reconcile::Reconciler`]: each pass observes once through the
+//! [`observe::Observer`] (read ports only), plans once with
+//! `reconciler_core::plan`, and applies once through the [`apply::Applier`]
+//! (write ports only). [`event`] turns an EventBridge event into a trigger,
+//! [`app`] is the path the Lambda and `alarmctl` share, [`config`] reads the
+//! environment once, [`ports`] names the capabilities, [`aws`] implements
+//! them with the AWS SDK and `fake` in memory (feature `fake`: for the tests
+//! and the benchmarks, never compiled into the Lambda). [`explain`] and
+//! [`fleet`] observe and plan without applying; [`render`] prints for people.
 
 pub mod app;
-mod apply;
+pub mod apply;
 pub mod aws;
-pub mod cli;
 pub mod config;
 pub mod event;
+pub mod explain;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod fleet;
-mod observe;
+pub mod observe;
+pub mod pacing;
 pub mod ports;
 pub mod reconcile;
+pub mod render;
 pub mod report;
-pub mod retag;

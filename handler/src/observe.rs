@@ -1,77 +1,151 @@
-//! Observe: what the passes read before deciding. Reading never writes.
+//! Observe: the `Observer` holds the read ports only and returns what a pass
+//! needs as one [`Observation`]. What to read is decided by
+//! `reconciler_core::pass` (series, groups, follow-up readiness, the alarms
+//! whose tags are read); the observer only reads it.
 
 use std::collections::{BTreeMap, HashMap};
 
+use reconciler_core::pass::{
+    alarms_to_check_tags, follow_up_ready, instance_reads, needs_group, provisional_instances,
+};
 use reconciler_core::{
-    settle, AlarmConfig, AutoScalingGroup, InstanceFacts, InstanceId, InstanceState, MetricSeries,
-    ObservedAlarm, Platform, Settlement, Subject, UnixTime,
+    settle, AlarmName, AlarmTag, AutoScalingGroup, InstanceFacts, InstanceId, MetricSeries, ObservedAlarm,
+    Platform, Settlement, Subject, UnixTime,
 };
 use tracing::{info_span, warn, Instrument};
 
+use crate::config::Config;
 use crate::event::Target;
-use crate::ports::{AlarmStore, Inventory, ObservedMuteRule, PortError};
-use crate::reconcile::{Reconciler, FOLLOW_UP_PER_INSTANCE_LISTINGS};
-use crate::report::Failure;
+use crate::ports::{CloudWatchReads, Inventory, ObservedMuteRule, PortError};
+
+/// The read ports of one account and Region.
+pub struct Observer<I, C> {
+    pub inventory: I,
+    /// CloudWatch: alarms, published series, mute rules and alarm tags.
+    pub cloudwatch: C,
+}
 
 /// What a pass read, as one value: the instances (settled against the
 /// events' claims, with their groups and published series where the policy
-/// needs them), the owned alarms, and whatever a pass asked for besides.
-/// Read failures are part of it: each pass decides what a missing piece means.
+/// needs them), the owned alarms, and whatever the pass asked for besides.
+/// Read failures are part of it, typed: each pass decides what a missing
+/// piece means.
 #[derive(Debug, Default)]
 pub struct Observation {
     pub subjects: Vec<Subject>,
     pub alarms: Vec<ObservedAlarm>,
     /// The series listed by instance for `explain`, whatever the instance's scope.
     pub series: Vec<MetricSeries>,
-    /// The instance's mute rules, when asked for (`explain`).
-    pub mutes: Option<Result<Vec<ObservedMuteRule>, PortError>>,
-    /// What could not be read or settled, by instance where it is known.
-    pub failures: Vec<Failure>,
+    /// Mute rules of ours, when the pass asked for them.
+    pub mute_rules: Option<Result<Vec<ObservedMuteRule>, PortError>>,
+    /// The tags of the owned alarms the policy wants, when the pass asked for them.
+    pub alarm_tags: Option<BTreeMap<AlarmName, Vec<AlarmTag>>>,
+    /// Tag reads that failed: those alarms are left as they are.
+    pub alarm_tag_failures: Vec<ReadFailure>,
+    /// What could not be read or settled, by instance where it is known. An
+    /// instance among them is not among `subjects`.
+    pub failures: Vec<ReadFailure>,
 }
 
-impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
+/// A read that failed, and of what.
+#[derive(Debug, Clone)]
+pub struct ReadFailure {
+    pub instance: Option<InstanceId>,
+    pub alarm: Option<String>,
+    pub error: ReadError,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Port(#[from] PortError),
+    /// The event and the EC2 API disagree, and the API may not have caught up yet.
+    #[error("state not settled: {reason}")]
+    NotSettled { reason: String },
+    #[error("DescribeAlarms gave no AlarmArn")]
+    NoAlarmArn,
+}
+
+impl ReadError {
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::Port(error) => error.retryable(),
+            Self::NotSettled { .. } => true,
+            Self::NoAlarmArn => false,
+        }
+    }
+}
+
+impl ReadFailure {
+    fn port(instance: Option<&InstanceId>, error: PortError) -> Self {
+        Self { instance: instance.cloned(), alarm: None, error: ReadError::Port(error) }
+    }
+}
+
+/// What the sweep's observation includes besides instances, alarms and series.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountReads {
+    /// Our mute rules (expired ones are removed; the fleet view counts active ones).
+    pub mute_rules: bool,
+    /// The tags of every owned alarm the policy wants (`sweep --retag`).
+    pub alarm_tags: bool,
+}
+
+/// The follow-up pass's first look: the instances on their provisional pair,
+/// split by whether they now publish a series the filter watches.
+#[derive(Debug, Default)]
+pub struct FollowUpProbe {
+    pub ready: Vec<InstanceId>,
+    pub waiting: Vec<InstanceId>,
+}
+
+/// Up to this many provisional instances, the follow-up pass lists each one's
+/// series (one `ListMetrics` call each); above it, one account-wide listing is cheaper.
+pub const FOLLOW_UP_PER_INSTANCE_LISTINGS: usize = 25;
+
+impl<I: Inventory, C: CloudWatchReads> Observer<I, C> {
+    pub fn new(inventory: I, cloudwatch: C) -> Self {
+        Self { inventory, cloudwatch }
+    }
+
     /// The event path's reads: the named instances, each settled against
     /// its event's claim, and the owned alarms and series of each. An
     /// instance whose reads fail is left out, with its failures: deciding
     /// without all of them could delete the alarms of a filesystem that is
     /// still there.
-    pub(crate) async fn observe_targets(&self, targets: &[Target], now: UnixTime) -> Observation {
+    pub async fn targets(&self, config: &Config, targets: &[Target], now: UnixTime) -> Observation {
         let mut seen = Observation::default();
         let ids: Vec<InstanceId> = targets.iter().map(|t| t.instance.clone()).collect();
-        let facts = match self.observe_instances(&ids).await {
+        let facts = match self.instances(config, &ids).await {
             Ok(facts) => facts,
             Err(error) => {
-                seen.failures = ids.iter().map(|id| Failure::from_port(Some(id), None, &error)).collect();
+                seen.failures = ids.iter().map(|id| ReadFailure::port(Some(id), error.clone())).collect();
                 return seen;
             }
         };
         let mut facts: HashMap<InstanceId, _> = facts.into_iter().map(|f| (f.id.clone(), f)).collect();
         for target in targets {
             let id = &target.instance;
-            let window = self.config.consistency_window_seconds;
+            let window = config.consistency_window_seconds;
             let subject = match settle(id, target.claim, facts.remove(id), now, window) {
                 Settlement::Settled(subject) => subject,
                 Settlement::NotSettled { reason } => {
                     warn!(instance = %id, %reason, "instance state not settled; will be retried");
-                    seen.failures.push(Failure {
-                        instance: Some(id.clone()),
-                        alarm: None,
-                        error: format!("state not settled: {reason}"),
-                        retryable: true,
-                    });
+                    let error = ReadError::NotSettled { reason };
+                    seen.failures.push(ReadFailure { instance: Some(id.clone()), alarm: None, error });
                     continue;
                 }
             };
-            let naming = &self.config.policy.naming;
+            let naming = &config.policy.naming;
             let (own_prefix, provisional_prefix) =
                 (naming.instance_prefix(id), naming.provisional_instance_prefix(id));
             // One span per instance: its reads (and the SDK's retries) log under its id.
             let span = info_span!("instance", instance = %id);
             let (filesystem_alarms, provisional_alarms, subject) = async {
                 tokio::join!(
-                    self.alarms.alarms_with_prefix(&own_prefix),
-                    self.alarms.alarms_with_prefix(&provisional_prefix),
-                    self.with_series(subject),
+                    self.cloudwatch.alarms_with_prefix(&own_prefix),
+                    self.cloudwatch.alarms_with_prefix(&provisional_prefix),
+                    self.with_series(config, subject),
                 )
             }
             .instrument(span)
@@ -84,8 +158,8 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                 }
                 (filesystem_alarms, provisional_alarms, subject) => {
                     let errors = [filesystem_alarms.err(), provisional_alarms.err(), subject.err()];
-                    for error in errors.iter().flatten() {
-                        seen.failures.push(Failure::from_port(Some(id), None, error));
+                    for error in errors.into_iter().flatten() {
+                        seen.failures.push(ReadFailure::port(Some(id), error));
                     }
                 }
             }
@@ -95,25 +169,31 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
 
     /// The sweep's reads: every instance, every alarm under the owned prefix
     /// and, in one account-wide listing (pages of 500) instead of a call per
-    /// instance, every published series; then the groups the policy needs.
-    pub(crate) async fn observe_account(&self) -> Observation {
+    /// instance, every published series; then the groups the policy needs,
+    /// and what `reads` asks for besides. The listings run concurrently.
+    pub async fn account(&self, config: &Config, reads: AccountReads) -> Observation {
         let mut seen = Observation::default();
-        let policy = &self.config.policy;
-        let (linux, windows) = (&policy.metric, &policy.windows);
-        let (instances, alarms, linux_series, windows_series) = tokio::join!(
+        let policy = &config.policy;
+        let (linux, windows) = (&policy.linux, &policy.windows);
+        let (instances, alarms, linux_series, windows_series, mute_rules) = tokio::join!(
             self.inventory.all_instances(),
-            self.alarms.alarms_with_prefix(policy.naming.prefix()),
-            self.alarms.published_series(&linux.namespace, &linux.metric_name, None),
-            self.alarms.published_series(&windows.namespace, &windows.metric_name, None),
+            self.cloudwatch.alarms_with_prefix(policy.naming.prefix()),
+            self.cloudwatch.published_series(&linux.namespace, &linux.metric_name, None),
+            self.cloudwatch.published_series(&windows.namespace, &windows.metric_name, None),
+            async {
+                match reads.mute_rules {
+                    true => Some(self.owned_mute_rules(config).await),
+                    false => None,
+                }
+            },
         );
+        seen.mute_rules = mute_rules;
         let (mut instances, alarms, linux_series, windows_series) =
             match (instances, alarms, linux_series, windows_series) {
                 (Ok(instances), Ok(alarms), Ok(linux), Ok(windows)) => (instances, alarms, linux, windows),
                 (instances, alarms, linux, windows) => {
                     let errors = [instances.err(), alarms.err(), linux.err(), windows.err()];
-                    for error in errors.into_iter().flatten() {
-                        seen.failures.push(Failure::from_port(None, None, &error));
-                    }
+                    seen.failures.extend(errors.into_iter().flatten().map(|e| ReadFailure::port(None, e)));
                     return seen;
                 }
             };
@@ -126,97 +206,102 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             };
             facts.series = Some(by_instance.remove(facts.id.as_str()).unwrap_or_default());
         }
-        if let Err(error) = self.attach_groups(&mut instances).await {
-            seen.failures.push(Failure::from_port(None, None, &error));
+        if let Err(error) = self.attach_groups(config, &mut instances).await {
+            seen.failures.push(ReadFailure::port(None, error));
             return seen;
         }
         seen.subjects = instances.into_iter().map(Subject::Present).collect();
         seen.alarms = alarms;
+        if reads.alarm_tags {
+            self.read_alarm_tags(config, &mut seen).await;
+        }
         seen
+    }
+
+    /// The tags of the owned alarms the policy wants, one call each.
+    async fn read_alarm_tags(&self, config: &Config, seen: &mut Observation) {
+        let mut tags = BTreeMap::new();
+        for (instance, alarm) in alarms_to_check_tags(&config.policy, &seen.subjects, &seen.alarms) {
+            let failure = |error| ReadFailure { instance: Some(instance.clone()), alarm: None, error };
+            let Some(arn) = alarm.arn.as_deref() else {
+                let mut failure = failure(ReadError::NoAlarmArn);
+                failure.alarm = Some(alarm.name.to_string());
+                seen.alarm_tag_failures.push(failure);
+                continue;
+            };
+            match self.cloudwatch.alarm_tags(arn).await {
+                Ok(current) => {
+                    tags.insert(alarm.name.clone(), current);
+                }
+                Err(error) => {
+                    let mut failure = failure(ReadError::Port(error));
+                    failure.alarm = Some(arn.to_owned());
+                    seen.alarm_tag_failures.push(failure);
+                }
+            }
+        }
+        seen.alarm_tags = Some(tags);
     }
 
     /// Everything `explain` shows of one instance: its facts with its group,
     /// its owned alarms, the series it publishes whatever its scope, and its
     /// mute rules (a failure to list those is shown, not fatal).
-    pub async fn observe_one(&self, id: &InstanceId) -> Result<Observation, PortError> {
-        let policy = &self.config.policy;
-        let mut facts = self.observe_instances(std::slice::from_ref(id)).await?.into_iter().next();
-        let mut alarms = self.alarms.alarms_with_prefix(&policy.naming.instance_prefix(id)).await?;
-        alarms.extend(self.alarms.alarms_with_prefix(&policy.naming.provisional_instance_prefix(id)).await?);
+    pub async fn one(&self, config: &Config, id: &InstanceId) -> Result<Observation, PortError> {
+        let policy = &config.policy;
+        let mut facts = self.instances(config, std::slice::from_ref(id)).await?.into_iter().next();
+        let mut alarms = self.cloudwatch.alarms_with_prefix(&policy.naming.instance_prefix(id)).await?;
+        let provisional_prefix = policy.naming.provisional_instance_prefix(id);
+        alarms.extend(self.cloudwatch.alarms_with_prefix(&provisional_prefix).await?);
         let metric = policy.profile(facts.as_ref().map(|f| f.platform).unwrap_or_default());
         // Without them the desired alarms would be the provisional pair: an explanation that misleads.
-        let series = self.alarms.published_series(&metric.namespace, &metric.metric_name, Some(id)).await?;
+        let series =
+            self.cloudwatch.published_series(&metric.namespace, &metric.metric_name, Some(id)).await?;
         if let Some(facts) = &mut facts {
             facts.series = Some(series.clone());
         }
         // Rules are named `<prefix>mute-<instance>-<event hash>`.
         let mute_prefix = format!("{}{id}-", reconciler_core::maintenance::mute_rule_prefix(policy));
-        let mutes = self.alarms.mute_rules(&mute_prefix, None).await;
+        let mute_rules = self.cloudwatch.mute_rules(&mute_prefix, None).await;
         Ok(Observation {
             subjects: vec![facts.map_or(Subject::Gone { id: id.clone() }, Subject::Present)],
             alarms,
             series,
-            mutes: Some(mutes),
-            failures: Vec::new(),
+            mute_rules: Some(mute_rules),
+            ..Observation::default()
         })
     }
 
     /// Every mute rule under this deployment's prefix (`ListAlarmMuteRules`).
-    pub(crate) async fn owned_mute_rules(&self) -> Result<Vec<ObservedMuteRule>, PortError> {
-        let prefix = reconciler_core::maintenance::mute_rule_prefix(&self.config.policy);
-        self.alarms.mute_rules(&prefix, None).await
+    pub async fn owned_mute_rules(&self, config: &Config) -> Result<Vec<ObservedMuteRule>, PortError> {
+        let prefix = reconciler_core::maintenance::mute_rule_prefix(&config.policy);
+        self.cloudwatch.mute_rules(&prefix, None).await
     }
 
-    /// Lists the instance's published disk series when the policy gives it
-    /// alarms; the others need none (their alarms, if any, are deleted).
-    pub(crate) async fn with_series(&self, mut subject: Subject) -> Result<Subject, PortError> {
-        let policy = &self.config.policy;
-        if let Subject::Present(facts) = &mut subject {
-            let in_scope = matches!(policy.scope(facts), reconciler_core::ScopeDecision::In { .. });
-            if facts.state == InstanceState::Running && in_scope {
-                let metric = policy.profile(facts.platform);
-                let series = self
-                    .alarms
-                    .published_series(&metric.namespace, &metric.metric_name, Some(&facts.id))
-                    .await?;
-                facts.series = Some(series);
+    /// The follow-up pass's first look: the provisional alarms (their own
+    /// name prefix) and, for their instances, the series of each one's
+    /// platform: one listing each, or one account-wide listing per platform
+    /// when that is fewer calls.
+    pub async fn follow_up_probe(&self, config: &Config) -> Result<FollowUpProbe, PortError> {
+        let policy = &config.policy;
+        let provisional = self.cloudwatch.alarms_with_prefix(&policy.naming.provisional_prefix()).await?;
+        let instances = provisional_instances(policy, &provisional);
+        let by_instance = self.series_of(config, &instances).await?;
+        let mut probe = FollowUpProbe::default();
+        for (id, platform) in instances {
+            match follow_up_ready(policy, platform, by_instance.get(id.as_str()).map(Vec::as_slice)) {
+                true => probe.ready.push(id),
+                false => probe.waiting.push(id),
             }
         }
-        Ok(subject)
+        Ok(probe)
     }
 
-    /// The instances that own a provisional alarm, each once, with the
-    /// platform whose metric the alarm watches.
-    pub(crate) async fn provisional_instances(&self) -> Result<Vec<(InstanceId, Platform)>, PortError> {
-        let policy = &self.config.policy;
-        let naming = &policy.naming;
-        let provisional = self.alarms.alarms_with_prefix(&naming.provisional_prefix()).await?;
-        let platform_of = |config: &AlarmConfig| {
-            let windows = &policy.windows;
-            if config.namespace == windows.namespace && config.metric_name == windows.metric_name {
-                Platform::Windows
-            } else {
-                Platform::Linux
-            }
-        };
-        let mut instances: Vec<(InstanceId, Platform)> = provisional
-            .iter()
-            .filter(|a| a.config.has_ownership_marker())
-            .filter_map(|a| naming.parse(&a.name).map(|(id, _)| (id, platform_of(&a.config))))
-            .collect();
-        instances.sort();
-        instances.dedup_by(|a, b| a.0 == b.0);
-        Ok(instances)
-    }
-
-    /// The published series of each of `instances`, of its platform's
-    /// metric: one listing each, or one account-wide listing per platform
-    /// when that is fewer calls.
-    pub(crate) async fn series_of(
+    async fn series_of(
         &self,
+        config: &Config,
         instances: &[(InstanceId, Platform)],
     ) -> Result<HashMap<String, Vec<MetricSeries>>, PortError> {
-        let policy = &self.config.policy;
+        let policy = &config.policy;
         let mut by_instance = HashMap::new();
         if instances.len() > FOLLOW_UP_PER_INSTANCE_LISTINGS {
             for platform in [Platform::Linux, Platform::Windows] {
@@ -226,7 +311,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
                 }
                 let metric = policy.profile(platform);
                 let listed =
-                    self.alarms.published_series(&metric.namespace, &metric.metric_name, None).await?;
+                    self.cloudwatch.published_series(&metric.namespace, &metric.metric_name, None).await?;
                 let mut listed = series_by_instance(listed);
                 for (id, _) in on_platform {
                     if let Some(series) = listed.remove(id.as_str()) {
@@ -239,43 +324,53 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
         for (id, platform) in instances {
             let metric = policy.profile(*platform);
             let series =
-                self.alarms.published_series(&metric.namespace, &metric.metric_name, Some(id)).await?;
+                self.cloudwatch.published_series(&metric.namespace, &metric.metric_name, Some(id)).await?;
             by_instance.insert(id.to_string(), series);
         }
         Ok(by_instance)
     }
 
-    /// Reads instances and attaches the Auto Scaling groups the policy needs.
-    pub(crate) async fn observe_instances(
+    /// Lists the instance's published disk series when the core says it needs them.
+    async fn with_series(&self, config: &Config, mut subject: Subject) -> Result<Subject, PortError> {
+        let policy = &config.policy;
+        if let Subject::Present(facts) = &mut subject {
+            if instance_reads(policy, facts).series {
+                let metric = policy.profile(facts.platform);
+                let series = self
+                    .cloudwatch
+                    .published_series(&metric.namespace, &metric.metric_name, Some(&facts.id))
+                    .await?;
+                facts.series = Some(series);
+            }
+        }
+        Ok(subject)
+    }
+
+    /// The instances among `ids` the API knows, with the Auto Scaling groups the policy needs.
+    pub async fn instances(
         &self,
+        config: &Config,
         ids: &[InstanceId],
     ) -> Result<Vec<InstanceFacts>, PortError> {
         let mut facts = self.inventory.describe_instances(ids).await?;
-        self.attach_groups(&mut facts).await?;
+        self.attach_groups(config, &mut facts).await?;
         Ok(facts)
     }
 
-    /// Attaches its Auto Scaling group, with the group's tags, to each running
-    /// instance whose alarms depend on it: one without the scope tag (the
-    /// instance's own tags take precedence, so a tagged instance needs no
-    /// lookup), or every one when alarms carry the group dimension. Membership
-    /// comes from the `aws:autoscaling:groupName` tag, or, without it, from
+    /// Attaches its Auto Scaling group, with the group's tags, to each
+    /// instance the core says needs it. Membership comes from the
+    /// `aws:autoscaling:groupName` tag, or, without it, from
     /// `DescribeAutoScalingInstances` in batches of 50.
-    pub(crate) async fn attach_groups(&self, facts: &mut [InstanceFacts]) -> Result<(), PortError> {
-        let policy = &self.config.policy;
-        let needs_group = |f: &InstanceFacts| {
-            // A pending instance may settle as running (a `running` event ahead of the API).
-            matches!(f.state, InstanceState::Running | InstanceState::Pending)
-                && (policy.metric.group_dimension || !f.tags.contains_key(&policy.scope_tag_key))
-        };
+    async fn attach_groups(&self, config: &Config, facts: &mut [InstanceFacts]) -> Result<(), PortError> {
+        let policy = &config.policy;
         let mut membership: HashMap<InstanceId, String> = facts
             .iter()
-            .filter(|f| needs_group(f))
+            .filter(|f| needs_group(policy, f))
             .filter_map(|f| Some((f.id.clone(), f.group_name_tag()?.to_owned())))
             .collect();
         let unknown: Vec<InstanceId> = facts
             .iter()
-            .filter(|f| needs_group(f) && f.group_name_tag().is_none())
+            .filter(|f| needs_group(policy, f) && f.group_name_tag().is_none())
             .map(|f| f.id.clone())
             .collect();
         if !unknown.is_empty() {
@@ -304,7 +399,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
 }
 
 /// Published series grouped by their `InstanceId` dimension; series without one are left out.
-pub(crate) fn series_by_instance(series: Vec<MetricSeries>) -> HashMap<String, Vec<MetricSeries>> {
+fn series_by_instance(series: Vec<MetricSeries>) -> HashMap<String, Vec<MetricSeries>> {
     let mut by_instance: HashMap<String, Vec<MetricSeries>> = HashMap::new();
     for s in series {
         if let Some(instance) = s.instance() {

@@ -1,20 +1,25 @@
-//! The reconcile loop: observe (read-only), decide (`reconciler_core`), act.
+//! The passes: each observes once (`crate::observe`), plans once
+//! (`reconciler_core::plan`) and applies once (`crate::apply`).
 
 use std::time::Instant;
 
-use reconciler_core::maintenance::expired_mute_rules;
-use reconciler_core::{plan, plan_maintenance, MaintenanceNotice, Plan, Subject, UnixTime};
+use reconciler_core::{plan, MaintenanceNotice, PassInput, UnixTime};
 use tracing::{info, warn};
 
+use crate::apply::Applier;
 use crate::config::Config;
 use crate::event::{Target, Trigger};
-use crate::ports::{AlarmStore, ApiCalls, Inventory};
-use crate::report::Report;
+use crate::observe::{AccountReads, Observation, Observer};
+use crate::pacing::ApiCalls;
+use crate::ports::{CloudWatchReads, CloudWatchWrites, Inventory};
+use crate::report::{Failure, Report, RetagSummary, TriggerKind};
 
-pub struct Reconciler<I, A> {
+/// One account and Region's reconciler: its configuration, the observer
+/// (read ports), the applier (write ports) and the calls they count.
+pub struct Reconciler<I, R, W> {
     pub config: Config,
-    pub inventory: I,
-    pub alarms: A,
+    pub observer: Observer<I, R>,
+    pub applier: Applier<W>,
     pub calls: ApiCalls,
 }
 
@@ -28,11 +33,14 @@ pub struct RunOptions {
     pub deadline: Option<tokio::time::Instant>,
     /// Show how many changes are done on stderr (for `alarmctl` on a terminal).
     pub progress: bool,
+    /// A sweep also reads the tags of every owned alarm it keeps and adds
+    /// the missing ones (`alarmctl sweep --retag`; one call per alarm).
+    pub retag: bool,
 }
 
 impl RunOptions {
     pub fn new(now: UnixTime) -> Self {
-        Self { dry_run: false, now, deadline: None, progress: false }
+        Self { dry_run: false, now, deadline: None, progress: false, retag: false }
     }
 
     pub(crate) fn out_of_time(&self) -> bool {
@@ -40,7 +48,12 @@ impl RunOptions {
     }
 }
 
-impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
+impl<I: Inventory, R: CloudWatchReads, W: CloudWatchWrites> Reconciler<I, R, W> {
+    /// `inventory` and `reads` are observed, `writes` applied to.
+    pub fn new(config: Config, inventory: I, reads: R, writes: W, calls: ApiCalls) -> Self {
+        Self { config, observer: Observer::new(inventory, reads), applier: Applier::new(writes), calls }
+    }
+
     pub async fn handle(&self, trigger: Trigger, options: RunOptions) -> Report {
         let started = Instant::now();
         let mut report = match trigger {
@@ -56,7 +69,7 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
             Trigger::FollowUp => self.follow_up(options).await,
             Trigger::Ignore { reason } => {
                 info!(%reason, "event skipped");
-                let mut report = Report::new("ignored", options.dry_run);
+                let mut report = Report::new(TriggerKind::Ignored, options.dry_run);
                 report.skipped = Some(reason);
                 report
             }
@@ -67,65 +80,46 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
     }
 
     /// The event path: re-read the named instances and their alarms, then converge.
-    pub async fn reconcile_instances(&self, source: &str, targets: &[Target], options: RunOptions) -> Report {
-        self.converge(source, targets, options).await.0
-    }
-
-    /// [`Self::reconcile_instances`], also returning what was decided about each instance.
-    async fn converge(
+    pub async fn reconcile_instances(
         &self,
-        source: &str,
+        source: TriggerKind,
         targets: &[Target],
         options: RunOptions,
-    ) -> (Report, Vec<Subject>) {
+    ) -> Report {
         let mut report = Report::new(source, options.dry_run);
         report.instances_examined = targets.len();
-        let seen = self.observe_targets(targets, options.now).await;
-        report.failures = seen.failures;
-        let (subjects, observed) = (seen.subjects, seen.alarms);
-        report.instances_in_scope = count_in_scope(&self.config, &subjects);
-        let plan = plan(&self.config.policy, &subjects, &observed);
-        self.apply(&plan, options, false, &mut report).await;
-        (report, subjects)
+        let seen = self.observer.targets(&self.config, targets, options.now).await;
+        self.plan_and_apply(
+            &seen,
+            PassInput::new(&seen.subjects, &seen.alarms, options.now),
+            options,
+            &mut report,
+        )
+        .await;
+        report
     }
 
-    /// An AWS Health maintenance notice: first the named instances' alarms are
-    /// made what the policy says (a mute rule may only name existing alarms),
-    /// then each in-scope instance's alarms are muted for the window, or
-    /// unmuted when the maintenance is closed or over.
+    /// An AWS Health maintenance notice: the named instances' alarms are
+    /// made what the policy says, and each in-scope instance's alarms are
+    /// muted for the window (after its alarms are written: a mute rule may
+    /// only name existing alarms), or unmuted when the maintenance is closed
+    /// or over.
     pub async fn maintenance(&self, notice: &MaintenanceNotice, options: RunOptions) -> Report {
         let targets: Vec<Target> =
             notice.instances.iter().map(|id| Target { instance: id.clone(), claim: None }).collect();
-        let (mut report, subjects) = self.converge("health-maintenance", &targets, options).await;
-        if report.failed() {
-            // Muting alarms that could not be put right would fail or mute the wrong thing;
-            // the retry of this event does both.
-            return report;
-        }
+        let mut report = Report::new(TriggerKind::HealthMaintenance, options.dry_run);
+        report.instances_examined = targets.len();
+        let seen = self.observer.targets(&self.config, &targets, options.now).await;
         if notice.status.is_none() {
             let status = notice.status_at(&self.config.maintenance, options.now);
             report.notes.push(format!("the event has no statusCode: treated as {status}, from its times"));
         }
-        let actions =
-            plan_maintenance(&self.config.policy, &self.config.maintenance, notice, &subjects, options.now);
-        self.apply(&Plan::from_maintenance(actions), options, false, &mut report).await;
-        report
-    }
-
-    /// Expired mute rules mute nothing, but they pile up; the sweep removes
-    /// them. This is housekeeping: if the rules cannot be listed, the sweep
-    /// says so in a note and does not fail for it.
-    async fn remove_expired_mutes(&self, options: RunOptions, report: &mut Report) {
-        let rules = match self.owned_mute_rules().await {
-            Ok(rules) => rules,
-            Err(error) => {
-                warn!(%error, "mute rules not listed; expired ones stay until the next sweep");
-                report.notes.push(format!("expired mute rules not cleaned up: {error}"));
-                return;
-            }
+        let input = PassInput {
+            maintenance: Some((notice, &self.config.maintenance)),
+            ..PassInput::new(&seen.subjects, &seen.alarms, options.now)
         };
-        let plan = Plan::from_maintenance(expired_mute_rules(&self.config.policy, &rules, options.now));
-        self.apply(&plan, options, false, report).await;
+        self.plan_and_apply(&seen, input, options, &mut report).await;
+        report
     }
 
     /// The short periodic pass that replaces provisional pairs soon after the
@@ -135,72 +129,77 @@ impl<I: Inventory, A: AlarmStore> Reconciler<I, A> {
     ///
     /// Cost per pass: one `DescribeAlarms` page per 100 provisional alarms,
     /// then one `ListMetrics` call per provisional instance, or, when there
-    /// are more than [`FOLLOW_UP_PER_INSTANCE_LISTINGS`] of them, one
-    /// account-wide listing (pages of 500 series) instead; plus a normal
-    /// event-path reconcile of each instance that has new series.
+    /// are more than [`crate::observe::FOLLOW_UP_PER_INSTANCE_LISTINGS`] of
+    /// them, one account-wide listing (pages of 500 series) instead; plus
+    /// the event path's reads of each instance that has new series.
     pub async fn follow_up(&self, options: RunOptions) -> Report {
-        let waiting = match self.provisional_instances().await {
-            Ok(waiting) => waiting,
-            Err(error) => return Report::with_read_failure("follow-up", options.dry_run, &error),
+        let probe = match self.observer.follow_up_probe(&self.config).await {
+            Ok(probe) => probe,
+            Err(error) => return Report::with_read_failure(TriggerKind::FollowUp, options.dry_run, &error),
         };
-        let by_instance = match self.series_of(&waiting).await {
-            Ok(by_instance) => by_instance,
-            Err(error) => return Report::with_read_failure("follow-up", options.dry_run, &error),
-        };
-        let policy = &self.config.policy;
-        let (ready, still_waiting): (Vec<_>, Vec<_>) =
-            waiting.into_iter().partition(|(id, platform)| match by_instance.get(id.as_str()) {
-                None => false,
-                Some(series) => policy
-                    .profile(*platform)
-                    .classify(series)
-                    .iter()
-                    .any(|c| matches!(c.verdict, reconciler_core::SeriesVerdict::Watched { .. })),
-            });
-        let targets: Vec<Target> =
-            ready.into_iter().map(|(instance, _)| Target { instance, claim: None }).collect();
-        let mut report = if targets.is_empty() {
-            Report::new("follow-up", options.dry_run)
-        } else {
-            self.converge("follow-up", &targets, options).await.0
-        };
-        report.instances_provisional += still_waiting.len();
-        report.instances_examined += still_waiting.len();
+        let mut report = Report::new(TriggerKind::FollowUp, options.dry_run);
+        if !probe.ready.is_empty() {
+            let targets: Vec<Target> =
+                probe.ready.into_iter().map(|instance| Target { instance, claim: None }).collect();
+            report.instances_examined = targets.len();
+            let seen = self.observer.targets(&self.config, &targets, options.now).await;
+            let input = PassInput::new(&seen.subjects, &seen.alarms, options.now);
+            self.plan_and_apply(&seen, input, options, &mut report).await;
+        }
+        report.instances_provisional += probe.waiting.len();
+        report.instances_examined += probe.waiting.len();
         report
     }
 
-    /// The full sweep: every instance and every alarm under the owned prefix.
+    /// The full sweep: every instance, every alarm under the owned prefix,
+    /// our mute rules (expired ones are removed) and, with `options.retag`,
+    /// the tags of the alarms it keeps.
     pub async fn sweep(&self, options: RunOptions) -> Report {
-        let mut report = Report::new("sweep", options.dry_run);
-        let seen = self.observe_account().await;
+        let mut report = Report::new(TriggerKind::Sweep, options.dry_run);
+        let reads = AccountReads { mute_rules: true, alarm_tags: options.retag };
+        let seen = self.observer.account(&self.config, reads).await;
         if !seen.failures.is_empty() {
-            report.failures = seen.failures;
+            report.failures = seen.failures.iter().map(Failure::from_read).collect();
             return report;
         }
-        let (subjects, observed) = (seen.subjects, seen.alarms);
-        report.instances_examined = subjects.len();
-        report.instances_in_scope = count_in_scope(&self.config, &subjects);
-        let plan = plan(&self.config.policy, &subjects, &observed);
-        self.apply(&plan, options, true, &mut report).await;
-        if report.deferred == 0 {
-            self.remove_expired_mutes(options, &mut report).await;
+        report.instances_examined = seen.subjects.len();
+        // Expired rules are housekeeping: if they cannot be listed, the sweep
+        // says so in a note and does not fail for it.
+        let mute_rules = match &seen.mute_rules {
+            Some(Ok(rules)) => Some(rules.as_slice()),
+            Some(Err(error)) => {
+                warn!(%error, "mute rules not listed; expired ones stay until the next sweep");
+                report.notes.push(format!("expired mute rules not cleaned up: {error}"));
+                None
+            }
+            None => None,
+        };
+        if let Some(tags) = &seen.alarm_tags {
+            report.retag = Some(RetagSummary { checked: tags.len(), retagged: 0 });
         }
+        report.failures.extend(seen.alarm_tag_failures.iter().map(Failure::from_read));
+        let input = PassInput {
+            recheck_deletes: true,
+            mute_rules,
+            alarm_tags: seen.alarm_tags.as_ref(),
+            ..PassInput::new(&seen.subjects, &seen.alarms, options.now)
+        };
+        self.plan_and_apply(&seen, input, options, &mut report).await;
         report
     }
-}
 
-/// Up to this many provisional instances, the follow-up pass lists each one's
-/// series (one `ListMetrics` call each); above it, one account-wide listing is cheaper.
-pub const FOLLOW_UP_PER_INSTANCE_LISTINGS: usize = 25;
-
-fn count_in_scope(config: &Config, subjects: &[Subject]) -> usize {
-    subjects
-        .iter()
-        .filter(|s| match s {
-            Subject::Present(facts) => {
-                matches!(config.policy.scope(facts), reconciler_core::ScopeDecision::In { .. })
-            }
-            Subject::Gone { .. } => false,
-        })
-        .count()
+    /// The one plan of a pass, applied once. Instances that could not be
+    /// read are reported as failures and left out of the plan.
+    async fn plan_and_apply(
+        &self,
+        seen: &Observation,
+        input: PassInput<'_>,
+        options: RunOptions,
+        report: &mut Report,
+    ) {
+        report.failures.extend(seen.failures.iter().map(Failure::from_read));
+        let plan = plan(&self.config.policy, &input);
+        report.instances_in_scope += plan.instances_in_scope;
+        self.applier.apply(&self.config, &plan, &self.observer, options, report).await;
+    }
 }

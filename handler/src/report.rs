@@ -3,15 +3,60 @@
 
 use std::collections::BTreeMap;
 
-use reconciler_core::{Action, Change, DeleteReason, InstanceId, Retired};
+use reconciler_core::{Action, Change, DeleteReason, InstanceId, MuteChange, Retired, TagRepair};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::ports::PortError;
+use crate::observe::ReadFailure;
+use crate::ports::{ErrorKind, PortError};
+
+/// Namespace of the Embedded Metric Format metrics about the reconciler itself.
+pub const METRICS_NAMESPACE: &str = "DiskAlarmReconciler";
+
+/// What started a pass: the report's `trigger`, and the EMF records' `Trigger` dimension.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriggerKind {
+    /// An event deliberately not acted on.
+    #[default]
+    Ignored,
+    /// `EC2 Instance State-change Notification`.
+    Ec2StateChange,
+    /// An Auto Scaling launch, termination or lifecycle event.
+    Autoscaling,
+    /// An AWS Health scheduled-maintenance event.
+    HealthMaintenance,
+    /// The short periodic pass over provisional instances.
+    FollowUp,
+    /// The full sweep (scheduled, or a continuation of one).
+    Sweep,
+    /// `alarmctl explain`: observed and planned, never applied.
+    Explain,
+}
+
+impl TriggerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ignored => "ignored",
+            Self::Ec2StateChange => "ec2-state-change",
+            Self::Autoscaling => "autoscaling",
+            Self::HealthMaintenance => "health-maintenance",
+            Self::FollowUp => "follow-up",
+            Self::Sweep => "sweep",
+            Self::Explain => "explain",
+        }
+    }
+}
+
+impl std::fmt::Display for TriggerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
-    pub trigger: String,
+    pub trigger: TriggerKind,
     pub dry_run: bool,
     /// Set when the event was deliberately not acted on.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,7 +92,19 @@ pub struct Report {
     pub duration_ms: u64,
     /// Set when the run included the re-tag pass (`alarmctl sweep --retag`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub retag: Option<crate::retag::RetagSummary>,
+    pub retag: Option<RetagSummary>,
+    /// How many times the pass called the applier: one per pass (not in the output).
+    #[serde(skip)]
+    pub apply_calls: usize,
+}
+
+/// What the re-tag part of a sweep read and changed (`alarmctl sweep --retag`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RetagSummary {
+    /// Alarms whose tags were read.
+    pub checked: usize,
+    /// Alarms that were missing a tag or had another value (in a dry run: would be re-tagged).
+    pub retagged: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,6 +132,9 @@ pub struct Failure {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alarm: Option<String>,
     pub error: String,
+    /// How the API failed, when it was an API call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ErrorKind>,
     pub retryable: bool,
 }
 
@@ -84,18 +144,57 @@ impl Failure {
             instance: instance.cloned(),
             alarm: alarm.map(str::to_owned),
             error: error.to_string(),
+            kind: Some(error.kind),
             retryable: error.retryable(),
+        }
+    }
+
+    /// A failure that is not an API call's: `retryable` says whether a retry can help.
+    pub fn other(error: impl Into<String>, retryable: bool) -> Self {
+        Self { instance: None, alarm: None, error: error.into(), kind: None, retryable }
+    }
+
+    pub fn from_read(failure: &ReadFailure) -> Self {
+        let kind = match &failure.error {
+            crate::observe::ReadError::Port(error) => Some(error.kind),
+            _ => None,
+        };
+        Self {
+            instance: failure.instance.clone(),
+            alarm: failure.alarm.clone(),
+            error: failure.error.to_string(),
+            kind,
+            retryable: failure.error.retryable(),
         }
     }
 }
 
 impl Report {
-    pub fn new(trigger: &str, dry_run: bool) -> Self {
-        Self { trigger: trigger.to_owned(), dry_run, ..Self::default() }
+    pub fn new(trigger: TriggerKind, dry_run: bool) -> Self {
+        Self { trigger, dry_run, ..Self::default() }
+    }
+
+    /// The changes of one instance's plan, as planned (`explain`); its notes
+    /// without the instance they are all about.
+    pub fn planned(trigger: TriggerKind, plan: &reconciler_core::Plan) -> Self {
+        let mut report = Self::new(trigger, true);
+        for change in &plan.changes {
+            report.record(change, ChangeStatus::Planned);
+        }
+        for change in &plan.mutes {
+            report.record_mute(change, ChangeStatus::Planned);
+        }
+        for repair in &plan.tag_repairs {
+            report.record_tag_repair(repair, ChangeStatus::Planned);
+        }
+        report.conflicts = plan.conflicts.iter().map(ToString::to_string).collect();
+        report.notes = plan.notes.iter().map(|(_, note)| note.clone()).collect();
+        report.unchanged = plan.unchanged.len();
+        report
     }
 
     /// A report of an invocation that stopped at its first read.
-    pub fn with_read_failure(trigger: &str, dry_run: bool, error: &PortError) -> Self {
+    pub fn with_read_failure(trigger: TriggerKind, dry_run: bool, error: &PortError) -> Self {
         let mut report = Self::new(trigger, dry_run);
         report.failures.push(Failure::from_port(None, None, error));
         report
@@ -124,14 +223,8 @@ impl Report {
     }
 
     /// A mute rule written or removed (or planned, in a dry run).
-    pub fn record_mute(
-        &mut self,
-        action: Action,
-        rule: &str,
-        instance: &InstanceId,
-        reason: String,
-        status: ChangeStatus,
-    ) {
+    pub fn record_mute(&mut self, change: &MuteChange, status: ChangeStatus) {
+        let action = change.action();
         if status != ChangeStatus::Failed {
             match action {
                 Action::Mute => self.mutes_set += 1,
@@ -140,9 +233,24 @@ impl Report {
         }
         self.changes.push(ChangeRecord {
             action,
-            alarm: rule.to_owned(),
-            instance: instance.clone(),
-            reason,
+            alarm: change.rule_name().to_owned(),
+            instance: change.instance().clone(),
+            reason: change.reason().to_owned(),
+            status,
+        });
+    }
+
+    /// Tags added to an existing alarm (or planned, in a dry run).
+    pub fn record_tag_repair(&mut self, repair: &TagRepair, status: ChangeStatus) {
+        if status != ChangeStatus::Failed {
+            self.retag.get_or_insert_with(RetagSummary::default).retagged += 1;
+        }
+        let keys: Vec<&str> = repair.tags.iter().map(|t| t.key.as_str()).collect();
+        self.changes.push(ChangeRecord {
+            action: Action::Tag,
+            alarm: repair.alarm.to_string(),
+            instance: repair.instance.clone(),
+            reason: format!("missing or changed tags: {}", keys.join(", ")),
             status,
         });
     }
@@ -156,7 +264,7 @@ impl Report {
     /// A sweep that finished everything it found to do, without a failure: the
     /// heartbeat an alarm watches (no success for 26 hours pages someone).
     pub fn sweep_succeeded(&self) -> bool {
-        self.trigger == "sweep" && !self.dry_run && !self.failed() && self.deferred == 0
+        self.trigger == TriggerKind::Sweep && !self.dry_run && !self.failed() && self.deferred == 0
     }
 
     /// One line for stderr and the logs.
@@ -194,7 +302,7 @@ impl Report {
             ("Failures", self.failures.len()),
             ("SweepsSucceeded", usize::from(self.sweep_succeeded())),
         ];
-        let mut record = emf_record(namespace, timestamp_ms, function_name, &self.trigger, &metrics);
+        let mut record = emf_record(namespace, timestamp_ms, function_name, self.trigger.as_str(), &metrics);
         record["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array_mut()
             .expect("metrics list")
@@ -254,7 +362,7 @@ mod tests {
 
     #[test]
     fn emf_declares_every_metric_it_carries() {
-        let mut report = Report::new("sweep", false);
+        let mut report = Report::new(TriggerKind::Sweep, false);
         report.created = 3;
         let emf = report.emf("DiskAlarmReconciler", "disk-alarm-reconciler", 1_700_000_000_000);
         let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
@@ -284,13 +392,18 @@ mod tests {
 
     #[test]
     fn only_a_complete_sweep_without_failures_is_a_heartbeat() {
-        let complete = Report::new("sweep", false);
+        let complete = Report::new(TriggerKind::Sweep, false);
         assert!(complete.sweep_succeeded());
-        let mut deferred = Report::new("sweep", false);
+        let mut deferred = Report::new(TriggerKind::Sweep, false);
         deferred.deferred = 10;
-        let mut failed = Report::new("sweep", false);
-        failed.failures.push(Failure { instance: None, alarm: None, error: "x".into(), retryable: true });
-        for report in [deferred, failed, Report::new("sweep", true), Report::new("ec2-state-change", false)] {
+        let mut failed = Report::new(TriggerKind::Sweep, false);
+        failed.failures.push(Failure::other("x", true));
+        for report in [
+            deferred,
+            failed,
+            Report::new(TriggerKind::Sweep, true),
+            Report::new(TriggerKind::Ec2StateChange, false),
+        ] {
             assert!(!report.sweep_succeeded(), "{report:?}");
             assert_eq!(report.emf("DiskAlarmReconciler", "f", 0)["SweepsSucceeded"], 0);
         }

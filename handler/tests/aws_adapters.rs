@@ -36,7 +36,8 @@ use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
 use handler::aws::{CloudWatchAlarms, Ec2Inventory};
 use handler::ports::{
-    AlarmStore, ApiCalls, ErrorKind, Inventory, ObservedMuteRule, MAX_DELETE_BATCH, MAX_GROUP_LOOKUP_BATCH,
+    AlarmStore, AlarmTagWrites, AlarmTags, AlarmWrites, ApiCalls, ErrorKind, Inventory, MetricCatalogue,
+    MuteRuleWrites, MuteRules, ObservedMuteRule, MAX_DELETE_BATCH, MAX_GROUP_LOOKUP_BATCH,
 };
 use reconciler_core::{
     AlarmConfig, AlarmName, AlarmTag, AutoScalingGroup, DesiredAlarm, Dimension, InstanceId, InstanceState,
@@ -709,7 +710,7 @@ async fn mute_rules_reads_every_page_and_keeps_the_prefix() {
 
     let observed = |name: &str, status: &str, expires: Option<i64>| ObservedMuteRule {
         name: name.into(),
-        status: status.into(),
+        status: reconciler_core::maintenance::MuteRuleStatus::parse(status),
         expires: expires.map(UnixTime),
     };
     assert_eq!(
@@ -739,7 +740,7 @@ async fn mute_rules_without_an_alarm_sends_no_alarm_filter() {
     let rules = store.mute_rules("ec2-disk-mute-", None).await.unwrap();
 
     assert_eq!(rules.len(), 1);
-    assert_eq!(rules[0].status, "ACTIVE");
+    assert_eq!(rules[0].status.as_str(), "ACTIVE");
     assert_eq!(rule.num_calls(), 1);
 }
 

@@ -8,11 +8,13 @@ mod common;
 use common::reconciler;
 use handler::app::handle_event;
 use handler::aws::NoContinuation;
-use handler::cli::{explain, render_explanation};
 use handler::event::{Target, Trigger};
+use handler::explain::explain;
 use handler::fake::FakeCloud;
+use handler::observe::FOLLOW_UP_PER_INSTANCE_LISTINGS;
 use handler::ports::ErrorKind;
-use handler::reconcile::{RunOptions, FOLLOW_UP_PER_INSTANCE_LISTINGS};
+use handler::reconcile::RunOptions;
+use handler::render::render_explanation;
 use reconciler_core::{Dimension, InstanceFacts, InstanceId, InstanceState, StateClaim, UnixTime};
 use serde_json::json;
 
@@ -207,7 +209,7 @@ async fn a_stopped_instance_loses_its_pairs_and_gets_them_back_when_it_starts() 
     r.handle(running_event(A), options()).await;
     cloud.set_state(&id(A), InstanceState::Stopped);
     let stop = Trigger::Instances {
-        source: "ec2-state-change",
+        source: handler::report::TriggerKind::Ec2StateChange,
         targets: vec![Target {
             instance: id(A),
             claim: Some(StateClaim { state: InstanceState::Stopped, time: UnixTime(NOW - 5) }),
@@ -296,7 +298,7 @@ async fn explain_lists_watched_and_skipped_series() {
     instance(&cloud, B);
     publish_host(&cloud, A);
     let r = reconciler(&cloud);
-    let text = render_explanation(&explain(&r, &id(A)).await.unwrap());
+    let text = render_explanation(&explain(&r.config, &r.observer, &id(A), UnixTime(NOW)).await.unwrap());
     assert!(text.contains("series:  published in the last 3 hours:"), "{text}");
     assert!(
         text.contains(&format!("watched  [InstanceId={A}, device=nvme0n1p1, fstype=xfs, path=/] as root")),
@@ -306,7 +308,7 @@ async fn explain_lists_watched_and_skipped_series() {
     assert!(text.contains("path=/run]: filesystem type tmpfs matches skip pattern \"tmpfs\""), "{text}");
     assert!(text.contains(&format!("ec2-disk-{A}-data-critical")), "{text}");
 
-    let text = render_explanation(&explain(&r, &id(B)).await.unwrap());
+    let text = render_explanation(&explain(&r.config, &r.observer, &id(B), UnixTime(NOW)).await.unwrap());
     assert!(text.contains("series:  none published in the last 3 hours"), "{text}");
     assert!(text.contains("desired: (provisional"), "{text}");
     assert!(text.contains(&format!("ec2-disk-provisional-{B}-warning")), "{text}");
@@ -342,6 +344,6 @@ async fn explain_fails_rather_than_show_a_provisional_plan_when_series_cannot_be
     let r = reconciler(&cloud);
     r.handle(running_event(A), options()).await;
     cloud.fail_next("ListMetrics", ErrorKind::Transient, 1);
-    let error = explain(&r, &id(A)).await.map(|_| ()).unwrap_err();
+    let error = explain(&r.config, &r.observer, &id(A), UnixTime(NOW)).await.map(|_| ()).unwrap_err();
     assert_eq!(error.operation, "ListMetrics");
 }

@@ -55,8 +55,7 @@ async fn account(account: &str, running: u64, publishing: u64) -> FakeRow {
     }
     let environment = environment(account);
     let config = Config::from_lookup(|var| environment.get(var).cloned()).unwrap();
-    let sweeper =
-        Reconciler { config, inventory: cloud.clone(), alarms: cloud.clone(), calls: cloud.calls.clone() };
+    let sweeper = Reconciler::new(config, cloud.clone(), cloud.clone(), cloud.clone(), cloud.calls.clone());
     let report = sweeper.handle(Trigger::Sweep { generation: 0 }, RunOptions::new(UnixTime(NOW))).await;
     assert!(!report.failed(), "{report:?}");
     cloud.calls.reset();

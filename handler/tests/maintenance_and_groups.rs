@@ -253,7 +253,7 @@ async fn the_group_dimension_profile_adds_auto_scaling_group_name() {
     instance(&cloud, A, &[(AUTOSCALING_GROUP_TAG, "web"), ("Environment", "production")]);
     instance(&cloud, B, &[("Environment", "production")]);
     let mut r = reconciler(&cloud);
-    r.config.policy.metric.group_dimension = true;
+    r.config.policy.linux.group_dimension = true;
     for s in [A, B] {
         handle_event(&r, &NoContinuation, autoscaling("EC2 Instance Launch Successful", s), options())
             .await
@@ -284,8 +284,8 @@ async fn explain_shows_the_group_the_scope_decision_and_the_mutes() {
     let r = reconciler(&cloud);
     handle_event(&r, &NoContinuation, health("upcoming", None, &[A]), options()).await.unwrap();
 
-    let explanation = handler::cli::explain(&r, &id(A)).await.unwrap();
-    let text = handler::cli::render_explanation(&explanation);
+    let explanation = handler::explain::explain(&r.config, &r.observer, &id(A), UnixTime(NOW)).await.unwrap();
+    let text = handler::render::render_explanation(&explanation);
     assert!(text.contains("group:   web (tags: Environment=production)"), "{text}");
     assert!(text.contains("in scope through Auto Scaling group web"), "{text}");
     let rule = &cloud.mute_rules_now()[0];
@@ -294,7 +294,9 @@ async fn explain_shows_the_group_the_scope_decision_and_the_mutes() {
 
     // Mutes that cannot be listed do not hide the rest of the answer.
     cloud.fail_next("ListAlarmMuteRules", ErrorKind::Refused, 1);
-    let text = handler::cli::render_explanation(&handler::cli::explain(&r, &id(A)).await.unwrap());
+    let text = handler::render::render_explanation(
+        &handler::explain::explain(&r.config, &r.observer, &id(A), UnixTime(NOW)).await.unwrap(),
+    );
     assert!(text.contains("mutes:   could not be listed"), "{text}");
     assert!(text.contains("desired:"), "{text}");
 }

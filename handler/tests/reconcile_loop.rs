@@ -39,7 +39,7 @@ fn options() -> RunOptions {
 /// An event from `age` seconds ago claiming `state`.
 fn event(s: &str, state: InstanceState, age: i64) -> Trigger {
     Trigger::Instances {
-        source: "ec2-state-change",
+        source: handler::report::TriggerKind::Ec2StateChange,
         targets: vec![Target {
             instance: id(s),
             claim: Some(StateClaim { state, time: UnixTime(NOW - age) }),

@@ -65,7 +65,7 @@ fn within(seconds: u64) -> RunOptions {
 }
 
 async fn run<C: Continuation>(
-    r: &Reconciler<FakeCloud, FakeCloud>,
+    r: &Reconciler<FakeCloud, FakeCloud, FakeCloud>,
     continuation: &C,
     event: Value,
     options: RunOptions,

@@ -7,7 +7,8 @@ mod common;
 use common::reconciler;
 use handler::event::Trigger;
 use handler::fake::FakeCloud;
-use handler::reconcile::{RunOptions, FOLLOW_UP_PER_INSTANCE_LISTINGS};
+use handler::observe::FOLLOW_UP_PER_INSTANCE_LISTINGS;
+use handler::reconcile::RunOptions;
 use reconciler_core::{
     parse_alarm_tags, ComparisonOperator, Dimension, InstanceFacts, InstanceId, InstanceState, Platform,
     UnixTime,
@@ -221,15 +222,14 @@ async fn the_retag_pass_adds_missing_tags_to_owned_alarms_only() {
 
     let mut tagged = reconciler(&cloud);
     tagged.config.policy.alarm_tags = parse_alarm_tags("team=platform").unwrap();
-    let mut dry = handler::report::Report::new("sweep", true);
-    tagged.retag(RunOptions { dry_run: true, ..options() }, &mut dry).await;
+    let sweep = Trigger::Sweep { generation: 0 };
+    let dry = tagged.handle(sweep.clone(), RunOptions { dry_run: true, retag: true, ..options() }).await;
     let summary = dry.retag.clone().expect("summary");
     assert_eq!((summary.checked, summary.retagged), (4, 4));
     assert_eq!(cloud.alarm_tags(&windows_critical).unwrap().len(), 2, "a dry run writes nothing");
 
     cloud.calls.reset();
-    let mut report = handler::report::Report::new("sweep", false);
-    tagged.retag(options(), &mut report).await;
+    let report = tagged.handle(sweep.clone(), RunOptions { retag: true, ..options() }).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     let summary = report.retag.clone().expect("summary");
     assert_eq!((summary.checked, summary.retagged), (4, 4));
@@ -255,8 +255,7 @@ async fn the_retag_pass_adds_missing_tags_to_owned_alarms_only() {
 
     // Everything in place: the next pass reads and writes nothing more than the reads.
     cloud.calls.reset();
-    let mut again = handler::report::Report::new("sweep", false);
-    tagged.retag(options(), &mut again).await;
+    let again = tagged.handle(sweep, RunOptions { retag: true, ..options() }).await;
     assert_eq!(again.retag.map(|s| (s.checked, s.retagged)), Some((4, 0)));
     assert_eq!(cloud.calls.get("TagResource"), 0);
 }
@@ -269,8 +268,7 @@ async fn a_tag_read_that_fails_is_reported_and_the_other_alarms_are_still_checke
     let r = reconciler(&cloud);
     r.handle(Trigger::Sweep { generation: 0 }, options()).await;
     cloud.fail_next("ListTagsForResource", handler::ports::ErrorKind::Throttled, 1);
-    let mut report = handler::report::Report::new("sweep", false);
-    r.retag(options(), &mut report).await;
+    let report = r.handle(Trigger::Sweep { generation: 0 }, RunOptions { retag: true, ..options() }).await;
     assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
     assert!(report.failures[0].retryable);
     assert_eq!(report.retag.map(|s| s.checked), Some(1));

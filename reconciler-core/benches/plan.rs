@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use reconciler_core::{
-    desired_alarms, plan, Desire, InstanceFacts, InstanceId, InstanceState, MetricProfile, Naming,
-    ObservedAlarm, Policy, SeverityPolicy, Subject, TopicArn, UnixTime,
+    desired_alarms, Desire, InstanceFacts, InstanceId, InstanceState, MetricProfile, Naming, ObservedAlarm,
+    PassInput, Plan, Policy, SeverityPolicy, Subject, TopicArn, UnixTime,
 };
 
 const INSTANCES: u64 = 10_000;
@@ -26,7 +26,7 @@ fn policy() -> Policy {
         scope_tag_values: ["production".to_owned()].into(),
         warning: SeverityPolicy { threshold: 60.0, topic: topic("disk-warning") },
         critical: SeverityPolicy { threshold: 80.0, topic: topic("disk-critical") },
-        metric: MetricProfile::cwagent(None),
+        linux: MetricProfile::cwagent(None),
         windows: MetricProfile::windows(None),
         statistic: reconciler_core::Statistic::Average,
         period_seconds: 300,
@@ -81,6 +81,11 @@ fn existing(policy: &Policy, subjects: &[Subject]) -> Vec<ObservedAlarm> {
         })
         .map(|alarm| ObservedAlarm { name: alarm.name, config: alarm.config, arn: None })
         .collect()
+}
+
+/// The pass's one plan, for an observation of alarms and instances only.
+fn plan(policy: &Policy, subjects: &[Subject], alarms: &[ObservedAlarm]) -> Plan {
+    reconciler_core::plan(policy, &PassInput::new(subjects, alarms, UnixTime(0)))
 }
 
 fn bench_plan(c: &mut Criterion) {

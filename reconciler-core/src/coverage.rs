@@ -7,7 +7,7 @@ use crate::alarm::{ObservedAlarm, Severity};
 use crate::desired::{desired_alarms, Desire};
 use crate::ids::AlarmName;
 use crate::instance::{InstanceState, Subject, UnixTime};
-use crate::maintenance::{parse_mute_rule_name, ObservedMuteRule};
+use crate::maintenance::{parse_mute_rule_name, MuteRuleStatus, ObservedMuteRule};
 use crate::policy::Policy;
 
 /// The protection of one running, in-scope instance.
@@ -28,7 +28,7 @@ pub enum Coverage {
 /// Classifies one instance from the names of its desired alarms (`provisional`:
 /// they are the provisional pair), its provisional pair's names, and the
 /// names of the owned alarms observed for it.
-pub fn classify(
+pub fn judge(
     desired: &[&AlarmName],
     provisional: bool,
     provisional_pair: [&AlarmName; 2],
@@ -103,7 +103,7 @@ pub fn coverage(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm
         let desired: Vec<&AlarmName> = alarms.iter().map(|a| &a.name).collect();
         let [warning, critical] = Severity::ALL.map(|s| policy.naming.provisional_alarm_name(&facts.id, s));
         let owned = owned.get(facts.id.as_str()).unwrap_or(&none);
-        counts.add(classify(&desired, provisional, [&warning, &critical], owned));
+        counts.add(judge(&desired, provisional, [&warning, &critical], owned));
     }
     counts
 }
@@ -113,7 +113,7 @@ pub fn coverage(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm
 pub fn active_mutes(policy: &Policy, rules: &[ObservedMuteRule], now: UnixTime) -> usize {
     rules
         .iter()
-        .filter(|rule| rule.status == "ACTIVE" && !rule.has_expired(now))
+        .filter(|rule| rule.status == MuteRuleStatus::Active && !rule.has_expired(now))
         .filter(|rule| parse_mute_rule_name(policy, &rule.name).is_some())
         .count()
 }
@@ -158,7 +158,7 @@ mod tests {
         ];
         for (case, desired, provisional, owned, expected) in cases {
             let owned: HashSet<&AlarmName> = owned.iter().copied().collect();
-            assert_eq!(classify(desired, provisional, pair, &owned), expected, "{case}");
+            assert_eq!(judge(desired, provisional, pair, &owned), expected, "{case}");
         }
     }
 
@@ -168,7 +168,7 @@ mod tests {
             ["old-warning", "provisional-warning", "provisional-critical", "root-warning", "root-critical"]
                 .map(name);
         let owned: HashSet<&AlarmName> = [&old_w].into_iter().collect();
-        assert_eq!(classify(&[&root_w, &root_c], false, [&prov_w, &prov_c], &owned), Coverage::Partial);
+        assert_eq!(judge(&[&root_w, &root_c], false, [&prov_w, &prov_c], &owned), Coverage::Partial);
     }
 
     #[test]
@@ -224,7 +224,7 @@ mod tests {
         let ours = format!("{}i-0123456789abcdef0-{:016x}", crate::maintenance::mute_rule_prefix(&policy), 7);
         let rule = |name: &str, status: &str, expires: i64| ObservedMuteRule {
             name: name.to_owned(),
-            status: status.to_owned(),
+            status: MuteRuleStatus::parse(status),
             expires: Some(UnixTime(expires)),
         };
         let rules = [

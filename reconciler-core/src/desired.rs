@@ -80,14 +80,19 @@ impl fmt::Display for NoAlarmsReason {
 /// series that passes the filter gets a pair on exactly its dimensions; an
 /// instance without one gets the provisional pair, so it is never unprotected.
 pub fn desired_alarms(policy: &Policy, subject: &Subject) -> Desire {
-    let facts = match subject {
-        Subject::Gone { .. } => return Desire::None { reason: NoAlarmsReason::Gone },
-        Subject::Present(facts) => facts,
-    };
+    match subject {
+        Subject::Gone { .. } => Desire::None { reason: NoAlarmsReason::Gone },
+        Subject::Present(facts) => desired_alarms_in(policy, facts, policy.scope(facts)),
+    }
+}
+
+/// [`desired_alarms`] of an instance whose scope is already decided: a plan
+/// decides each instance's scope once and uses it for its alarms and its counts.
+pub fn desired_alarms_in(policy: &Policy, facts: &InstanceFacts, scope: ScopeDecision) -> Desire {
     if facts.state != InstanceState::Running {
         return Desire::None { reason: NoAlarmsReason::NotRunning { state: facts.state } };
     }
-    let (thresholds, notes) = match policy.scope(facts) {
+    let (thresholds, notes) = match scope {
         ScopeDecision::Out(why) => return Desire::None { reason: NoAlarmsReason::OutOfScope(why) },
         ScopeDecision::In { thresholds, notes } => (thresholds, notes),
     };
@@ -95,7 +100,7 @@ pub fn desired_alarms(policy: &Policy, subject: &Subject) -> Desire {
     let watched: Vec<(MetricSeries, String, String)> = match &facts.series {
         None => Vec::new(),
         Some(series) => profile
-            .classify(series)
+            .series_verdicts(series)
             .into_iter()
             .filter_map(|c| match c.verdict {
                 SeriesVerdict::Watched { label, path } => Some((c.series, label, path)),
@@ -390,7 +395,7 @@ mod tests {
     #[test]
     fn legacy_series_and_the_group_variant_are_copied_exactly() {
         let mut p = policy();
-        p.metric = MetricProfile::legacy(None);
+        p.linux = MetricProfile::legacy(None);
         let series = MetricSeries::new(vec![
             Dimension::new("InstanceId", "i-0123456789abcdef0"),
             Dimension::new("Filesystem", "/dev/nvme1n1"),
@@ -412,7 +417,7 @@ mod tests {
     #[test]
     fn legacy_profile_watches_the_monitoring_scripts_metric() {
         let mut p = policy();
-        p.metric = MetricProfile::legacy(None);
+        p.linux = MetricProfile::legacy(None);
         let alarms =
             alarms(desired_alarms(&p, &Subject::Present(instance(&[("Environment", "production")]))));
         let c = &alarms[0].config;

@@ -9,7 +9,10 @@
 //! * [`policy`]: which instances are in scope and what their alarms look like.
 //! * [`desired`]: the alarms one instance should have, or why it should have none.
 //! * [`series`]: which published disk series get alarms, and their names.
-//! * [`plan`]: the full-configuration diff between desired and observed alarms.
+//! * [`pass`]: the one plan of a pass ([`plan()`]), and the pure decisions
+//!   the observer and the applier need (what to read, preconditions).
+//! * [`plan`]: the plan's typed changes, and the full-configuration diff of
+//!   desired and observed alarms ([`plan_alarms`]; field by field in [`diff`]).
 //! * [`coverage`]: how well the owned alarms protect the instances, for an audit.
 //! * [`maintenance`]: AWS Health maintenance windows as self-expiring alarm mutes.
 //! * [`settle`]: how an event's claim about an instance combines with what the
@@ -18,10 +21,12 @@
 pub mod alarm;
 pub mod coverage;
 pub mod desired;
+pub mod diff;
 mod hash;
 pub mod ids;
 pub mod instance;
 pub mod maintenance;
+pub mod pass;
 pub mod plan;
 pub mod platform;
 pub mod policy;
@@ -33,17 +38,21 @@ pub use alarm::{
     AlarmConfig, ComparisonOperator, Dimension, MissingData, NameKind, Naming, ObservedAlarm, Severity,
     Statistic, OWNERSHIP_MARKER,
 };
-pub use desired::{desired_alarms, Desire, DesiredAlarm, NoAlarmsReason};
+pub use desired::{desired_alarms, desired_alarms_in, Desire, DesiredAlarm, NoAlarmsReason};
+pub use diff::{diff, FieldChange};
 pub use ids::{AlarmName, IdError, InstanceId, TopicArn};
 pub use instance::{
     user_initiated_time, AutoScalingGroup, InstanceFacts, InstanceState, Subject, TagSource, UnixTime,
     AUTOSCALING_GROUP_TAG,
 };
 pub use maintenance::{
-    plan_maintenance, HealthStatus, MaintenanceAction, MaintenanceNotice, MaintenanceSettings, MuteChange,
-    MuteRule, MuteWindow,
+    plan_maintenance, HealthStatus, MaintenanceAction, MaintenanceNotice, MaintenanceSettings, MuteRule,
+    MuteRuleStatus, MuteWindow, ObservedMuteRule,
 };
-pub use plan::{plan, Action, Change, Conflict, DeleteReason, FieldChange, Plan, Retired};
+pub use pass::{plan, PassInput};
+pub use plan::{
+    plan_alarms, Action, Change, Conflict, DeleteReason, MuteChange, Plan, Precondition, Retired, TagRepair,
+};
 pub use platform::Platform;
 pub use policy::{MetricProfile, OutOfScope, Policy, ScopeDecision, SeverityPolicy, Thresholds};
 pub use series::{ClassifiedSeries, MetricSeries, SeriesFilter, SeriesVerdict};

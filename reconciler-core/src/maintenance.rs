@@ -166,39 +166,6 @@ pub struct MuteRule {
     pub description: String,
 }
 
-/// A write to a mute rule, as one of a [`crate::Plan`]'s changes.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "action", rename_all = "kebab-case")]
-pub enum MuteChange {
-    /// `PutAlarmMuteRule`: create or overwrite the rule.
-    Put { rule: MuteRule, reason: String },
-    /// `DeleteAlarmMuteRule`: a rule that does not exist is no error.
-    Delete { rule: String, instance: InstanceId, reason: String },
-}
-
-impl MuteChange {
-    pub fn rule_name(&self) -> &str {
-        match self {
-            Self::Put { rule, .. } => &rule.name,
-            Self::Delete { rule, .. } => rule,
-        }
-    }
-
-    pub fn instance(&self) -> &InstanceId {
-        match self {
-            Self::Put { rule, .. } => &rule.instance,
-            Self::Delete { instance, .. } => instance,
-        }
-    }
-
-    /// Explains the change; never decides it.
-    pub fn reason(&self) -> &str {
-        match self {
-            Self::Put { reason, .. } | Self::Delete { reason, .. } => reason,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum MaintenanceAction {
@@ -247,14 +214,50 @@ pub fn parse_mute_rule_name(policy: &Policy, name: &str) -> Option<InstanceId> {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ObservedMuteRule {
     pub name: String,
-    /// `SCHEDULED`, `ACTIVE` or `EXPIRED`, as CloudWatch reports it.
-    pub status: String,
+    pub status: MuteRuleStatus,
     pub expires: Option<UnixTime>,
+}
+
+/// A mute rule's status, as CloudWatch reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MuteRuleStatus {
+    Scheduled,
+    Active,
+    Expired,
+    /// A status this release does not know, or none: judged by the expiry alone.
+    Unknown(String),
+}
+
+impl MuteRuleStatus {
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "SCHEDULED" => Self::Scheduled,
+            "ACTIVE" => Self::Active,
+            "EXPIRED" => Self::Expired,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Scheduled => "SCHEDULED",
+            Self::Active => "ACTIVE",
+            Self::Expired => "EXPIRED",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+
+impl fmt::Display for MuteRuleStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl ObservedMuteRule {
     pub fn has_expired(&self, now: UnixTime) -> bool {
-        self.status == "EXPIRED" || self.expires.is_some_and(|t| t <= now)
+        self.status == MuteRuleStatus::Expired || self.expires.is_some_and(|t| t <= now)
     }
 }
 
@@ -484,7 +487,7 @@ mod tests {
         let ours = mute_rule_name(&p, ARN, &a);
         let rule = |name: &str, status: &str, expires: Option<i64>| ObservedMuteRule {
             name: name.to_owned(),
-            status: status.to_owned(),
+            status: MuteRuleStatus::parse(status),
             expires: expires.map(UnixTime),
         };
         let cases = [

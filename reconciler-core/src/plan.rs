@@ -1,14 +1,20 @@
-//! The diff between desired and observed alarms, as a typed plan.
+//! The plan of a pass, as typed changes: alarms created, updated and
+//! deleted, mute rules written and removed, tags repaired, each with a reason
+//! that explains it and, where something must still hold just before it
+//! runs, a [`Precondition`]. [`plan_alarms`] diffs the alarms; `crate::pass`
+//! builds the whole plan.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use crate::alarm::{AlarmConfig, NameKind, ObservedAlarm};
-use crate::desired::{desired_alarms, Desire, DesiredAlarm, NoAlarmsReason};
+use crate::alarm::{NameKind, ObservedAlarm};
+use crate::desired::{desired_alarms, desired_alarms_in, Desire, DesiredAlarm, NoAlarmsReason};
+use crate::diff::{diff, FieldChange};
 use crate::ids::{AlarmName, InstanceId};
 use crate::instance::Subject;
-use crate::maintenance::{MaintenanceAction, MuteChange};
-use crate::policy::Policy;
+use crate::maintenance::MuteRule;
+use crate::policy::{Policy, ScopeDecision};
+use crate::tags::AlarmTag;
 
 /// Why an owned alarm is deleted.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -47,19 +53,42 @@ impl fmt::Display for DeleteReason {
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Change {
     /// The alarm is missing.
-    Create {
-        alarm: DesiredAlarm,
-    },
+    Create { alarm: DesiredAlarm },
     /// The alarm exists but differs in `differences` (never empty).
-    Update {
-        alarm: DesiredAlarm,
-        differences: Vec<FieldChange>,
-    },
+    Update { alarm: DesiredAlarm, differences: Vec<FieldChange> },
     Delete {
         name: AlarmName,
         instance: InstanceId,
         reason: DeleteReason,
+        /// Checked by the applier just before the delete.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        precondition: Option<Precondition>,
     },
+}
+
+/// What must still hold just before a change runs. The applier checks it and
+/// skips the change, with a note, when it does not; it decides nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precondition {
+    /// Every alarm write (create, update) of the same instance earlier in
+    /// the plan succeeded: a provisional pair goes only once the alarms
+    /// replacing it exist, and a mute rule may only name alarms that exist.
+    InstanceWritesSucceeded,
+    /// Read again just before the delete, the instance still should have no
+    /// alarms: a sweep's listing can be minutes old, and an instance started
+    /// since (and given its alarms by the event path) must not lose them.
+    InstanceStillUnwanted,
+}
+
+/// Tags an existing owned alarm lacks (or has with another value): added
+/// with `TagResource`, since CloudWatch applies tags only at creation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TagRepair {
+    pub instance: InstanceId,
+    pub alarm: AlarmName,
+    pub arn: String,
+    pub tags: Vec<AlarmTag>,
 }
 
 /// What a change does to an alarm or a mute rule, as reports and logs name it.
@@ -71,6 +100,8 @@ pub enum Action {
     Delete,
     Mute,
     Unmute,
+    /// Tags added to an existing alarm.
+    Tag,
 }
 
 impl Action {
@@ -81,6 +112,7 @@ impl Action {
             Self::Delete => "delete",
             Self::Mute => "mute",
             Self::Unmute => "unmute",
+            Self::Tag => "tag",
         }
     }
 
@@ -88,8 +120,41 @@ impl Action {
     pub fn symbol(self) -> char {
         match self {
             Self::Create | Self::Mute => '+',
-            Self::Update => '~',
+            Self::Update | Self::Tag => '~',
             Self::Delete | Self::Unmute => '-',
+        }
+    }
+}
+
+/// A write to a mute rule, as one of a [`crate::Plan`]'s changes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum MuteChange {
+    /// `PutAlarmMuteRule`: create or overwrite the rule.
+    Put { rule: MuteRule, reason: String, precondition: Option<Precondition> },
+    /// `DeleteAlarmMuteRule`: a rule that does not exist is no error.
+    Delete { rule: String, instance: InstanceId, reason: String },
+}
+
+impl MuteChange {
+    pub fn rule_name(&self) -> &str {
+        match self {
+            Self::Put { rule, .. } => &rule.name,
+            Self::Delete { rule, .. } => rule,
+        }
+    }
+
+    pub fn instance(&self) -> &InstanceId {
+        match self {
+            Self::Put { rule, .. } => &rule.instance,
+            Self::Delete { instance, .. } => instance,
+        }
+    }
+
+    /// Explains the change; never decides it.
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Put { reason, .. } | Self::Delete { reason, .. } => reason,
         }
     }
 }
@@ -153,22 +218,6 @@ impl Change {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct FieldChange {
-    pub field: &'static str,
-    pub before: String,
-    pub after: String,
-}
-
-impl fmt::Display for FieldChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field == "description" {
-            return f.write_str("description edited");
-        }
-        write!(f, "{} {} → {}", self.field, self.before, self.after)
-    }
-}
-
 /// A desired alarm whose name is taken by an alarm without the ownership
 /// marker. The reconciler never writes to such an alarm; a person has to
 /// rename or remove it.
@@ -203,29 +252,16 @@ pub struct Plan {
     /// Mute rules to write or delete, after the alarm changes: a rule may
     /// only name alarms that exist.
     pub mutes: Vec<MuteChange>,
+    /// Tags to add to existing alarms, last (only when the pass read them).
+    pub tag_repairs: Vec<TagRepair>,
+    /// Instances whose tags put them in scope, running or not.
+    pub instances_in_scope: usize,
 }
 
 impl Plan {
-    /// The mute changes of maintenance decisions; a skipped instance becomes a note.
-    pub fn from_maintenance(actions: Vec<MaintenanceAction>) -> Self {
-        let mut plan = Self::default();
-        for action in actions {
-            match action {
-                MaintenanceAction::Mute { rule, reason, notes } => {
-                    plan.notes.extend(notes.into_iter().map(|note| (rule.instance.clone(), note)));
-                    plan.mutes.push(MuteChange::Put { rule, reason });
-                }
-                MaintenanceAction::Unmute { rule, instance, reason } => {
-                    plan.mutes.push(MuteChange::Delete { rule, instance, reason });
-                }
-                MaintenanceAction::Skip { instance, reason } => plan.notes.push((instance, reason)),
-            }
-        }
-        plan
-    }
-
+    /// Nothing to write: no alarm, mute-rule or tag change.
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.mutes.is_empty() && self.tag_repairs.is_empty()
     }
 }
 
@@ -237,7 +273,7 @@ impl Plan {
 /// its description carries the ownership marker; anything else is never
 /// changed or deleted. Owned alarms of instances that are not among
 /// `subjects` are orphans: their instance no longer exists.
-pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -> Plan {
+pub fn plan_alarms(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -> Plan {
     // Every alarm whose name parses, owned or not, grouped by instance: a
     // desired name can only collide with an alarm of the same instance, so
     // conflicts are found in these groups of one or two without a name index.
@@ -256,7 +292,15 @@ pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -
         }
         let named = by_instance.remove(subject.id().as_str()).unwrap_or_default();
         let owned = named.iter().copied().filter(|a| a.config.has_ownership_marker());
-        match desired_alarms(policy, subject) {
+        let desire = match subject {
+            Subject::Gone { .. } => desired_alarms(policy, subject),
+            Subject::Present(facts) => {
+                let scope = policy.scope(facts);
+                result.instances_in_scope += usize::from(matches!(scope, ScopeDecision::In { .. }));
+                desired_alarms_in(policy, facts, scope)
+            }
+        };
+        match desire {
             Desire::Alarms { alarms, notes, provisional } => {
                 result.notes.extend(notes.into_iter().map(|n| (subject.id().clone(), n)));
                 result.provisional += usize::from(provisional);
@@ -306,60 +350,16 @@ pub fn plan(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm]) -
 }
 
 fn delete(alarm: &ObservedAlarm, instance: &InstanceId, reason: DeleteReason) -> Change {
-    Change::Delete { name: alarm.name.clone(), instance: instance.clone(), reason }
-}
-
-/// Every field of the full configuration, compared after normalisation.
-pub fn diff(actual: &AlarmConfig, desired: &AlarmConfig) -> Vec<FieldChange> {
-    // The common case on every sweep: nothing differs, so nothing is copied or built.
-    if actual.is_normalized() && actual == desired {
-        return Vec::new();
-    }
-    let actual = actual.clone().normalized();
-    if actual == *desired {
-        return Vec::new();
-    }
-    let mut changes = Vec::new();
-    let mut field = |name: &'static str, before: String, after: String| {
-        if before != after {
-            changes.push(FieldChange { field: name, before, after });
-        }
-    };
-    let list = |items: &[String]| format!("[{}]", items.join(", "));
-    let dims = |c: &AlarmConfig| {
-        list(&c.dimensions.iter().map(|d| format!("{}={}", d.name, d.value)).collect::<Vec<_>>())
-    };
-    let opt = |v: Option<i32>| v.map_or("unset".to_owned(), |v| v.to_string());
-    field("namespace", actual.namespace.clone(), desired.namespace.clone());
-    field("metric", actual.metric_name.clone(), desired.metric_name.clone());
-    field("dimensions", dims(&actual), dims(desired));
-    field("statistic", actual.statistic.to_string(), desired.statistic.to_string());
-    field("period", actual.period_seconds.to_string(), desired.period_seconds.to_string());
-    field(
-        "evaluation periods",
-        actual.evaluation_periods.to_string(),
-        desired.evaluation_periods.to_string(),
-    );
-    field("datapoints to alarm", opt(actual.datapoints_to_alarm), opt(desired.datapoints_to_alarm));
-    field("threshold", actual.threshold.to_string(), desired.threshold.to_string());
-    field("operator", actual.comparison_operator.to_string(), desired.comparison_operator.to_string());
-    field("missing data", actual.treat_missing_data.to_string(), desired.treat_missing_data.to_string());
-    field("actions enabled", actual.actions_enabled.to_string(), desired.actions_enabled.to_string());
-    field("alarm actions", list(&actual.alarm_actions), list(&desired.alarm_actions));
-    field("OK actions", list(&actual.ok_actions), list(&desired.ok_actions));
-    field(
-        "insufficient-data actions",
-        list(&actual.insufficient_data_actions),
-        list(&desired.insufficient_data_actions),
-    );
-    field("description", actual.description.clone(), desired.description.clone());
-    changes
+    // A provisional pair goes only once the alarms replacing it are written.
+    let precondition = matches!(reason, DeleteReason::Alarm(Retired::Superseded))
+        .then_some(Precondition::InstanceWritesSucceeded);
+    Change::Delete { name: alarm.name.clone(), instance: instance.clone(), reason, precondition }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alarm::{ComparisonOperator, Dimension, MissingData, Severity, Statistic};
+    use crate::alarm::{AlarmConfig, ComparisonOperator, Dimension, MissingData, Severity, Statistic};
     use crate::instance::{InstanceFacts, InstanceState};
     use crate::policy::tests::{instance, policy};
     use crate::series::MetricSeries;
@@ -400,7 +400,7 @@ mod tests {
 
     #[test]
     fn missing_alarms_are_created() {
-        let plan = plan(&policy(), &[running(A, "production")], &[]);
+        let plan = plan_alarms(&policy(), &[running(A, "production")], &[]);
         assert_eq!(
             summary(&plan),
             [
@@ -413,7 +413,7 @@ mod tests {
     #[test]
     fn matching_alarms_need_no_change() {
         let subject = running(A, "production");
-        let plan = plan(&policy(), std::slice::from_ref(&subject), &existing(&subject));
+        let plan = plan_alarms(&policy(), std::slice::from_ref(&subject), &existing(&subject));
         assert!(plan.is_empty(), "{:?}", summary(&plan));
         assert_eq!(plan.unchanged.len(), 2);
     }
@@ -425,7 +425,7 @@ mod tests {
         for alarm in &mut observed {
             alarm.config.dimensions.reverse();
         }
-        assert!(plan(&policy(), &[subject], &observed).is_empty());
+        assert!(plan_alarms(&policy(), &[subject], &observed).is_empty());
     }
 
     #[test]
@@ -465,7 +465,7 @@ mod tests {
             let mut observed = existing(&subject);
             let warning = observed.iter_mut().find(|a| a.name.as_str().ends_with("-warning")).unwrap();
             edit(&mut warning.config);
-            let plan = plan(&policy(), std::slice::from_ref(&subject), &observed);
+            let plan = plan_alarms(&policy(), std::slice::from_ref(&subject), &observed);
             assert_eq!(
                 summary(&plan),
                 [format!("update ec2-disk-provisional-i-0000000000000000a-warning ({reason})")],
@@ -484,7 +484,7 @@ mod tests {
         ];
         let previously = existing(&running(A, "production"));
         for (subject, reason) in cases {
-            let plan = plan(&policy(), &[subject], &previously);
+            let plan = plan_alarms(&policy(), &[subject], &previously);
             assert_eq!(
                 summary(&plan),
                 [
@@ -497,7 +497,7 @@ mod tests {
 
     #[test]
     fn owned_alarms_of_unknown_instances_are_orphans() {
-        let plan = plan(&policy(), &[], &existing(&running(B, "production")));
+        let plan = plan_alarms(&policy(), &[], &existing(&running(B, "production")));
         assert_eq!(plan.changes.len(), 2);
         assert!(plan.changes.iter().all(|c| c.reason() == "instance no longer exists"));
     }
@@ -511,20 +511,20 @@ mod tests {
         }
         // Its instance stopped: a marked alarm would be deleted, this one is not.
         let stopped = with_state(running(A, "production"), InstanceState::Stopped);
-        assert!(plan(&policy(), &[stopped], &foreign).is_empty());
+        assert!(plan_alarms(&policy(), &[stopped], &foreign).is_empty());
         // Running: the names are taken, so they are reported, not overwritten.
-        let plan = plan(&policy(), &[running(A, "production")], &foreign);
+        let plan = plan_alarms(&policy(), &[running(A, "production")], &foreign);
         assert!(plan.is_empty());
         assert_eq!(plan.conflicts.len(), 2);
         // An orphan without the marker stays too.
-        assert!(super::plan(&policy(), &[], &foreign).is_empty());
+        assert!(super::plan_alarms(&policy(), &[], &foreign).is_empty());
     }
 
     #[test]
     fn alarms_with_other_names_are_never_touched() {
         let mut person = existing(&running(A, "production")).remove(0);
         person.name = AlarmName::parse("ec2-disk-i-0000000000000000a-warning-by-alice").unwrap();
-        assert!(plan(&policy(), &[], &[person]).is_empty());
+        assert!(plan_alarms(&policy(), &[], &[person]).is_empty());
     }
 
     #[test]
@@ -532,7 +532,7 @@ mod tests {
         let mut observed = existing(&running(A, "production"));
         observed[0].config.threshold = 1.0;
         observed.extend(existing(&running(B, "production")));
-        let plan = plan(
+        let plan = plan_alarms(
             &policy(),
             &[running(A, "production"), running("i-0000000000000000c", "production")],
             &observed,
@@ -546,7 +546,7 @@ mod tests {
         let mut facts =
             instance(&[("Environment", "production"), ("disk-alarms:critical-threshold", "lots")]);
         facts.id = InstanceId::parse(A).unwrap();
-        let plan = plan(&policy(), &[Subject::Present(facts)], &[]);
+        let plan = plan_alarms(&policy(), &[Subject::Present(facts)], &[]);
         assert_eq!(plan.notes.len(), 1);
         assert!(plan.notes[0].1.contains("not a number"), "{:?}", plan.notes);
     }
@@ -569,9 +569,9 @@ mod tests {
     fn the_provisional_pair_is_replaced_once_series_appear() {
         let before = running(A, "production");
         let observed = existing(&before);
-        assert_eq!(plan(&policy(), std::slice::from_ref(&before), &observed).provisional, 1);
+        assert_eq!(plan_alarms(&policy(), std::slice::from_ref(&before), &observed).provisional, 1);
         let after = publishing(running(A, "production"), &["/", "/data"]);
-        let plan = plan(&policy(), &[after], &observed);
+        let plan = plan_alarms(&policy(), &[after], &observed);
         assert_eq!(plan.provisional, 0);
         assert_eq!(
             summary(&plan),
@@ -593,7 +593,7 @@ mod tests {
     #[test]
     fn a_filesystem_whose_series_vanished_loses_its_pair() {
         let observed = existing(&publishing(running(A, "production"), &["/", "/data"]));
-        let plan = plan(&policy(), &[publishing(running(A, "production"), &["/"])], &observed);
+        let plan = plan_alarms(&policy(), &[publishing(running(A, "production"), &["/"])], &observed);
         assert_eq!(
             summary(&plan),
             [
@@ -611,7 +611,7 @@ mod tests {
     #[test]
     fn an_instance_whose_series_all_vanished_falls_back_to_the_provisional_pair() {
         let observed = existing(&publishing(running(A, "production"), &["/"]));
-        let plan = plan(&policy(), &[publishing(running(A, "production"), &[])], &observed);
+        let plan = plan_alarms(&policy(), &[publishing(running(A, "production"), &[])], &observed);
         let verbs: Vec<&str> = plan.changes.iter().map(|c| c.action().as_str()).collect();
         assert_eq!(verbs, ["create", "create", "delete", "delete"]);
         assert_eq!(plan.provisional, 1);
@@ -624,7 +624,7 @@ mod tests {
             let renamed = alarm.name.as_str().replace("provisional-", "");
             alarm.name = AlarmName::parse(&renamed).unwrap();
         }
-        let plan = plan(&policy(), &[publishing(running(A, "production"), &["/"])], &observed);
+        let plan = plan_alarms(&policy(), &[publishing(running(A, "production"), &["/"])], &observed);
         assert_eq!(
             summary(&plan)[2..],
             [
@@ -633,7 +633,7 @@ mod tests {
             ]
         );
         // And when the instance has gone, they are orphans like any other owned alarm.
-        assert_eq!(super::plan(&policy(), &[], &observed).changes.len(), 2);
+        assert_eq!(super::plan_alarms(&policy(), &[], &observed).changes.len(), 2);
     }
 
     #[test]

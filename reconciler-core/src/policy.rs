@@ -23,7 +23,7 @@ pub struct Policy {
     pub warning: SeverityPolicy,
     pub critical: SeverityPolicy,
     /// The disk metric of Linux instances.
-    pub metric: MetricProfile,
+    pub linux: MetricProfile,
     /// The disk metric of Windows instances.
     pub windows: MetricProfile,
     pub statistic: Statistic,
@@ -121,7 +121,7 @@ impl MetricProfile {
     }
 
     /// What happens to each of an instance's published series.
-    pub fn classify(&self, series: &[MetricSeries]) -> Vec<ClassifiedSeries> {
+    pub fn series_verdicts(&self, series: &[MetricSeries]) -> Vec<ClassifiedSeries> {
         classify_series(self.platform, self.path_dimension, self.fstype_dimension, &self.filter, series)
     }
 }
@@ -130,7 +130,7 @@ impl Policy {
     /// The disk metric an instance of `platform` publishes.
     pub fn profile(&self, platform: Platform) -> &MetricProfile {
         match platform {
-            Platform::Linux => &self.metric,
+            Platform::Linux => &self.linux,
             Platform::Windows => &self.windows,
         }
     }
@@ -280,7 +280,7 @@ pub(crate) mod tests {
                 threshold: 80.0,
                 topic: TopicArn::parse("arn:aws:sns:eu-west-1:123456789012:disk-critical").unwrap(),
             },
-            metric: MetricProfile::cwagent(None),
+            linux: MetricProfile::cwagent(None),
             windows: MetricProfile::windows(None),
             statistic: Statistic::Average,
             period_seconds: 300,

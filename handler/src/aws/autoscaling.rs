@@ -4,7 +4,7 @@ use aws_sdk_autoscaling::types::AutoScalingGroup as SdkGroup;
 use reconciler_core::{AutoScalingGroup, InstanceId};
 use tracing::warn;
 
-use super::classify;
+use super::port_error;
 use crate::ports::{ApiCalls, PortError, MAX_GROUP_LOOKUP_BATCH};
 
 const DESCRIBE_INSTANCES: &str = "DescribeAutoScalingInstances";
@@ -34,7 +34,7 @@ pub(super) async fn groups_of(
             .send();
         while let Some(page) = pages.next().await {
             calls.begin(DESCRIBE_INSTANCES).await;
-            let page = page.map_err(|e| classify(DESCRIBE_INSTANCES, e))?;
+            let page = page.map_err(|e| port_error(DESCRIBE_INSTANCES, e))?;
             groups.extend(page.auto_scaling_instances().iter().filter_map(|details| {
                 let group = details.auto_scaling_group_name().filter(|name| !name.is_empty())?;
                 let id = InstanceId::parse(details.instance_id().unwrap_or_default())
@@ -66,7 +66,7 @@ pub(super) async fn groups(
             .send();
         while let Some(page) = pages.next().await {
             calls.begin(DESCRIBE_GROUPS).await;
-            let page = page.map_err(|e| classify(DESCRIBE_GROUPS, e))?;
+            let page = page.map_err(|e| port_error(DESCRIBE_GROUPS, e))?;
             groups.extend(page.auto_scaling_groups().iter().filter_map(convert));
         }
     }

@@ -10,8 +10,11 @@ use reconciler_core::{
 };
 use tracing::warn;
 
-use super::classify;
-use crate::ports::{AlarmStore, ApiCalls, ErrorKind, ObservedMuteRule, PortError, MAX_DELETE_BATCH};
+use super::port_error;
+use crate::ports::{
+    AlarmStore, AlarmTagWrites, AlarmTags, AlarmWrites, ApiCalls, ErrorKind, MetricCatalogue, MuteRuleWrites,
+    MuteRules, ObservedMuteRule, PortError, MAX_DELETE_BATCH,
+};
 
 const DESCRIBE: &str = "DescribeAlarms";
 const PUT: &str = "PutMetricAlarm";
@@ -55,12 +58,14 @@ impl AlarmStore for CloudWatchAlarms {
         let mut alarms = Vec::new();
         while let Some(page) = pages.next().await {
             self.calls.begin(DESCRIBE).await;
-            let page = page.map_err(|e| classify(DESCRIBE, e))?;
+            let page = page.map_err(|e| port_error(DESCRIBE, e))?;
             alarms.extend(page.metric_alarms().iter().filter_map(observed));
         }
         Ok(alarms)
     }
+}
 
+impl AlarmWrites for CloudWatchAlarms {
     async fn put_alarm(&self, alarm: &DesiredAlarm, tags: &[AlarmTag]) -> Result<(), PortError> {
         let c = &alarm.config;
         let dimensions = c
@@ -97,26 +102,7 @@ impl AlarmStore for CloudWatchAlarms {
         self.calls.begin(PUT).await;
         // The SDK's request futures are boxed because nesting them unboxed in
         // the Lambda runtime's futures overflows the compiler's layout depth limit.
-        Box::pin(request.send()).await.map_err(|e| classify(PUT, e))?;
-        Ok(())
-    }
-
-    async fn alarm_tags(&self, alarm_arn: &str) -> Result<Vec<AlarmTag>, PortError> {
-        self.calls.begin(LIST_TAGS).await;
-        let request = self.client.list_tags_for_resource().resource_arn(alarm_arn);
-        let output = Box::pin(request.send()).await.map_err(|e| classify(LIST_TAGS, e))?;
-        Ok(output
-            .tags()
-            .iter()
-            .map(|t| AlarmTag::new(t.key().unwrap_or_default(), t.value().unwrap_or_default()))
-            .collect())
-    }
-
-    async fn tag_alarm(&self, alarm_arn: &str, tags: &[AlarmTag]) -> Result<(), PortError> {
-        let tags = tags.iter().map(|t| Tag::builder().key(&t.key).value(&t.value).build()).collect();
-        let request = self.client.tag_resource().resource_arn(alarm_arn).set_tags(Some(tags));
-        self.calls.begin(TAG).await;
-        Box::pin(request.send()).await.map_err(|e| classify(TAG, e))?;
+        Box::pin(request.send()).await.map_err(|e| port_error(PUT, e))?;
         Ok(())
     }
 
@@ -134,43 +120,12 @@ impl AlarmStore for CloudWatchAlarms {
         let names = names.iter().map(|n| n.as_str().to_owned()).collect();
         let request = self.client.delete_alarms().set_alarm_names(Some(names));
         self.calls.begin(DELETE).await;
-        Box::pin(request.send()).await.map_err(|e| classify(DELETE, e))?;
+        Box::pin(request.send()).await.map_err(|e| port_error(DELETE, e))?;
         Ok(())
     }
+}
 
-    async fn put_mute_rule(&self, rule: &MuteRule) -> Result<(), PortError> {
-        // A one-time schedule in UTC (no timezone given); no start date, so the
-        // rule is in force at once and the schedule alone says when the mute starts.
-        let schedule = Schedule::builder()
-            .expression(rule.window.schedule_expression())
-            .duration(rule.window.duration())
-            .build();
-        let targets = MuteTargets::builder()
-            .set_alarm_names(Some(rule.alarms.iter().map(|a| a.as_str().to_owned()).collect()))
-            .build();
-        let request = self
-            .client
-            .put_alarm_mute_rule()
-            .name(&rule.name)
-            .description(&rule.description)
-            .rule(Rule::builder().schedule(schedule).build())
-            .mute_targets(targets)
-            .expire_date(DateTime::from_secs(rule.window.end.0));
-        self.calls.begin(PUT_MUTE).await;
-        Box::pin(request.send()).await.map_err(|e| classify(PUT_MUTE, e))?;
-        Ok(())
-    }
-
-    async fn delete_mute_rule(&self, name: &str) -> Result<(), PortError> {
-        let request = self.client.delete_alarm_mute_rule().alarm_mute_rule_name(name);
-        self.calls.begin(DELETE_MUTE).await;
-        match Box::pin(request.send()).await {
-            Ok(_) => Ok(()),
-            Err(error) if error.code().is_some_and(|code| NOT_FOUND_CODES.contains(&code)) => Ok(()),
-            Err(error) => Err(classify(DELETE_MUTE, error)),
-        }
-    }
-
+impl MetricCatalogue for CloudWatchAlarms {
     async fn published_series(
         &self,
         namespace: &str,
@@ -191,7 +146,7 @@ impl AlarmStore for CloudWatchAlarms {
         let mut series = Vec::new();
         while let Some(page) = pages.next().await {
             self.calls.begin(LIST_METRICS).await;
-            let page = page.map_err(|e| classify(LIST_METRICS, e))?;
+            let page = page.map_err(|e| port_error(LIST_METRICS, e))?;
             series.extend(page.metrics().iter().map(|metric| {
                 MetricSeries::new(
                     metric
@@ -204,7 +159,9 @@ impl AlarmStore for CloudWatchAlarms {
         }
         Ok(series)
     }
+}
 
+impl MuteRules for CloudWatchAlarms {
     async fn mute_rules(
         &self,
         prefix: &str,
@@ -219,7 +176,7 @@ impl AlarmStore for CloudWatchAlarms {
         let mut rules = Vec::new();
         while let Some(page) = pages.next().await {
             self.calls.begin(LIST_MUTES).await;
-            let page = page.map_err(|e| classify(LIST_MUTES, e))?;
+            let page = page.map_err(|e| port_error(LIST_MUTES, e))?;
             rules.extend(
                 page.alarm_mute_rule_summaries()
                     .iter()
@@ -231,6 +188,64 @@ impl AlarmStore for CloudWatchAlarms {
     }
 }
 
+impl MuteRuleWrites for CloudWatchAlarms {
+    async fn put_mute_rule(&self, rule: &MuteRule) -> Result<(), PortError> {
+        // A one-time schedule in UTC (no timezone given); no start date, so the
+        // rule is in force at once and the schedule alone says when the mute starts.
+        let schedule = Schedule::builder()
+            .expression(rule.window.schedule_expression())
+            .duration(rule.window.duration())
+            .build();
+        let targets = MuteTargets::builder()
+            .set_alarm_names(Some(rule.alarms.iter().map(|a| a.as_str().to_owned()).collect()))
+            .build();
+        let request = self
+            .client
+            .put_alarm_mute_rule()
+            .name(&rule.name)
+            .description(&rule.description)
+            .rule(Rule::builder().schedule(schedule).build())
+            .mute_targets(targets)
+            .expire_date(DateTime::from_secs(rule.window.end.0));
+        self.calls.begin(PUT_MUTE).await;
+        Box::pin(request.send()).await.map_err(|e| port_error(PUT_MUTE, e))?;
+        Ok(())
+    }
+
+    async fn delete_mute_rule(&self, name: &str) -> Result<(), PortError> {
+        let request = self.client.delete_alarm_mute_rule().alarm_mute_rule_name(name);
+        self.calls.begin(DELETE_MUTE).await;
+        match Box::pin(request.send()).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.code().is_some_and(|code| NOT_FOUND_CODES.contains(&code)) => Ok(()),
+            Err(error) => Err(port_error(DELETE_MUTE, error)),
+        }
+    }
+}
+
+impl AlarmTags for CloudWatchAlarms {
+    async fn alarm_tags(&self, alarm_arn: &str) -> Result<Vec<AlarmTag>, PortError> {
+        self.calls.begin(LIST_TAGS).await;
+        let request = self.client.list_tags_for_resource().resource_arn(alarm_arn);
+        let output = Box::pin(request.send()).await.map_err(|e| port_error(LIST_TAGS, e))?;
+        Ok(output
+            .tags()
+            .iter()
+            .map(|t| AlarmTag::new(t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+            .collect())
+    }
+}
+
+impl AlarmTagWrites for CloudWatchAlarms {
+    async fn tag_alarm(&self, alarm_arn: &str, tags: &[AlarmTag]) -> Result<(), PortError> {
+        let tags = tags.iter().map(|t| Tag::builder().key(&t.key).value(&t.value).build()).collect();
+        let request = self.client.tag_resource().resource_arn(alarm_arn).set_tags(Some(tags));
+        self.calls.begin(TAG).await;
+        Box::pin(request.send()).await.map_err(|e| port_error(TAG, e))?;
+        Ok(())
+    }
+}
+
 /// The summary names the rule only by its ARN,
 /// `arn:aws:cloudwatch:REGION:ACCOUNT:alarm-mute-rule:NAME`.
 fn observed_mute_rule(summary: &AlarmMuteRuleSummary) -> Option<ObservedMuteRule> {
@@ -238,7 +253,9 @@ fn observed_mute_rule(summary: &AlarmMuteRuleSummary) -> Option<ObservedMuteRule
     let name = arn.rsplit(':').next().filter(|name| !name.is_empty())?;
     Some(ObservedMuteRule {
         name: name.to_owned(),
-        status: summary.status().map_or("UNKNOWN", |status| status.as_str()).to_owned(),
+        status: reconciler_core::MuteRuleStatus::parse(
+            summary.status().map_or("UNKNOWN", |status| status.as_str()),
+        ),
         expires: summary.expire_date().map(|t| UnixTime(t.secs())),
     })
 }

@@ -7,7 +7,7 @@ use reconciler_core::{
 };
 use tracing::warn;
 
-use super::{autoscaling, classify};
+use super::{autoscaling, port_error};
 use crate::ports::{ApiCalls, Inventory, PortError};
 
 const OPERATION: &str = "DescribeInstances";
@@ -40,7 +40,7 @@ impl Ec2Inventory {
         let mut facts = Vec::new();
         while let Some(page) = pages.next().await {
             self.calls.begin(OPERATION).await;
-            let page = page.map_err(|e| classify(OPERATION, e))?;
+            let page = page.map_err(|e| port_error(OPERATION, e))?;
             facts.extend(page.reservations().iter().flat_map(|r| r.instances()).filter_map(convert));
         }
         Ok(facts)

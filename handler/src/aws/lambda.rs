@@ -4,7 +4,7 @@ use aws_smithy_types::Blob;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::classify;
+use super::port_error;
 use crate::event::continuation_event;
 use crate::ports::{ApiCalls, Continuation, ErrorKind, PortError};
 
@@ -35,7 +35,7 @@ impl Continuation for LambdaContinuation {
             .function_name(&self.function_name)
             .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
             .payload(Blob::new(payload));
-        Box::pin(request.send()).await.map_err(|e| classify(OPERATION, e))?;
+        Box::pin(request.send()).await.map_err(|e| port_error(OPERATION, e))?;
         Ok(())
     }
 }

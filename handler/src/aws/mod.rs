@@ -4,10 +4,10 @@
 //! (standard mode; `AWS_MAX_ATTEMPTS` / `AWS_RETRY_MODE` adjust them); what
 //! still fails after them is classified into a [`PortError`].
 
+mod accounts;
 mod autoscaling;
 mod cloudwatch;
 mod ec2;
-mod fleet;
 mod lambda;
 
 use std::time::Duration;
@@ -19,9 +19,9 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::timeout::TimeoutConfig;
 
+pub use accounts::{active_accounts, organization_accounts, AwsAccounts, AwsDeployments};
 pub use cloudwatch::CloudWatchAlarms;
 pub use ec2::Ec2Inventory;
-pub use fleet::{active_accounts, organization_accounts, AwsAccounts, AwsDeployments};
 pub use lambda::{LambdaContinuation, NoContinuation};
 
 use crate::ports::{ApiCalls, ErrorKind, PortError};
@@ -86,7 +86,7 @@ const TRANSIENT_CODES: &[&str] =
 
 /// Maps an error the SDK gave up on to the port's error kinds, keeping the
 /// SDK's error as the source.
-pub(crate) fn classify<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> PortError
+pub(crate) fn port_error<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -112,5 +112,7 @@ where
         (Some(code), None) => code.to_owned(),
         _ => DisplayErrorContext(&error).to_string(),
     };
-    PortError::new(operation, kind, message).with_source(error)
+    let mut port_error = PortError::new(operation, kind, message);
+    port_error.code = error.code().map(str::to_owned);
+    port_error.with_source(error)
 }

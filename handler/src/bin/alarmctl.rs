@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use handler::app::{handle_event, now, HandleError};
 use handler::aws::{self, AwsPorts, NoContinuation};
-use handler::cli;
 use handler::config::Config;
+use handler::explain::explain;
 use handler::ports::ApiCalls;
 use handler::reconcile::{Reconciler, RunOptions};
+use handler::render;
 use reconciler_core::InstanceId;
 
 /// Keeps per-instance CloudWatch disk alarms true to the EC2 fleet.
@@ -93,7 +94,7 @@ async fn main() -> ExitCode {
     };
     let calls = ApiCalls::with_limits(&config.rate_limits);
     let (AwsPorts { ec2, cloudwatch }, _) = aws::load(calls.clone()).await;
-    let reconciler = Reconciler { config, inventory: ec2, alarms: cloudwatch, calls };
+    let reconciler = Reconciler::new(config, ec2, cloudwatch.clone(), cloudwatch, calls);
     match command {
         Command::Handle { file, dry_run } => handle(&reconciler, &file, dry_run).await,
         Command::Sweep { dry_run, json, retag } => sweep(&reconciler, dry_run, json, retag).await,
@@ -102,12 +103,12 @@ async fn main() -> ExitCode {
             let Ok(id) = InstanceId::parse(&instance_id).inspect_err(|e| eprintln!("alarmctl: {e}")) else {
                 return ExitCode::from(EXIT_INVALID);
             };
-            let explanation = cli::explain(&reconciler, &id).await;
+            let explanation = explain(&reconciler.config, &reconciler.observer, &id, now()).await;
             match explanation {
                 Ok(explanation) if json => {
                     println!("{}", serde_json::to_string_pretty(&explanation).unwrap_or_default())
                 }
-                Ok(explanation) => print!("{}", cli::render_explanation(&explanation)),
+                Ok(explanation) => print!("{}", render::render_explanation(&explanation)),
                 Err(error) => {
                     eprintln!("alarmctl: {error}");
                     return ExitCode::from(EXIT_INCOMPLETE);
@@ -119,10 +120,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn handle<I, A>(reconciler: &Reconciler<I, A>, file: &str, dry_run: bool) -> ExitCode
+async fn handle<I, R, W>(reconciler: &Reconciler<I, R, W>, file: &str, dry_run: bool) -> ExitCode
 where
     I: handler::ports::Inventory,
-    A: handler::ports::AlarmStore,
+    R: handler::ports::CloudWatchReads,
+    W: handler::ports::CloudWatchWrites,
 {
     let mut bytes = Vec::new();
     let read = if file == "-" {
@@ -162,27 +164,24 @@ where
     }
 }
 
-async fn sweep<I, A>(reconciler: &Reconciler<I, A>, dry_run: bool, json: bool, retag: bool) -> ExitCode
+async fn sweep<I, R, W>(reconciler: &Reconciler<I, R, W>, dry_run: bool, json: bool, retag: bool) -> ExitCode
 where
     I: handler::ports::Inventory,
-    A: handler::ports::AlarmStore,
+    R: handler::ports::CloudWatchReads,
+    W: handler::ports::CloudWatchWrites,
 {
     // Large accounts take minutes at CloudWatch's write quota: show progress on a terminal.
     let progress = !dry_run && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let options = RunOptions { dry_run, progress, ..RunOptions::new(now()) };
-    let mut report = reconciler.handle(handler::event::Trigger::Sweep { generation: 0 }, options).await;
+    let options = RunOptions { dry_run, progress, retag, ..RunOptions::new(now()) };
+    let report = reconciler.handle(handler::event::Trigger::Sweep { generation: 0 }, options).await;
     if progress {
         eprintln!();
-    }
-    if retag {
-        reconciler.retag(options, &mut report).await;
-        report.api_calls = reconciler.calls.snapshot();
     }
     handler::app::log_summary(&report);
     if json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {
-        print!("{}", cli::render_report(&report));
+        print!("{}", render::render_report(&report));
     }
     if report.failed() {
         eprintln!("alarmctl: sweep incomplete: {}", report.failure_summary());

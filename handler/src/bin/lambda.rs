@@ -26,7 +26,7 @@ async fn main() -> Result<(), Error> {
     let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
     let continuation = LambdaContinuation::new(&sdk_config, function_name, calls.clone());
     let margin = Duration::from_secs(config.deadline_margin_seconds);
-    let reconciler = Reconciler { config, inventory: ec2, alarms: cloudwatch, calls };
+    let reconciler = Reconciler::new(config, ec2, cloudwatch.clone(), cloudwatch, calls);
     let (reconciler, continuation) = (&reconciler, &continuation);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         reconciler.calls.reset();
@@ -37,7 +37,7 @@ async fn main() -> Result<(), Error> {
                 None
             }
         };
-        let options = RunOptions { dry_run: false, now: now(), deadline, progress: false };
+        let options = RunOptions { deadline, ..RunOptions::new(now()) };
         match handle_event(reconciler, continuation, event.payload, options).await {
             Ok(report) => {
                 println!("{}", emf_line(&report));

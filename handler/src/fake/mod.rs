@@ -15,10 +15,10 @@ use reconciler_core::{
 
 use crate::ports::{ApiCalls, ErrorKind, PortError, RateLimits};
 
-mod fleet;
+mod accounts;
 mod ports;
 
-pub use fleet::{FakeDeployments, FakeFleet, FakeRow};
+pub use accounts::{FakeDeployments, FakeFleet, FakeRow};
 
 /// The ARN the in-memory account gives an alarm.
 pub fn alarm_arn(name: &str) -> String {

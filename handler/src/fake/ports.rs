@@ -8,7 +8,8 @@ use reconciler_core::{
 
 use super::{FakeCloud, ALARM_PAGE, INSTANCE_PAGE, METRIC_PAGE};
 use crate::ports::{
-    AlarmStore, ErrorKind, Inventory, ObservedMuteRule, PortError, MAX_DELETE_BATCH, MAX_GROUP_LOOKUP_BATCH,
+    AlarmStore, AlarmTagWrites, AlarmTags, AlarmWrites, ErrorKind, Inventory, MetricCatalogue,
+    MuteRuleWrites, MuteRules, ObservedMuteRule, PortError, MAX_DELETE_BATCH, MAX_GROUP_LOOKUP_BATCH,
 };
 
 impl Inventory for FakeCloud {
@@ -68,7 +69,9 @@ impl AlarmStore for FakeCloud {
         }
         Ok(matching)
     }
+}
 
+impl AlarmWrites for FakeCloud {
     async fn put_alarm(&self, alarm: &DesiredAlarm, tags: &[AlarmTag]) -> Result<(), PortError> {
         self.request("PutMetricAlarm").await?;
         let mut state = self.state();
@@ -76,34 +79,6 @@ impl AlarmStore for FakeCloud {
             state.tags.insert(alarm.name.clone(), tags.to_vec());
         }
         state.alarms.insert(alarm.name.clone(), alarm.config.clone());
-        state.writes += 1;
-        Ok(())
-    }
-
-    async fn alarm_tags(&self, alarm_arn: &str) -> Result<Vec<AlarmTag>, PortError> {
-        self.request("ListTagsForResource").await?;
-        let name = alarm_name_of(alarm_arn)?;
-        let state = self.state();
-        if !state.alarms.contains_key(&name) {
-            return Err(PortError::new("ListTagsForResource", ErrorKind::Refused, "ResourceNotFound"));
-        }
-        Ok(state.tags.get(&name).cloned().unwrap_or_default())
-    }
-
-    async fn tag_alarm(&self, alarm_arn: &str, tags: &[AlarmTag]) -> Result<(), PortError> {
-        self.request("TagResource").await?;
-        let name = alarm_name_of(alarm_arn)?;
-        let mut state = self.state();
-        if !state.alarms.contains_key(&name) {
-            return Err(PortError::new("TagResource", ErrorKind::Refused, "ResourceNotFound"));
-        }
-        let current = state.tags.entry(name).or_default();
-        for tag in tags {
-            match current.iter_mut().find(|t| t.key == tag.key) {
-                Some(existing) => existing.value = tag.value.clone(),
-                None => current.push(tag.clone()),
-            }
-        }
         state.writes += 1;
         Ok(())
     }
@@ -133,7 +108,60 @@ impl AlarmStore for FakeCloud {
         }
         Ok(())
     }
+}
 
+impl MetricCatalogue for FakeCloud {
+    async fn published_series(
+        &self,
+        namespace: &str,
+        metric: &str,
+        instance: Option<&InstanceId>,
+    ) -> Result<Vec<MetricSeries>, PortError> {
+        let found: Vec<MetricSeries> = {
+            let state = self.state();
+            match state.series.get(&(namespace.to_owned(), metric.to_owned())) {
+                None => Vec::new(),
+                Some(by_instance) => match instance {
+                    Some(id) => by_instance.get(id.as_str()).cloned().unwrap_or_default(),
+                    None => by_instance.values().flatten().cloned().collect(),
+                },
+            }
+        };
+        for _ in 0..found.len().div_ceil(METRIC_PAGE).max(1) {
+            self.request("ListMetrics").await?;
+        }
+        Ok(found)
+    }
+}
+
+impl MuteRules for FakeCloud {
+    async fn mute_rules(
+        &self,
+        prefix: &str,
+        alarm: Option<&AlarmName>,
+    ) -> Result<Vec<ObservedMuteRule>, PortError> {
+        self.request("ListAlarmMuteRules").await?;
+        let state = self.state();
+        let status = |rule: &MuteRule| match state.now {
+            now if rule.window.end <= now => "EXPIRED",
+            now if rule.window.start <= now => "ACTIVE",
+            _ => "SCHEDULED",
+        };
+        Ok(state
+            .mute_rules
+            .values()
+            .filter(|rule| rule.name.starts_with(prefix))
+            .filter(|rule| alarm.is_none_or(|a| rule.alarms.contains(a)))
+            .map(|rule| ObservedMuteRule {
+                name: rule.name.clone(),
+                status: reconciler_core::maintenance::MuteRuleStatus::parse(status(rule)),
+                expires: Some(rule.window.end),
+            })
+            .collect())
+    }
+}
+
+impl MuteRuleWrites for FakeCloud {
     async fn put_mute_rule(&self, rule: &MuteRule) -> Result<(), PortError> {
         self.request("PutAlarmMuteRule").await?;
         let mut state = self.state();
@@ -158,52 +186,37 @@ impl AlarmStore for FakeCloud {
         }
         Ok(())
     }
+}
 
-    async fn published_series(
-        &self,
-        namespace: &str,
-        metric: &str,
-        instance: Option<&InstanceId>,
-    ) -> Result<Vec<MetricSeries>, PortError> {
-        let found: Vec<MetricSeries> = {
-            let state = self.state();
-            match state.series.get(&(namespace.to_owned(), metric.to_owned())) {
-                None => Vec::new(),
-                Some(by_instance) => match instance {
-                    Some(id) => by_instance.get(id.as_str()).cloned().unwrap_or_default(),
-                    None => by_instance.values().flatten().cloned().collect(),
-                },
-            }
-        };
-        for _ in 0..found.len().div_ceil(METRIC_PAGE).max(1) {
-            self.request("ListMetrics").await?;
-        }
-        Ok(found)
-    }
-
-    async fn mute_rules(
-        &self,
-        prefix: &str,
-        alarm: Option<&AlarmName>,
-    ) -> Result<Vec<ObservedMuteRule>, PortError> {
-        self.request("ListAlarmMuteRules").await?;
+impl AlarmTags for FakeCloud {
+    async fn alarm_tags(&self, alarm_arn: &str) -> Result<Vec<AlarmTag>, PortError> {
+        self.request("ListTagsForResource").await?;
+        let name = alarm_name_of(alarm_arn)?;
         let state = self.state();
-        let status = |rule: &MuteRule| match state.now {
-            now if rule.window.end <= now => "EXPIRED",
-            now if rule.window.start <= now => "ACTIVE",
-            _ => "SCHEDULED",
-        };
-        Ok(state
-            .mute_rules
-            .values()
-            .filter(|rule| rule.name.starts_with(prefix))
-            .filter(|rule| alarm.is_none_or(|a| rule.alarms.contains(a)))
-            .map(|rule| ObservedMuteRule {
-                name: rule.name.clone(),
-                status: status(rule).to_owned(),
-                expires: Some(rule.window.end),
-            })
-            .collect())
+        if !state.alarms.contains_key(&name) {
+            return Err(PortError::new("ListTagsForResource", ErrorKind::Refused, "ResourceNotFound"));
+        }
+        Ok(state.tags.get(&name).cloned().unwrap_or_default())
+    }
+}
+
+impl AlarmTagWrites for FakeCloud {
+    async fn tag_alarm(&self, alarm_arn: &str, tags: &[AlarmTag]) -> Result<(), PortError> {
+        self.request("TagResource").await?;
+        let name = alarm_name_of(alarm_arn)?;
+        let mut state = self.state();
+        if !state.alarms.contains_key(&name) {
+            return Err(PortError::new("TagResource", ErrorKind::Refused, "ResourceNotFound"));
+        }
+        let current = state.tags.entry(name).or_default();
+        for tag in tags {
+            match current.iter_mut().find(|t| t.key == tag.key) {
+                Some(existing) => existing.value = tag.value.clone(),
+                None => current.push(tag.clone()),
+            }
+        }
+        state.writes += 1;
+        Ok(())
     }
 }
 

@@ -16,13 +16,8 @@ pub fn config() -> Config {
     .unwrap()
 }
 
-pub fn reconciler(cloud: &FakeCloud) -> Reconciler<FakeCloud, FakeCloud> {
-    Reconciler {
-        config: config(),
-        inventory: cloud.clone(),
-        alarms: cloud.clone(),
-        calls: cloud.calls.clone(),
-    }
+pub fn reconciler(cloud: &FakeCloud) -> Reconciler<FakeCloud, FakeCloud, FakeCloud> {
+    Reconciler::new(config(), cloud.clone(), cloud.clone(), cloud.clone(), cloud.calls.clone())
 }
 
 /// An alarm a person made by hand: any of its fields differs from ours.
@@ -51,7 +46,7 @@ pub fn persons_alarm(description: &str) -> AlarmConfig {
 #[allow(dead_code)] // not every test binary that includes this module uses it
 pub fn running_event(instance: &str, now: i64) -> Trigger {
     Trigger::Instances {
-        source: "ec2-state-change",
+        source: handler::report::TriggerKind::Ec2StateChange,
         targets: vec![Target {
             instance: InstanceId::parse(instance).unwrap(),
             claim: Some(StateClaim { state: InstanceState::Running, time: UnixTime(now - 5) }),

@@ -676,7 +676,7 @@ pub(crate) struct Sim<'h> {
     pub(crate) history: &'h History,
     pub(crate) faults: Option<&'h Faults>,
     pub(crate) cloud: FakeCloud,
-    pub(crate) reconciler: Reconciler<FakeCloud, FakeCloud>,
+    pub(crate) reconciler: Reconciler<FakeCloud, FakeCloud, FakeCloud>,
     pub(crate) world: Vec<WorldInst>,
     /// What `DescribeInstances` shows (the fake's instances).
     pub(crate) api: Vec<Option<InstanceFacts>>,
@@ -703,7 +703,7 @@ impl<'h> Sim<'h> {
             cloud.put_group(name, tags);
         }
         let mut reconciler = reconciler(&cloud);
-        reconciler.config.policy.metric.group_dimension = history.group_dimension;
+        reconciler.config.policy.linux.group_dimension = history.group_dimension;
         let mut sim = Sim {
             history,
             faults,

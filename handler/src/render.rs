@@ -1,18 +1,13 @@
-//! Human-readable output for `alarmctl`: plans grouped by instance, the way
-//! `terraform plan` prints them, and `explain`.
+//! Human-readable output for `alarmctl`: reports and plans grouped by
+//! instance, the way `terraform plan` prints them, and `explain`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use reconciler_core::{
-    desired_alarms, plan, ClassifiedSeries, Desire, InstanceFacts, InstanceId, ObservedAlarm, Platform,
-    ScopeDecision, SeriesVerdict, Subject,
-};
-use serde::Serialize;
+use reconciler_core::{Desire, InstanceId, Platform, ScopeDecision, SeriesVerdict};
 
-use crate::ports::{AlarmStore, Inventory, ObservedMuteRule, PortError};
-use crate::reconcile::Reconciler;
-use crate::report::{ChangeStatus, Report};
+use crate::explain::Explanation;
+use crate::report::{ChangeStatus, Report, TriggerKind};
 
 pub fn render_report(report: &Report) -> String {
     let mut out = String::new();
@@ -80,71 +75,6 @@ pub fn render_report(report: &Report) -> String {
             .replace(" to delete", " deleted");
     }
     out
-}
-
-#[derive(Debug, Serialize)]
-pub struct Explanation {
-    pub instance: InstanceId,
-    /// `None` when the EC2 API does not know the instance.
-    pub facts: Option<InstanceFacts>,
-    pub scope: Option<ScopeDecision>,
-    pub desired: Desire,
-    /// The instance's published disk series and what happens to each.
-    pub series: Vec<ClassifiedSeries>,
-    pub actual: Vec<ActualAlarm>,
-    pub plan: Report,
-    /// Maintenance mute rules for the instance's alarms, or why they could not be listed.
-    pub mutes: Result<Vec<ObservedMuteRule>, String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ActualAlarm {
-    pub owned: bool,
-    #[serde(flatten)]
-    pub alarm: ObservedAlarm,
-}
-
-/// Everything the reconciler would look at and decide for one instance,
-/// without writing anything.
-pub async fn explain<I: Inventory, A: AlarmStore>(
-    reconciler: &Reconciler<I, A>,
-    id: &InstanceId,
-) -> Result<Explanation, PortError> {
-    let policy = &reconciler.config.policy;
-    let seen = reconciler.observe_one(id).await?;
-    let subject = seen.subjects.into_iter().next().unwrap_or(Subject::Gone { id: id.clone() });
-    let facts = match &subject {
-        Subject::Present(facts) => Some(facts.clone()),
-        Subject::Gone { .. } => None,
-    };
-    let platform = facts.as_ref().map(|f| f.platform).unwrap_or_default();
-    let classified = policy.profile(platform).classify(&seen.series);
-    let mutes = seen.mutes.unwrap_or(Ok(Vec::new())).map_err(|e| e.to_string());
-    let observed = seen.alarms;
-    let plan = plan(policy, std::slice::from_ref(&subject), &observed);
-    let mut report = Report::new("explain", true);
-    for change in &plan.changes {
-        report.record(change, ChangeStatus::Planned);
-    }
-    report.conflicts = plan.conflicts.iter().map(ToString::to_string).collect();
-    report.notes = plan.notes.iter().map(|(_, n)| n.clone()).collect();
-    report.unchanged = plan.unchanged.len();
-    Ok(Explanation {
-        instance: id.clone(),
-        scope: facts.as_ref().map(|f| policy.scope(f)),
-        desired: desired_alarms(policy, &subject),
-        series: classified,
-        actual: observed
-            .into_iter()
-            .map(|alarm| ActualAlarm {
-                owned: policy.naming.parse(&alarm.name).is_some() && alarm.config.has_ownership_marker(),
-                alarm,
-            })
-            .collect(),
-        facts,
-        plan: report,
-        mutes,
-    })
 }
 
 pub fn render_explanation(e: &Explanation) -> String {
@@ -264,7 +194,8 @@ pub fn render_explanation(e: &Explanation) -> String {
                 let until = rule.expires.map_or("no expiry".to_owned(), |t| {
                     format!("until {} UTC", reconciler_core::maintenance::utc_minute(t))
                 });
-                let _ = writeln!(out, "    {} {} ({until})", rule.name, rule.status.to_lowercase());
+                let status = rule.status.as_str().to_lowercase();
+                let _ = writeln!(out, "    {} {status} ({until})", rule.name);
             }
         }
         Err(error) => {
@@ -275,7 +206,8 @@ pub fn render_explanation(e: &Explanation) -> String {
         let _ = writeln!(out, "  diff:    none; the alarms match the policy");
     } else {
         let _ = writeln!(out, "  diff:");
-        for line in render_report(&e.plan).lines().filter(|l| !l.starts_with("Plan:") && !l.starts_with('i'))
+        let planned = Report::planned(TriggerKind::Explain, &e.plan);
+        for line in render_report(&planned).lines().filter(|l| !l.starts_with("Plan:") && !l.starts_with('i'))
         {
             let _ = writeln!(out, "  {line}");
         }

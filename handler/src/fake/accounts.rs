@@ -10,8 +10,7 @@ use std::time::Duration;
 use reconciler_core::UnixTime;
 
 use super::FakeCloud;
-use crate::fleet::{Accounts, Deployed, Deployments, RowPorts};
-use crate::ports::{ErrorKind, PortError};
+use crate::ports::{Accounts, Deployed, Deployments, ErrorKind, PortError, RowPorts};
 
 /// One account and Region.
 #[derive(Clone, Default)]

@@ -3,8 +3,8 @@
 //!
 //! Each account-Region row is judged by the configuration its own
 //! reconciler runs with (its function's environment), observed with the
-//! sweep's own reads, and planned with the core's `plan` without applying
-//! anything. Rows are read concurrently, at most `concurrency` at a time,
+//! sweep's own reads through an `Observer` (read ports only), and planned
+//! with the core's `plan`; nothing is applied. Rows are read concurrently, at most `concurrency` at a time,
 //! since quotas are per account and Region; a slow or failing row holds up
 //! or aborts no other.
 
@@ -12,12 +12,11 @@ mod command;
 mod render;
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reconciler_core::coverage::{active_mutes, coverage, CoverageCounts};
-use reconciler_core::{plan, Change, UnixTime};
+use reconciler_core::{plan, Change, PassInput, UnixTime};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
@@ -26,61 +25,14 @@ use tokio::task::JoinSet;
 pub use command::{run, FleetArgs};
 pub use render::render_table;
 
+pub use crate::ports::{Accounts, Deployed, Deployments, RowPorts};
+
 use crate::config::Config;
-use crate::ports::{AlarmStore, ApiCalls, Inventory, PortError};
-use crate::reconcile::Reconciler;
+use crate::observe::{AccountReads, Observer, ReadError};
+use crate::ports::{CloudWatchReads, Inventory, PortError};
 
 /// `last_sweep` looks this far back (the heartbeat alarm pages after 26 hours).
 pub const LAST_SWEEP_WINDOW_SECONDS: i64 = 48 * 3600;
-
-/// The deployed reconciler of one account and Region.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Deployed {
-    /// The function's environment variables: its configuration.
-    pub environment: BTreeMap<String, String>,
-    /// The function's `CodeSha256`: which build it runs.
-    pub code_sha256: String,
-}
-
-/// What the audit reads about the reconciler itself, in one account and Region.
-pub trait Deployments: Send + Sync {
-    /// The function's configuration (`GetFunctionConfiguration`); `None` when
-    /// no function of that name exists.
-    fn function(&self, name: &str) -> impl Future<Output = Result<Option<Deployed>, PortError>> + Send;
-
-    /// The start of the latest hour between `since` and `until` in which the
-    /// function's sweep succeeded (`SweepsSucceeded` ≥ 1, dimensions
-    /// `FunctionName` and `Trigger=sweep`), if any.
-    fn last_sweep(
-        &self,
-        function: &str,
-        since: UnixTime,
-        until: UnixTime,
-    ) -> impl Future<Output = Result<Option<UnixTime>, PortError>> + Send;
-}
-
-/// The ports of one account and Region, with the calls they count.
-pub struct RowPorts<I, A, D> {
-    pub inventory: I,
-    pub alarms: A,
-    pub deployments: D,
-    pub calls: ApiCalls,
-}
-
-/// Opens the ports of an account and Region: with the caller's own
-/// credentials, or an assumed role's.
-pub trait Accounts: Send + Sync + 'static {
-    type Inventory: Inventory + 'static;
-    type Alarms: AlarmStore + 'static;
-    type Deployments: Deployments + 'static;
-
-    #[allow(clippy::type_complexity)]
-    fn open(
-        &self,
-        account: &str,
-        region: &str,
-    ) -> impl Future<Output = Result<RowPorts<Self::Inventory, Self::Alarms, Self::Deployments>, PortError>> + Send;
-}
 
 /// What to read.
 #[derive(Debug, Clone)]
@@ -284,30 +236,34 @@ async fn read_row<A: Accounts>(
     FleetRow { account, region, read, duration: started.elapsed(), api_calls }
 }
 
-async fn read_ports<I: Inventory, A: AlarmStore, D: Deployments>(
+async fn read_ports<I: Inventory, A: CloudWatchReads, D: Deployments>(
     ports: RowPorts<I, A, D>,
     function: &str,
     now: UnixTime,
 ) -> Result<RowRead, String> {
-    let RowPorts { inventory, alarms, deployments, calls } = ports;
+    let RowPorts { inventory, alarms, deployments, calls: _ } = ports;
     let deployed = deployments.function(function).await.map_err(|e| explain(&e))?;
     let deployed = deployed.ok_or_else(|| "not deployed".to_owned())?;
     let config = Config::from_lookup(|var| deployed.environment.get(var).cloned())
         .map_err(|e| format!("configuration of {function}: {e}"))?;
-    let reconciler = Reconciler { config, inventory, alarms, calls };
+    let observer = Observer::new(inventory, alarms);
     let since = UnixTime(now.0 - LAST_SWEEP_WINDOW_SECONDS);
-    let (seen, mutes, last_sweep) = tokio::join!(
-        reconciler.observe_account(),
-        reconciler.owned_mute_rules(),
-        deployments.last_sweep(function, since, now),
-    );
+    let reads = AccountReads { mute_rules: true, alarm_tags: false };
+    let (seen, last_sweep) =
+        tokio::join!(observer.account(&config, reads), deployments.last_sweep(function, since, now));
     if let Some(failure) = seen.failures.first() {
-        return Err(explain_text(&failure.error));
+        return Err(match &failure.error {
+            ReadError::Port(error) => explain(error),
+            other => other.to_string(),
+        });
     }
-    let mutes = mutes.map_err(|e| explain(&e))?;
+    let mutes = match seen.mute_rules {
+        Some(rules) => rules.map_err(|e| explain(&e))?,
+        None => Vec::new(),
+    };
     let last_sweep = last_sweep.map_err(|e| explain(&e))?;
-    let policy = &reconciler.config.policy;
-    let plan = plan(policy, &seen.subjects, &seen.alarms);
+    let policy = &config.policy;
+    let plan = plan(policy, &PassInput::new(&seen.subjects, &seen.alarms, now));
     let count = |pick: fn(&Change) -> bool| plan.changes.iter().filter(|c| pick(c)).count();
     let counts = RowCounts {
         coverage: coverage(policy, &seen.subjects, &seen.alarms),
@@ -325,16 +281,13 @@ async fn read_ports<I: Inventory, A: AlarmStore, D: Deployments>(
 const REGION_NOT_ENABLED_CODES: &[&str] =
     &["OptInRequired", "AuthFailure", "UnrecognizedClientException", "InvalidClientTokenId"];
 
+/// The row's error, said for the person reading the table: by the
+/// service's error code, never by the text of the message.
 fn explain(error: &PortError) -> String {
-    explain_text(&error.to_string())
-}
-
-fn explain_text(error: &str) -> String {
-    let code = error.split_once("): ").map_or("", |(_, rest)| rest.split(':').next().unwrap_or_default());
-    if REGION_NOT_ENABLED_CODES.contains(&code) {
+    if error.code.as_deref().is_some_and(|code| REGION_NOT_ENABLED_CODES.contains(&code)) {
         format!("Region not enabled for the account, or its credentials are not valid there: {error}")
     } else {
-        error.to_owned()
+        error.to_string()
     }
 }
 
@@ -348,9 +301,11 @@ mod tests {
             "DescribeInstances",
             crate::ports::ErrorKind::Refused,
             "AuthFailure: AWS was not able to validate the provided access credentials",
-        );
+        )
+        .with_code("AuthFailure");
         assert!(explain(&error).starts_with("Region not enabled"), "{}", explain(&error));
-        let denied = PortError::new("DescribeAlarms", crate::ports::ErrorKind::Refused, "AccessDenied: no");
+        let denied = PortError::new("DescribeAlarms", crate::ports::ErrorKind::Refused, "AccessDenied: no")
+            .with_code("AccessDenied");
         assert_eq!(explain(&denied), "DescribeAlarms failed (Refused): AccessDenied: no");
     }
 

@@ -11,10 +11,11 @@ use aws_sdk_sts::config::{Credentials, Region, SharedCredentialsProvider};
 use aws_smithy_types::DateTime;
 use reconciler_core::UnixTime;
 
-use super::{classify, CloudWatchAlarms, Ec2Inventory};
-use crate::app::METRICS_NAMESPACE;
-use crate::fleet::{Accounts, Deployed, Deployments, RowPorts};
-use crate::ports::{default_rate_limits, ApiCalls, ErrorKind, PortError};
+use super::{port_error, CloudWatchAlarms, Ec2Inventory};
+use crate::ports::{
+    default_rate_limits, Accounts, ApiCalls, Deployed, Deployments, ErrorKind, PortError, RowPorts,
+};
+use crate::report::METRICS_NAMESPACE;
 
 const ASSUME_ROLE: &str = "AssumeRole";
 const GET_FUNCTION: &str = "GetFunctionConfiguration";
@@ -36,7 +37,7 @@ impl AwsAccounts {
     /// Asks STS whose credentials these are (`GetCallerIdentity`).
     pub async fn new(base: aws_config::SdkConfig, role_name: String) -> Result<Self, PortError> {
         let sts = aws_sdk_sts::Client::new(&base);
-        let me = sts.get_caller_identity().send().await.map_err(|e| classify("GetCallerIdentity", e))?;
+        let me = sts.get_caller_identity().send().await.map_err(|e| port_error("GetCallerIdentity", e))?;
         let caller = me.account().unwrap_or_default().to_owned();
         // arn:PARTITION:sts::ACCOUNT:assumed-role/...
         let partition = me.arn().and_then(|arn| arn.split(':').nth(1)).unwrap_or("aws").to_owned();
@@ -71,7 +72,7 @@ impl Accounts for AwsAccounts {
                 .send()
                 .await
                 .map_err(|e| {
-                    let error = classify(ASSUME_ROLE, e);
+                    let error = port_error(ASSUME_ROLE, e);
                     PortError::new(
                         ASSUME_ROLE,
                         error.kind,
@@ -116,7 +117,7 @@ pub async fn active_accounts(client: &aws_sdk_organizations::Client) -> Result<V
     let mut pages = client.list_accounts().into_paginator().send();
     let mut accounts = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| classify("ListAccounts", e))?;
+        let page = page.map_err(|e| port_error("ListAccounts", e))?;
         for account in page.accounts() {
             // `State` replaces `Status`; an older answer has only the latter.
             let active = match account.state() {
@@ -157,7 +158,7 @@ impl Deployments for AwsDeployments {
             Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
                 return Ok(None)
             }
-            Err(error) => return Err(classify(GET_FUNCTION, error)),
+            Err(error) => return Err(port_error(GET_FUNCTION, error)),
         };
         let environment: BTreeMap<String, String> = function
             .environment()
@@ -189,7 +190,7 @@ impl Deployments for AwsDeployments {
             .statistics(Statistic::Sum)
             .send()
             .await
-            .map_err(|e| classify(GET_STATISTICS, e))?;
+            .map_err(|e| port_error(GET_STATISTICS, e))?;
         Ok(answer
             .datapoints()
             .iter()

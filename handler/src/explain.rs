@@ -1,0 +1,73 @@
+//! `alarmctl explain`: everything the reconciler would look at and decide
+//! for one instance, through the `Observer` alone and the core's plan,
+//! writing nothing. `crate::render` prints it.
+
+use reconciler_core::{
+    desired_alarms, plan, ClassifiedSeries, Desire, InstanceFacts, InstanceId, ObservedAlarm, PassInput,
+    Plan, ScopeDecision, Subject, UnixTime,
+};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::observe::Observer;
+use crate::ports::{CloudWatchReads, Inventory, ObservedMuteRule, PortError};
+
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    pub instance: InstanceId,
+    /// `None` when the EC2 API does not know the instance.
+    pub facts: Option<InstanceFacts>,
+    pub scope: Option<ScopeDecision>,
+    pub desired: Desire,
+    /// The instance's published disk series and what happens to each.
+    pub series: Vec<ClassifiedSeries>,
+    pub actual: Vec<ActualAlarm>,
+    /// What a pass over this instance would change.
+    pub plan: Plan,
+    /// Maintenance mute rules for the instance's alarms, or why they could not be listed.
+    pub mutes: Result<Vec<ObservedMuteRule>, String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActualAlarm {
+    pub owned: bool,
+    #[serde(flatten)]
+    pub alarm: ObservedAlarm,
+}
+
+/// Observes one instance and plans it, without applying anything.
+pub async fn explain<I: Inventory, C: CloudWatchReads>(
+    config: &Config,
+    observer: &Observer<I, C>,
+    id: &InstanceId,
+    now: UnixTime,
+) -> Result<Explanation, PortError> {
+    let policy = &config.policy;
+    let seen = observer.one(config, id).await?;
+    let subject = seen.subjects.into_iter().next().unwrap_or(Subject::Gone { id: id.clone() });
+    let facts = match &subject {
+        Subject::Present(facts) => Some(facts.clone()),
+        Subject::Gone { .. } => None,
+    };
+    let platform = facts.as_ref().map(|f| f.platform).unwrap_or_default();
+    let series = policy.profile(platform).series_verdicts(&seen.series);
+    let mutes = seen.mute_rules.unwrap_or(Ok(Vec::new())).map_err(|e| e.to_string());
+    let observed = seen.alarms;
+    let plan = plan(policy, &PassInput::new(std::slice::from_ref(&subject), &observed, now));
+    Ok(Explanation {
+        instance: id.clone(),
+        scope: facts.as_ref().map(|f| policy.scope(f)),
+        desired: desired_alarms(policy, &subject),
+        series,
+        actual: observed
+            .into_iter()
+            .map(|alarm| ActualAlarm {
+                owned: policy.naming.parse(&alarm.name).is_some() && alarm.config.has_ownership_marker(),
+                alarm,
+            })
+            .collect(),
+        facts,
+        plan,
+        mutes,
+    })
+}
