@@ -13,8 +13,8 @@ use tracing::{info, info_span, warn, Instrument};
 
 use crate::config::Config;
 use crate::observe::Observer;
+use crate::options::RunOptions;
 use crate::ports::{CloudWatchReads, CloudWatchWrites, Inventory, MAX_DELETE_BATCH};
-use crate::reconcile::RunOptions;
 use crate::report::{ChangeStatus, Failure, Report};
 
 /// The write ports of one account and Region.

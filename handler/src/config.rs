@@ -13,7 +13,7 @@ use reconciler_core::{
     Statistic, TopicArn,
 };
 
-use crate::ports::{default_rate_limits, RateLimits};
+use crate::pacing::{default_rate_limits, RateLimits};
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -5,12 +5,52 @@
 //! strict where a wrong value could make the reconciler act on the wrong
 //! thing: an instance id that is not an id is an error, not a guess.
 
-use crate::report::TriggerKind;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use reconciler_core::{HealthStatus, InstanceId, InstanceState, MaintenanceNotice, StateClaim, UnixTime};
 use serde_json::Value;
 
 /// What an event asks the reconciler to do.
+/// What started a pass: the report's `trigger`, and the EMF records' `Trigger` dimension.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriggerKind {
+    /// An event deliberately not acted on.
+    #[default]
+    Ignored,
+    /// `EC2 Instance State-change Notification`.
+    Ec2StateChange,
+    /// An Auto Scaling launch, termination or lifecycle event.
+    Autoscaling,
+    /// An AWS Health scheduled-maintenance event.
+    HealthMaintenance,
+    /// The short periodic pass over provisional instances.
+    FollowUp,
+    /// The full sweep (scheduled, or a continuation of one).
+    Sweep,
+    /// `alarmctl explain`: observed and planned, never applied.
+    Explain,
+}
+
+impl TriggerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ignored => "ignored",
+            Self::Ec2StateChange => "ec2-state-change",
+            Self::Autoscaling => "autoscaling",
+            Self::HealthMaintenance => "health-maintenance",
+            Self::FollowUp => "follow-up",
+            Self::Sweep => "sweep",
+            Self::Explain => "explain",
+        }
+    }
+}
+
+impl std::fmt::Display for TriggerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Trigger {
     /// Reconcile these instances; each may carry the event's claim about its state.

@@ -1,6 +1,6 @@
 //! `alarmctl explain`: everything the reconciler would look at and decide
 //! for one instance, through the `Observer` alone and the core's plan,
-//! writing nothing. `crate::render` prints it.
+//! writing nothing. The `render` module prints it.
 
 use reconciler_core::{
     desired_alarms, plan, ClassifiedSeries, Desire, InstanceFacts, InstanceId, ObservedAlarm, PassInput,

@@ -20,6 +20,7 @@ pub mod explain;
 pub mod fake;
 pub mod fleet;
 pub mod observe;
+pub mod options;
 pub mod pacing;
 pub mod ports;
 pub mod reconcile;

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use reconciler_core::pass::{
     alarms_to_check_tags, follow_up_ready, instance_reads, needs_group, provisional_instances,
 };
+use reconciler_core::series::series_by_instance;
 use reconciler_core::{
     settle, AlarmName, AlarmTag, AutoScalingGroup, InstanceFacts, InstanceId, MetricSeries, ObservedAlarm,
     Platform, Settlement, Subject, UnixTime,
@@ -396,15 +397,4 @@ impl<I: Inventory, C: CloudWatchReads> Observer<I, C> {
         }
         Ok(())
     }
-}
-
-/// Published series grouped by their `InstanceId` dimension; series without one are left out.
-fn series_by_instance(series: Vec<MetricSeries>) -> HashMap<String, Vec<MetricSeries>> {
-    let mut by_instance: HashMap<String, Vec<MetricSeries>> = HashMap::new();
-    for s in series {
-        if let Some(instance) = s.instance() {
-            by_instance.entry(instance.to_owned()).or_default().push(s);
-        }
-    }
-    by_instance
 }

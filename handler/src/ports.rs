@@ -4,8 +4,8 @@
 //! writes, a separate write half: the `Observer` holds only read halves, the
 //! `Applier` only write halves.
 //!
-//! Each port is implemented once for AWS (`crate::aws`) and once in memory
-//! (`crate::fake`, feature `fake`), which the reconcile-loop tests and the
+//! Each port is implemented once for AWS (the `aws` module) and once in memory
+//! (the `fake` module, feature `fake`), which the reconcile-loop tests and the
 //! scale benchmark use. Every write is idempotent.
 
 use std::collections::BTreeMap;

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use reconciler_core::{plan, MaintenanceNotice, PassInput, UnixTime};
+use reconciler_core::{plan, MaintenanceNotice, PassInput};
 use tracing::{info, warn};
 
 use crate::apply::Applier;
@@ -12,7 +12,10 @@ use crate::event::{Target, Trigger};
 use crate::observe::{AccountReads, Observation, Observer};
 use crate::pacing::ApiCalls;
 use crate::ports::{CloudWatchReads, CloudWatchWrites, Inventory};
-use crate::report::{Failure, Report, RetagSummary, TriggerKind};
+use crate::report::{Failure, Report, RetagSummary};
+
+pub use crate::event::TriggerKind;
+pub use crate::options::RunOptions;
 
 /// One account and Region's reconciler: its configuration, the observer
 /// (read ports), the applier (write ports) and the calls they count.
@@ -21,31 +24,6 @@ pub struct Reconciler<I, R, W> {
     pub observer: Observer<I, R>,
     pub applier: Applier<W>,
     pub calls: ApiCalls,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct RunOptions {
-    /// Observe and plan, write nothing.
-    pub dry_run: bool,
-    pub now: UnixTime,
-    /// Stop writing at this point and report the rest as deferred (the
-    /// Lambda's deadline minus a margin). `None`: run to the end.
-    pub deadline: Option<tokio::time::Instant>,
-    /// Show how many changes are done on stderr (for `alarmctl` on a terminal).
-    pub progress: bool,
-    /// A sweep also reads the tags of every owned alarm it keeps and adds
-    /// the missing ones (`alarmctl sweep --retag`; one call per alarm).
-    pub retag: bool,
-}
-
-impl RunOptions {
-    pub fn new(now: UnixTime) -> Self {
-        Self { dry_run: false, now, deadline: None, progress: false, retag: false }
-    }
-
-    pub(crate) fn out_of_time(&self) -> bool {
-        self.deadline.is_some_and(|deadline| tokio::time::Instant::now() >= deadline)
-    }
 }
 
 impl<I: Inventory, R: CloudWatchReads, W: CloudWatchWrites> Reconciler<I, R, W> {

@@ -7,52 +7,12 @@ use reconciler_core::{Action, Change, DeleteReason, InstanceId, MuteChange, Reti
 use serde::Serialize;
 use serde_json::{json, Value};
 
+pub use crate::event::TriggerKind;
 use crate::observe::ReadFailure;
 use crate::ports::{ErrorKind, PortError};
 
 /// Namespace of the Embedded Metric Format metrics about the reconciler itself.
 pub const METRICS_NAMESPACE: &str = "DiskAlarmReconciler";
-
-/// What started a pass: the report's `trigger`, and the EMF records' `Trigger` dimension.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TriggerKind {
-    /// An event deliberately not acted on.
-    #[default]
-    Ignored,
-    /// `EC2 Instance State-change Notification`.
-    Ec2StateChange,
-    /// An Auto Scaling launch, termination or lifecycle event.
-    Autoscaling,
-    /// An AWS Health scheduled-maintenance event.
-    HealthMaintenance,
-    /// The short periodic pass over provisional instances.
-    FollowUp,
-    /// The full sweep (scheduled, or a continuation of one).
-    Sweep,
-    /// `alarmctl explain`: observed and planned, never applied.
-    Explain,
-}
-
-impl TriggerKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ignored => "ignored",
-            Self::Ec2StateChange => "ec2-state-change",
-            Self::Autoscaling => "autoscaling",
-            Self::HealthMaintenance => "health-maintenance",
-            Self::FollowUp => "follow-up",
-            Self::Sweep => "sweep",
-            Self::Explain => "explain",
-        }
-    }
-}
-
-impl std::fmt::Display for TriggerKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {

@@ -242,3 +242,46 @@ async fn ignored_events_touch_nothing() {
     assert!(report.skipped.is_some());
     assert!(cloud.calls.snapshot().is_empty(), "not even a read");
 }
+
+/// Observe once, plan once, apply once: every kind of pass calls the applier
+/// exactly once, whatever its plan holds (alarms, mutes, tag repairs), and
+/// an ignored event not at all.
+#[tokio::test]
+async fn every_pass_applies_its_one_plan_once() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, InstanceState::Running, "production");
+    instance(&cloud, B, InstanceState::Running, "production");
+    let r = reconciler(&cloud);
+    let notice = reconciler_core::MaintenanceNotice {
+        event_arn: "arn:aws:health:us-east-1::event/EC2/AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED/x"
+            .into(),
+        event_type: "AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED".into(),
+        status: Some(reconciler_core::HealthStatus::Upcoming),
+        start: UnixTime(NOW + 86_400),
+        end: Some(UnixTime(NOW + 90_000)),
+        instances: vec![id(A)],
+    };
+    let path = [("InstanceId", B), ("path", "/"), ("device", "nvme0n1p1"), ("fstype", "xfs")];
+    let passes: Vec<(&str, Trigger, RunOptions)> = vec![
+        ("event", event(A, InstanceState::Running, 10), options()),
+        ("event again", event(A, InstanceState::Running, 10), options()),
+        ("maintenance", Trigger::Maintenance(notice), options()),
+        ("event of B", event(B, InstanceState::Running, 10), options()),
+        ("follow-up", Trigger::FollowUp, options()),
+        ("sweep", Trigger::Sweep { generation: 0 }, options()),
+        ("sweep with retag", Trigger::Sweep { generation: 0 }, RunOptions { retag: true, ..options() }),
+        ("dry-run sweep", Trigger::Sweep { generation: 0 }, RunOptions { dry_run: true, ..options() }),
+    ];
+    for (name, trigger, options) in passes {
+        if name == "follow-up" {
+            cloud.publish("CWAgent", "disk_used_percent", &path);
+        }
+        let report = r.handle(trigger, options).await;
+        assert!(!report.failed(), "{name}: {:?}", report.failures);
+        assert_eq!(report.apply_calls, 1, "{name}");
+    }
+    assert_eq!(cloud.mute_rules_now().len(), 1, "the maintenance pass muted A");
+    assert!(names(&cloud).iter().any(|n| n.ends_with("-root-warning")), "the follow-up replaced B's pair");
+    let ignored = decode(json!({"source": "com.example", "detail-type": "Thing", "detail": {}})).unwrap();
+    assert_eq!(r.handle(ignored, options()).await.apply_calls, 0);
+}

@@ -1,7 +1,7 @@
 //! The plan of a pass, as typed changes: alarms created, updated and
 //! deleted, mute rules written and removed, tags repaired, each with a reason
 //! that explains it and, where something must still hold just before it
-//! runs, a [`Precondition`]. [`plan_alarms`] diffs the alarms; `crate::pass`
+//! runs, a [`Precondition`]. [`plan_alarms`] diffs the alarms; the `pass` module
 //! builds the whole plan.
 
 use std::collections::{HashMap, HashSet};

@@ -271,6 +271,18 @@ fn skip_reason(
     }
 }
 
+/// Published series grouped by their `InstanceId` dimension; series without one are left out.
+pub fn series_by_instance(series: Vec<MetricSeries>) -> std::collections::HashMap<String, Vec<MetricSeries>> {
+    let mut by_instance: std::collections::HashMap<String, Vec<MetricSeries>> =
+        std::collections::HashMap::new();
+    for s in series {
+        if let Some(instance) = s.instance() {
+            by_instance.entry(instance.to_owned()).or_default().push(s);
+        }
+    }
+    by_instance
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
