@@ -9,8 +9,8 @@
 #
 #   scripts/demo.sh          stops everything it started at the end
 #   scripts/demo.sh --keep   leaves the emulator on 127.0.0.1:5000 with the demo's
-#                            world, and writes target/demo.env for "Run the function
-#                            locally" in the README
+#                            world, and writes target/demo.env for
+#                            docs/running-locally.md
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
@@ -126,5 +126,5 @@ export WEB1=$WEB1 WEB2=$WEB2 DB1=$DB1 BATCH1=$BATCH1 WIN1=$WIN1 WEB3=$WEB3
 EOF
     echo
     echo "The emulator keeps running on $AWS_ENDPOINT_URL (pid $MOTO_PID; stop it with: kill $MOTO_PID)."
-    echo "Its settings are in target/demo.env: see \"Run the function locally\" in the README."
+    echo "Its settings are in target/demo.env: see docs/running-locally.md."
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, the SAM template and
-# its StackSet expansion (lint and assertions), unit / reconcile-loop / adapter
-# tests, and end-to-end tests of the real binaries against moto on 127.0.0.1.
+# its StackSet expansion (lint and assertions), the documentation's links, the
+# module import cycles, unit / reconcile-loop / adapter tests, and end-to-end
+# tests of the real binaries against moto on 127.0.0.1.
 # Installs what it needs into .venv/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,6 +19,11 @@ echo "== cfn-lint dist/stackset.yaml" >&2
 "$VENV_DIR/bin/cfn-lint" dist/stackset.yaml
 echo "== template least-privilege assertions (template.yaml, dist/stackset.yaml)" >&2
 "$VENV_DIR/bin/python" tests/support/check_template.py template.yaml dist/stackset.yaml
+echo "== documentation links (README.md, docs/)" >&2
+"$VENV_DIR/bin/python" scripts/check_docs.py
+echo "== module import cycles" >&2
+"$VENV_DIR/bin/python" scripts/check_module_cycles.py --self-test
+"$VENV_DIR/bin/python" scripts/check_module_cycles.py
 echo "== cargo clippy" >&2
 cargo clippy --workspace --all-targets -- -D warnings
 
