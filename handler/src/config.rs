@@ -1,6 +1,6 @@
 //! Configuration, read once from environment variables into typed values.
 //!
-//! Every variable is documented in the README's configuration table; the SAM
+//! Every variable is documented in docs/configuration.md; the SAM
 //! template sets them from its parameters. AWS settings (Region, endpoint,
 //! credentials, retries) follow the SDK's standard chain and are not read here.
 

@@ -16,7 +16,7 @@ use reconciler_core::InstanceId;
 /// Keeps per-instance CloudWatch disk alarms true to the EC2 fleet.
 ///
 /// Configuration comes from the same environment variables as the Lambda
-/// function (see the README), AWS settings from the standard chain
+/// function (see docs/configuration.md), AWS settings from the standard chain
 /// (AWS_REGION, AWS_ENDPOINT_URL, credentials).
 #[derive(Parser)]
 #[command(name = "alarmctl", version)]
@@ -44,8 +44,8 @@ enum Command {
         /// Print the JSON report instead of the readable plan.
         #[arg(long)]
         json: bool,
-        /// Afterwards, read the tags of every owned alarm and add the missing
-        /// ones: one ListTagsForResource call per alarm, paced (see README).
+        /// Also read the tags of every owned alarm it keeps and add the missing
+        /// ones: one ListTagsForResource call per alarm, paced (see docs/operations.md).
         #[arg(long)]
         retag: bool,
     },
