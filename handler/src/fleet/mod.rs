@@ -4,32 +4,27 @@
 //! Each account-Region row is judged by the configuration its own
 //! reconciler runs with (its function's environment), observed with the
 //! sweep's own reads through an `Observer` (read ports only), and planned
-//! with the core's `plan`; nothing is applied. Rows are read concurrently, at most `concurrency` at a time,
-//! since quotas are per account and Region; a slow or failing row holds up
-//! or aborts no other.
+//! with the core's `plan`; nothing is applied. Rows are read concurrently
+//! (`read.rs`), at most `concurrency` at a time, since quotas are per account
+//! and Region; a slow or failing row holds up or aborts no other.
 
 mod command;
+mod read;
 mod render;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use reconciler_core::coverage::{active_mutes, coverage, CoverageCounts};
-use reconciler_core::{plan, Change, PassInput, UnixTime};
+use reconciler_core::coverage::CoverageCounts;
+use reconciler_core::UnixTime;
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 pub use command::{run, FleetArgs};
+pub use read::read_fleet;
 pub use render::render_table;
 
 pub use crate::ports::{Accounts, Deployed, Deployments, RowPorts};
-
-use crate::config::Config;
-use crate::observe::{AccountReads, Observer, ReadError};
-use crate::ports::{CloudWatchReads, Inventory, PortError};
 
 /// `last_sweep` looks this far back (the heartbeat alarm pages after 26 hours).
 pub const LAST_SWEEP_WINDOW_SECONDS: i64 = 48 * 3600;
@@ -89,7 +84,8 @@ pub struct FleetRow {
     pub region: String,
     /// The row, or why it could not be read.
     pub read: Result<RowRead, String>,
-    /// How long the row took to read (not in the output; for the benchmark).
+    /// How long the row's reads took, its two stages together and without
+    /// the wait between them (not in the output; for the benchmark).
     pub duration: Duration,
     /// The calls the row made, per operation (not in the output).
     pub api_calls: BTreeMap<&'static str, u64>,
@@ -182,118 +178,11 @@ impl FleetReport {
     }
 }
 
-/// Reads every row, at most `request.concurrency` at a time, and reports them
-/// in the order of `request.targets`.
-pub async fn read_fleet<A: Accounts>(accounts: Arc<A>, request: &FleetRequest) -> FleetReport {
-    let permits = Arc::new(Semaphore::new(request.concurrency.max(1)));
-    let mut tasks = JoinSet::new();
-    let mut index_of = HashMap::new();
-    for (index, (account, region)) in request.targets.iter().cloned().enumerate() {
-        let (accounts, permits) = (accounts.clone(), permits.clone());
-        let (function, now) = (request.function_name.clone(), request.now);
-        let task = tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await.expect("the semaphore is never closed");
-            read_row(&*accounts, account, region, &function, now).await
-        });
-        index_of.insert(task.id(), index);
-    }
-    let mut rows: Vec<Option<FleetRow>> = vec![None; request.targets.len()];
-    while let Some(joined) = tasks.join_next_with_id().await {
-        let (id, row) = match joined {
-            Ok((id, row)) => (id, row),
-            // A row that panicked is an error row; the others go on.
-            Err(error) => {
-                let index = index_of[&error.id()];
-                let (account, region) = request.targets[index].clone();
-                let read = Err(format!("reading the row failed: {error}"));
-                (
-                    error.id(),
-                    FleetRow { account, region, read, duration: Duration::ZERO, api_calls: BTreeMap::new() },
-                )
-            }
-        };
-        rows[index_of[&id]] = Some(row);
-    }
-    FleetReport { rows: rows.into_iter().map(|r| r.expect("every task joined")).collect() }
-}
-
-async fn read_row<A: Accounts>(
-    accounts: &A,
-    account: String,
-    region: String,
-    function: &str,
-    now: UnixTime,
-) -> FleetRow {
-    let started = tokio::time::Instant::now();
-    let calls = std::sync::Mutex::new(None);
-    let read = async {
-        let ports = accounts.open(&account, &region).await.map_err(|e| explain(&e))?;
-        *calls.lock().expect("calls lock") = Some(ports.calls.clone());
-        read_ports(ports, function, now).await
-    }
-    .await;
-    let api_calls = calls.into_inner().expect("calls lock").map(|c| c.snapshot()).unwrap_or_default();
-    FleetRow { account, region, read, duration: started.elapsed(), api_calls }
-}
-
-async fn read_ports<I: Inventory, A: CloudWatchReads, D: Deployments>(
-    ports: RowPorts<I, A, D>,
-    function: &str,
-    now: UnixTime,
-) -> Result<RowRead, String> {
-    let RowPorts { inventory, alarms, deployments, calls: _ } = ports;
-    let deployed = deployments.function(function).await.map_err(|e| explain(&e))?;
-    let deployed = deployed.ok_or_else(|| "not deployed".to_owned())?;
-    let config = Config::from_lookup(|var| deployed.environment.get(var).cloned())
-        .map_err(|e| format!("configuration of {function}: {e}"))?;
-    let observer = Observer::new(inventory, alarms);
-    let since = UnixTime(now.0 - LAST_SWEEP_WINDOW_SECONDS);
-    let reads = AccountReads { mute_rules: true, alarm_tags: false };
-    let (seen, last_sweep) =
-        tokio::join!(observer.account(&config, reads), deployments.last_sweep(function, since, now));
-    if let Some(failure) = seen.failures.first() {
-        return Err(match &failure.error {
-            ReadError::Port(error) => explain(error),
-            other => other.to_string(),
-        });
-    }
-    let mutes = match seen.mute_rules {
-        Some(rules) => rules.map_err(|e| explain(&e))?,
-        None => Vec::new(),
-    };
-    let last_sweep = last_sweep.map_err(|e| explain(&e))?;
-    let policy = &config.policy;
-    let plan = plan(policy, &PassInput::new(&seen.subjects, &seen.alarms, now));
-    let count = |pick: fn(&Change) -> bool| plan.changes.iter().filter(|c| pick(c)).count();
-    let counts = RowCounts {
-        coverage: coverage(policy, &seen.subjects, &seen.alarms),
-        to_create: count(|c| matches!(c, Change::Create { .. })),
-        to_update: count(|c| matches!(c, Change::Update { .. })),
-        to_delete: count(|c| matches!(c, Change::Delete { .. })),
-        conflicts: plan.conflicts.len(),
-        mutes_active: active_mutes(policy, &mutes, now),
-    };
-    Ok(RowRead { counts, last_sweep, code_sha256: deployed.code_sha256 })
-}
-
-/// Error codes AWS answers when the Region is not enabled for the account
-/// (or its credentials are not valid there).
-const REGION_NOT_ENABLED_CODES: &[&str] =
-    &["OptInRequired", "AuthFailure", "UnrecognizedClientException", "InvalidClientTokenId"];
-
-/// The row's error, said for the person reading the table: by the
-/// service's error code, never by the text of the message.
-fn explain(error: &PortError) -> String {
-    if error.code.as_deref().is_some_and(|code| REGION_NOT_ENABLED_CODES.contains(&code)) {
-        format!("Region not enabled for the account, or its credentials are not valid there: {error}")
-    } else {
-        error.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::PortError;
+    use read::explain;
 
     #[test]
     fn a_refusal_that_means_a_disabled_region_says_so() {

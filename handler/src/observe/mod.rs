@@ -5,15 +5,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use reconciler_core::pass::{
-    alarms_to_check_tags, follow_up_ready, instance_reads, needs_group, provisional_instances,
-};
+use reconciler_core::pass::{alarms_to_check_tags, instance_reads, needs_group};
 use reconciler_core::series::series_by_instance;
 use reconciler_core::{
     settle, AlarmName, AlarmTag, AutoScalingGroup, InstanceFacts, InstanceId, MetricSeries, ObservedAlarm,
     Platform, Settlement, Subject, UnixTime,
 };
 use tracing::{info_span, warn, Instrument};
+
+mod follow_up;
+
+pub use follow_up::{FollowUpProbe, FOLLOW_UP_PER_INSTANCE_LISTINGS};
 
 use crate::config::Config;
 use crate::event::Target;
@@ -92,18 +94,6 @@ pub struct AccountReads {
     pub alarm_tags: bool,
 }
 
-/// The follow-up pass's first look: the instances on their provisional pair,
-/// split by whether they now publish a series the filter watches.
-#[derive(Debug, Default)]
-pub struct FollowUpProbe {
-    pub ready: Vec<InstanceId>,
-    pub waiting: Vec<InstanceId>,
-}
-
-/// Up to this many provisional instances, the follow-up pass lists each one's
-/// series (one `ListMetrics` call each); above it, one account-wide listing is cheaper.
-pub const FOLLOW_UP_PER_INSTANCE_LISTINGS: usize = 25;
-
 impl<I: Inventory, C: CloudWatchReads> Observer<I, C> {
     pub fn new(inventory: I, cloudwatch: C) -> Self {
         Self { inventory, cloudwatch }
@@ -173,11 +163,22 @@ impl<I: Inventory, C: CloudWatchReads> Observer<I, C> {
     /// instance, every published series; then the groups the policy needs,
     /// and what `reads` asks for besides. The listings run concurrently.
     pub async fn account(&self, config: &Config, reads: AccountReads) -> Observation {
+        self.account_from(config, reads, self.inventory.all_instances()).await
+    }
+
+    /// [`Self::account`] with the instances from `instances` (already read,
+    /// or being read), listed concurrently with the rest.
+    pub async fn account_from(
+        &self,
+        config: &Config,
+        reads: AccountReads,
+        instances: impl std::future::Future<Output = Result<Vec<InstanceFacts>, PortError>>,
+    ) -> Observation {
         let mut seen = Observation::default();
         let policy = &config.policy;
         let (linux, windows) = (&policy.linux, &policy.windows);
         let (instances, alarms, linux_series, windows_series, mute_rules) = tokio::join!(
-            self.inventory.all_instances(),
+            instances,
             self.cloudwatch.alarms_with_prefix(policy.naming.prefix()),
             self.cloudwatch.published_series(&linux.namespace, &linux.metric_name, None),
             self.cloudwatch.published_series(&windows.namespace, &windows.metric_name, None),
@@ -276,59 +277,6 @@ impl<I: Inventory, C: CloudWatchReads> Observer<I, C> {
     pub async fn owned_mute_rules(&self, config: &Config) -> Result<Vec<ObservedMuteRule>, PortError> {
         let prefix = reconciler_core::maintenance::mute_rule_prefix(&config.policy);
         self.cloudwatch.mute_rules(&prefix, None).await
-    }
-
-    /// The follow-up pass's first look: the provisional alarms (their own
-    /// name prefix) and, for their instances, the series of each one's
-    /// platform: one listing each, or one account-wide listing per platform
-    /// when that is fewer calls.
-    pub async fn follow_up_probe(&self, config: &Config) -> Result<FollowUpProbe, PortError> {
-        let policy = &config.policy;
-        let provisional = self.cloudwatch.alarms_with_prefix(&policy.naming.provisional_prefix()).await?;
-        let instances = provisional_instances(policy, &provisional);
-        let by_instance = self.series_of(config, &instances).await?;
-        let mut probe = FollowUpProbe::default();
-        for (id, platform) in instances {
-            match follow_up_ready(policy, platform, by_instance.get(id.as_str()).map(Vec::as_slice)) {
-                true => probe.ready.push(id),
-                false => probe.waiting.push(id),
-            }
-        }
-        Ok(probe)
-    }
-
-    async fn series_of(
-        &self,
-        config: &Config,
-        instances: &[(InstanceId, Platform)],
-    ) -> Result<HashMap<String, Vec<MetricSeries>>, PortError> {
-        let policy = &config.policy;
-        let mut by_instance = HashMap::new();
-        if instances.len() > FOLLOW_UP_PER_INSTANCE_LISTINGS {
-            for platform in [Platform::Linux, Platform::Windows] {
-                let mut on_platform = instances.iter().filter(|(_, p)| *p == platform).peekable();
-                if on_platform.peek().is_none() {
-                    continue;
-                }
-                let metric = policy.profile(platform);
-                let listed =
-                    self.cloudwatch.published_series(&metric.namespace, &metric.metric_name, None).await?;
-                let mut listed = series_by_instance(listed);
-                for (id, _) in on_platform {
-                    if let Some(series) = listed.remove(id.as_str()) {
-                        by_instance.insert(id.to_string(), series);
-                    }
-                }
-            }
-            return Ok(by_instance);
-        }
-        for (id, platform) in instances {
-            let metric = policy.profile(*platform);
-            let series =
-                self.cloudwatch.published_series(&metric.namespace, &metric.metric_name, Some(id)).await?;
-            by_instance.insert(id.to_string(), series);
-        }
-        Ok(by_instance)
     }
 
     /// Lists the instance's published disk series when the core says it needs them.
