@@ -38,7 +38,7 @@ struct Progress {
 }
 
 enum Stage {
-    Probed(Result<Probe, String>, Progress),
+    Probed(Result<Box<Probe>, String>, Progress),
     Read(Result<RowRead, String>, Progress),
 }
 
@@ -49,7 +49,7 @@ pub async fn read_fleet<A: Accounts>(accounts: Arc<A>, request: &FleetRequest) -
     let mut to_probe: VecDeque<usize> = (0..request.targets.len()).collect();
     // Probed rows, largest (most instances) first; ties in the given order.
     let mut to_read: BinaryHeap<(usize, std::cmp::Reverse<usize>)> = BinaryHeap::new();
-    let mut probed: HashMap<usize, (Probe, Progress)> = HashMap::new();
+    let mut probed: HashMap<usize, (Box<Probe>, Progress)> = HashMap::new();
     let mut rows: Vec<Option<FleetRow>> = vec![None; request.targets.len()];
     let mut tasks = JoinSet::new();
     let mut index_of = HashMap::new();
@@ -127,12 +127,12 @@ async fn probe<A: Accounts>(
         let deployed = deployed.map_err(|e| explain(&e))?.ok_or_else(|| "not deployed".to_owned())?;
         let config = Config::from_lookup(|var| deployed.environment.get(var).cloned())
             .map_err(|e| format!("configuration of {function}: {e}"))?;
-        Ok(Probe {
+        Ok(Box::new(Probe {
             config,
             code_sha256: deployed.code_sha256,
             last_sweep: last_sweep.map_err(|e| explain(&e))?,
             instances: instances.map_err(|e| explain(&e))?,
-        })
+        }))
     }
     .await;
     let api_calls = calls.map(|c: ApiCalls| c.snapshot()).unwrap_or_default();
@@ -145,7 +145,7 @@ async fn read<A: Accounts>(
     accounts: &A,
     account: &str,
     region: &str,
-    row: Probe,
+    row: Box<Probe>,
     mut progress: Progress,
     now: UnixTime,
 ) -> Stage {
