@@ -3,8 +3,8 @@
 //! writing nothing. The `render` module prints it.
 
 use reconciler_core::{
-    desired_alarms, plan, ClassifiedSeries, Desire, InstanceFacts, InstanceId, ObservedAlarm, PassInput,
-    Plan, ScopeDecision, Subject, UnixTime,
+    desired_alarms, plan, ClassifiedSeries, Desire, InstanceFacts, InstanceId, MuteRulesSeen, ObservedAlarm,
+    PassInput, Plan, ScopeDecision, Subject, UnixTime,
 };
 use serde::Serialize;
 
@@ -43,7 +43,7 @@ pub async fn explain<I: Inventory, C: CloudWatchReads>(
     now: UnixTime,
 ) -> Result<Explanation, PortError> {
     let policy = &config.policy;
-    let seen = observer.one(config, id).await?;
+    let seen = observer.one(config, id, now).await?;
     let subject = seen.subjects.into_iter().next().unwrap_or(Subject::Gone { id: id.clone() });
     let facts = match &subject {
         Subject::Present(facts) => Some(facts.clone()),
@@ -51,9 +51,13 @@ pub async fn explain<I: Inventory, C: CloudWatchReads>(
     };
     let platform = facts.as_ref().map(|f| f.platform).unwrap_or_default();
     let series = policy.profile(platform).series_verdicts(&seen.series);
-    let mutes = seen.mute_rules.unwrap_or(Ok(Vec::new())).map_err(|e| e.to_string());
     let observed = seen.alarms;
-    let plan = plan(policy, &PassInput::new(std::slice::from_ref(&subject), &observed, now));
+    let listed = seen.mute_rules.as_ref().and_then(|rules| rules.as_ref().ok());
+    let input = PassInput {
+        mute_rules: listed.map(|listed| MuteRulesSeen { listed, read: &seen.mute_rule_reads }),
+        ..PassInput::new(std::slice::from_ref(&subject), &observed, now)
+    };
+    let plan = plan(policy, &input);
     Ok(Explanation {
         instance: id.clone(),
         scope: facts.as_ref().map(|f| policy.scope(f)),
@@ -68,6 +72,6 @@ pub async fn explain<I: Inventory, C: CloudWatchReads>(
             .collect(),
         facts,
         plan,
-        mutes,
+        mutes: seen.mute_rules.unwrap_or(Ok(Vec::new())).map_err(|e| e.to_string()),
     })
 }

@@ -19,6 +19,7 @@ use reconciler_core::{
 
 pub use crate::pacing::{default_rate_limits, ApiCalls, RateLimits, TAG_CALLS_TPS};
 pub use reconciler_core::maintenance::ObservedMuteRule;
+pub use reconciler_core::mute_rules::MuteRuleRead;
 
 /// Read-only view of the fleet: EC2 instances and their Auto Scaling groups.
 pub trait Inventory: Send + Sync {
@@ -99,6 +100,10 @@ pub trait MuteRules: Send + Sync {
         prefix: &str,
         alarm: Option<&AlarmName>,
     ) -> impl Future<Output = Result<Vec<ObservedMuteRule>, PortError>> + Send;
+
+    /// One rule in full (`GetAlarmMuteRule`): the alarms it names and its
+    /// window; `None` when it does not exist.
+    fn mute_rule(&self, name: &str) -> impl Future<Output = Result<Option<MuteRuleRead>, PortError>> + Send;
 }
 
 /// Alarm mute rules, written.

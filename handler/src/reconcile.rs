@@ -3,13 +3,14 @@
 
 use std::time::Instant;
 
-use reconciler_core::{plan, MaintenanceNotice, PassInput};
+use reconciler_core::pass::instances_to_review_mutes;
+use reconciler_core::{plan, MaintenanceNotice, MuteRulesSeen, PassInput};
 use tracing::{info, warn};
 
 use crate::apply::Applier;
 use crate::config::Config;
 use crate::event::{Target, Trigger};
-use crate::observe::{AccountReads, Observation, Observer};
+use crate::observe::{AccountReads, MuteRulesObserved, Observation, Observer};
 use crate::pacing::ApiCalls;
 use crate::ports::{CloudWatchReads, CloudWatchWrites, Inventory};
 use crate::report::{Failure, Report, RetagSummary};
@@ -67,13 +68,8 @@ impl<I: Inventory, R: CloudWatchReads, W: CloudWatchWrites> Reconciler<I, R, W> 
         let mut report = Report::new(source, options.dry_run);
         report.instances_examined = targets.len();
         let seen = self.observer.targets(&self.config, targets, options.now).await;
-        self.plan_and_apply(
-            &seen,
-            PassInput::new(&seen.subjects, &seen.alarms, options.now),
-            options,
-            &mut report,
-        )
-        .await;
+        let input = PassInput::new(&seen.subjects, &seen.alarms, options.now);
+        self.plan_and_apply(&seen, input, MuteReview::WhereNamesChange, options, &mut report).await;
         report
     }
 
@@ -96,7 +92,7 @@ impl<I: Inventory, R: CloudWatchReads, W: CloudWatchWrites> Reconciler<I, R, W> 
             maintenance: Some((notice, &self.config.maintenance)),
             ..PassInput::new(&seen.subjects, &seen.alarms, options.now)
         };
-        self.plan_and_apply(&seen, input, options, &mut report).await;
+        self.plan_and_apply(&seen, input, MuteReview::Always, options, &mut report).await;
         report
     }
 
@@ -122,7 +118,7 @@ impl<I: Inventory, R: CloudWatchReads, W: CloudWatchWrites> Reconciler<I, R, W> 
             report.instances_examined = targets.len();
             let seen = self.observer.targets(&self.config, &targets, options.now).await;
             let input = PassInput::new(&seen.subjects, &seen.alarms, options.now);
-            self.plan_and_apply(&seen, input, options, &mut report).await;
+            self.plan_and_apply(&seen, input, MuteReview::WhereNamesChange, options, &mut report).await;
         }
         report.instances_provisional += probe.waiting.len();
         report.instances_examined += probe.waiting.len();
@@ -134,50 +130,96 @@ impl<I: Inventory, R: CloudWatchReads, W: CloudWatchWrites> Reconciler<I, R, W> 
     /// the tags of the alarms it keeps.
     pub async fn sweep(&self, options: RunOptions) -> Report {
         let mut report = Report::new(TriggerKind::Sweep, options.dry_run);
-        let reads = AccountReads { mute_rules: true, alarm_tags: options.retag };
+        let reads = AccountReads {
+            mute_rules: true,
+            mute_rules_in_force_at: Some(options.now),
+            alarm_tags: options.retag,
+        };
         let seen = self.observer.account(&self.config, reads).await;
         if !seen.failures.is_empty() {
             report.failures = seen.failures.iter().map(Failure::from_read).collect();
             return report;
         }
         report.instances_examined = seen.subjects.len();
-        // Expired rules are housekeeping: if they cannot be listed, the sweep
-        // says so in a note and does not fail for it.
+        // If the rules cannot be listed, the sweep says so in a note and does
+        // not fail for it: the next sweep, or an event of the instance, repairs them.
         let mute_rules = match &seen.mute_rules {
-            Some(Ok(rules)) => Some(rules.as_slice()),
+            Some(Ok(listed)) => Some(MuteRulesSeen { listed, read: &seen.mute_rule_reads }),
             Some(Err(error)) => {
                 warn!(%error, "mute rules not listed; expired ones stay until the next sweep");
-                report.notes.push(format!("expired mute rules not cleaned up: {error}"));
+                report.notes.push(format!("mute rules not checked, expired ones not cleaned up: {error}"));
                 None
             }
             None => None,
         };
+        report.failures.extend(seen.mute_rule_failures.iter().map(Failure::from_read));
         if let Some(tags) = &seen.alarm_tags {
             report.retag = Some(RetagSummary { checked: tags.len(), retagged: 0 });
         }
         report.failures.extend(seen.alarm_tag_failures.iter().map(Failure::from_read));
         let input = PassInput {
             recheck_deletes: true,
+            whole_account: true,
             mute_rules,
+            remove_expired_mutes: true,
             alarm_tags: seen.alarm_tags.as_ref(),
             ..PassInput::new(&seen.subjects, &seen.alarms, options.now)
         };
-        self.plan_and_apply(&seen, input, options, &mut report).await;
+        self.plan_and_apply(&seen, input, MuteReview::Done, options, &mut report).await;
         report
     }
 
     /// The one plan of a pass, applied once. Instances that could not be
-    /// read are reported as failures and left out of the plan.
+    /// read are reported as failures and left out of the plan. Before it
+    /// plans, an event pass reads our mute rules where `review` says, so
+    /// that the plan can make them name the instances' alarms as they will be.
     async fn plan_and_apply(
         &self,
         seen: &Observation,
         input: PassInput<'_>,
+        review: MuteReview,
         options: RunOptions,
         report: &mut Report,
     ) {
         report.failures.extend(seen.failures.iter().map(Failure::from_read));
-        let plan = plan(&self.config.policy, &input);
+        let policy = &self.config.policy;
+        let rules: MuteRulesObserved;
+        let input = match review {
+            MuteReview::Done => input,
+            MuteReview::WhereNamesChange | MuteReview::Always => {
+                let instances = instances_to_review_mutes(policy, &input);
+                if instances.is_empty() && matches!(review, MuteReview::WhereNamesChange) {
+                    input
+                } else {
+                    match self.observer.review_mute_rules(&self.config, &instances, options.now).await {
+                        Ok(read) => {
+                            rules = read;
+                            report.failures.extend(rules.failures.iter().map(Failure::from_read));
+                            let seen = MuteRulesSeen { listed: &rules.listed, read: &rules.read };
+                            PassInput { mute_rules: Some(seen), ..input }
+                        }
+                        // Left to the retry: a rule may still name alarms this pass replaces.
+                        Err(error) => {
+                            report.failures.push(Failure::from_port(None, None, &error));
+                            input
+                        }
+                    }
+                }
+            }
+        };
+        let plan = plan(policy, &input);
         report.instances_in_scope += plan.instances_in_scope;
         self.applier.apply(&self.config, &plan, &self.observer, options, report).await;
     }
+}
+
+/// Which mute rules a pass reads before it plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MuteReview {
+    /// Read with the observation (the sweep).
+    Done,
+    /// Only when the pass changes the alarm names of an instance that has alarms.
+    WhereNamesChange,
+    /// Always listed (a maintenance event writes rules of its own).
+    Always,
 }

@@ -26,6 +26,7 @@ mod hash;
 pub mod ids;
 pub mod instance;
 pub mod maintenance;
+pub mod mute_rules;
 pub mod pass;
 pub mod plan;
 pub mod platform;
@@ -49,7 +50,7 @@ pub use maintenance::{
     plan_maintenance, HealthStatus, MaintenanceAction, MaintenanceNotice, MaintenanceSettings, MuteRule,
     MuteRuleStatus, MuteWindow, ObservedMuteRule,
 };
-pub use pass::{plan, PassInput};
+pub use pass::{plan, MuteRulesSeen, PassInput};
 pub use plan::{
     plan_alarms, Action, Change, Conflict, DeleteReason, MuteChange, Plan, Precondition, Retired, TagRepair,
 };

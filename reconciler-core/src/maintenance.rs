@@ -10,9 +10,12 @@
 use std::fmt;
 
 use crate::desired::{desired_alarms, Desire, NoAlarmsReason};
-use crate::hash::fnv1a;
-use crate::ids::{AlarmName, InstanceId};
+use crate::ids::InstanceId;
 use crate::instance::{Subject, UnixTime};
+pub use crate::mute_rules::{
+    mute_rule_name, mute_rule_prefix, parse_mute_rule_name, utc_minute, MuteRule, MuteRuleStatus, MuteWindow,
+    ObservedMuteRule, MUTE_RULE_INFIX,
+};
 use crate::policy::Policy;
 use crate::OWNERSHIP_MARKER;
 
@@ -103,69 +106,6 @@ impl Default for MaintenanceSettings {
     }
 }
 
-/// A mute window in whole minutes: schedules are written to the minute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct MuteWindow {
-    pub start: UnixTime,
-    pub end: UnixTime,
-}
-
-impl MuteWindow {
-    pub fn minutes(&self) -> i64 {
-        (self.end.0 - self.start.0) / 60
-    }
-
-    /// The one-time schedule, `at(yyyy-MM-ddThh:mm)` in UTC.
-    pub fn schedule_expression(&self) -> String {
-        format!("at({})", utc_minute(self.start))
-    }
-
-    /// The mute's length as an ISO 8601 duration (`PT2H40M`, `P1DT30M`).
-    pub fn duration(&self) -> String {
-        let minutes = self.minutes();
-        let (days, hours, minutes) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
-        let mut text = String::from("P");
-        if days > 0 {
-            text.push_str(&format!("{days}D"));
-        }
-        if hours > 0 || minutes > 0 {
-            text.push('T');
-            if hours > 0 {
-                text.push_str(&format!("{hours}H"));
-            }
-            if minutes > 0 {
-                text.push_str(&format!("{minutes}M"));
-            }
-        }
-        text
-    }
-}
-
-impl fmt::Display for MuteWindow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} to {} UTC", utc_minute(self.start), utc_minute(self.end))
-    }
-}
-
-/// `yyyy-MM-ddThh:mm` in UTC.
-pub fn utc_minute(at: UnixTime) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    time::OffsetDateTime::from_unix_timestamp(at.0)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| format!("@{}", at.0))
-}
-
-/// The mute rule for one instance and one maintenance event.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct MuteRule {
-    pub name: String,
-    pub instance: InstanceId,
-    pub alarms: Vec<AlarmName>,
-    pub window: MuteWindow,
-    pub description: String,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum MaintenanceAction {
@@ -183,81 +123,6 @@ impl MaintenanceAction {
             Self::Mute { rule, .. } => &rule.instance,
             Self::Unmute { instance, .. } | Self::Skip { instance, .. } => instance,
         }
-    }
-}
-
-/// The rule name for an instance and a Health event: the alarm name prefix,
-/// `mute-`, the instance and a hash of the event ARN. Every page and every
-/// update of an event names the same rule.
-pub fn mute_rule_name(policy: &Policy, event_arn: &str, instance: &InstanceId) -> String {
-    format!("{}{}{instance}-{:016x}", policy.naming.prefix(), MUTE_RULE_INFIX, fnv1a(event_arn.as_bytes()))
-}
-
-/// Between the alarm name prefix and the instance in every rule name.
-pub const MUTE_RULE_INFIX: &str = "mute-";
-
-/// The name prefix shared by every mute rule this product writes.
-pub fn mute_rule_prefix(policy: &Policy) -> String {
-    format!("{}{MUTE_RULE_INFIX}", policy.naming.prefix())
-}
-
-/// The instance a rule name was generated for by [`mute_rule_name`] with
-/// this policy's prefix; `None` for any other name.
-pub fn parse_mute_rule_name(policy: &Policy, name: &str) -> Option<InstanceId> {
-    let rest = name.strip_prefix(policy.naming.prefix())?.strip_prefix(MUTE_RULE_INFIX)?;
-    let (instance, hash) = rest.rsplit_once('-')?;
-    let is_hash = hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    is_hash.then(|| InstanceId::parse(instance).ok()).flatten()
-}
-
-/// A mute rule as `ListAlarmMuteRules` summarises it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ObservedMuteRule {
-    pub name: String,
-    pub status: MuteRuleStatus,
-    pub expires: Option<UnixTime>,
-}
-
-/// A mute rule's status, as CloudWatch reports it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum MuteRuleStatus {
-    Scheduled,
-    Active,
-    Expired,
-    /// A status this release does not know, or none: judged by the expiry alone.
-    Unknown(String),
-}
-
-impl MuteRuleStatus {
-    pub fn parse(text: &str) -> Self {
-        match text {
-            "SCHEDULED" => Self::Scheduled,
-            "ACTIVE" => Self::Active,
-            "EXPIRED" => Self::Expired,
-            other => Self::Unknown(other.to_owned()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Scheduled => "SCHEDULED",
-            Self::Active => "ACTIVE",
-            Self::Expired => "EXPIRED",
-            Self::Unknown(other) => other,
-        }
-    }
-}
-
-impl fmt::Display for MuteRuleStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl ObservedMuteRule {
-    pub fn has_expired(&self, now: UnixTime) -> bool {
-        self.status == MuteRuleStatus::Expired || self.expires.is_some_and(|t| t <= now)
     }
 }
 
@@ -396,6 +261,7 @@ fn rule_description(notice: &MaintenanceNotice, instance: &InstanceId) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::AlarmName;
     use crate::instance::InstanceState;
     use crate::policy::tests::{instance, policy};
 

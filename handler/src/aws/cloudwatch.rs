@@ -4,16 +4,17 @@ use aws_sdk_cloudwatch::types::{
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::DateTime;
+use reconciler_core::mute_rules::parse_schedule_start;
 use reconciler_core::{
     AlarmConfig, AlarmName, AlarmTag, DesiredAlarm, Dimension, InstanceId, MetricSeries, MuteRule,
-    ObservedAlarm, UnixTime,
+    MuteWindow, ObservedAlarm, UnixTime,
 };
 use tracing::warn;
 
 use super::port_error;
 use crate::ports::{
-    AlarmStore, AlarmTagWrites, AlarmTags, AlarmWrites, ApiCalls, ErrorKind, MetricCatalogue, MuteRuleWrites,
-    MuteRules, ObservedMuteRule, PortError, MAX_DELETE_BATCH,
+    AlarmStore, AlarmTagWrites, AlarmTags, AlarmWrites, ApiCalls, ErrorKind, MetricCatalogue, MuteRuleRead,
+    MuteRuleWrites, MuteRules, ObservedMuteRule, PortError, MAX_DELETE_BATCH,
 };
 
 const DESCRIBE: &str = "DescribeAlarms";
@@ -22,6 +23,7 @@ const DELETE: &str = "DeleteAlarms";
 const PUT_MUTE: &str = "PutAlarmMuteRule";
 const DELETE_MUTE: &str = "DeleteAlarmMuteRule";
 const LIST_MUTES: &str = "ListAlarmMuteRules";
+const GET_MUTE: &str = "GetAlarmMuteRule";
 const LIST_METRICS: &str = "ListMetrics";
 const LIST_TAGS: &str = "ListTagsForResource";
 const TAG: &str = "TagResource";
@@ -185,6 +187,42 @@ impl MuteRules for CloudWatchAlarms {
             );
         }
         Ok(rules)
+    }
+
+    async fn mute_rule(&self, name: &str) -> Result<Option<MuteRuleRead>, PortError> {
+        let request = self.client.get_alarm_mute_rule().alarm_mute_rule_name(name);
+        self.calls.begin(GET_MUTE).await;
+        let rule = match Box::pin(request.send()).await {
+            Ok(rule) => rule,
+            Err(error) if error.code().is_some_and(|code| NOT_FOUND_CODES.contains(&code)) => {
+                return Ok(None)
+            }
+            Err(error) => return Err(port_error(GET_MUTE, error)),
+        };
+        let alarms = rule
+            .mute_targets()
+            .map(|t| t.alarm_names())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|a| {
+                AlarmName::parse(a).inspect_err(|error| warn!(%error, "mute target skipped")).ok()
+            })
+            .collect();
+        // Only a schedule this product writes can be rewritten as it was: a
+        // one-time start to the minute, ending at the expiry date.
+        let schedule = rule.rule().and_then(|r| r.schedule());
+        let start = schedule.and_then(|s| s.expression()).and_then(parse_schedule_start);
+        let end = rule.expire_date().map(|t| UnixTime(t.secs()));
+        let window = match (start, end) {
+            (Some(start), Some(end)) if end > start => Some(MuteWindow { start, end }),
+            _ => None,
+        };
+        Ok(Some(MuteRuleRead {
+            name: rule.name().unwrap_or(name).to_owned(),
+            alarms,
+            window,
+            description: rule.description().unwrap_or_default().to_owned(),
+        }))
     }
 }
 

@@ -8,7 +8,7 @@ use reconciler_core::{
 
 use super::{FakeCloud, ALARM_PAGE, INSTANCE_PAGE, METRIC_PAGE};
 use crate::ports::{
-    AlarmStore, AlarmTagWrites, AlarmTags, AlarmWrites, ErrorKind, Inventory, MetricCatalogue,
+    AlarmStore, AlarmTagWrites, AlarmTags, AlarmWrites, ErrorKind, Inventory, MetricCatalogue, MuteRuleRead,
     MuteRuleWrites, MuteRules, ObservedMuteRule, PortError, MAX_DELETE_BATCH, MAX_GROUP_LOOKUP_BATCH,
 };
 
@@ -158,6 +158,16 @@ impl MuteRules for FakeCloud {
                 expires: Some(rule.window.end),
             })
             .collect())
+    }
+
+    async fn mute_rule(&self, name: &str) -> Result<Option<MuteRuleRead>, PortError> {
+        self.request("GetAlarmMuteRule").await?;
+        Ok(self.state().mute_rules.get(name).map(|rule| MuteRuleRead {
+            name: rule.name.clone(),
+            alarms: rule.alarms.clone(),
+            window: Some(rule.window),
+            description: rule.description.clone(),
+        }))
     }
 }
 

@@ -156,7 +156,7 @@ async fn read<A: Accounts>(
         let before = ports.calls.snapshot();
         calls = Some((ports.calls.clone(), before));
         let observer = Observer::new(ports.inventory, ports.alarms);
-        let reads = AccountReads { mute_rules: true, alarm_tags: false };
+        let reads = AccountReads { mute_rules: true, ..AccountReads::default() };
         let instances = std::future::ready(Ok(row.instances));
         let seen = observer.account_from(&row.config, reads, instances).await;
         if let Some(failure) = seen.failures.first() {

@@ -14,12 +14,14 @@ use reconciler_core::{
 use tracing::{info_span, warn, Instrument};
 
 mod follow_up;
+mod mutes;
 
 pub use follow_up::{FollowUpProbe, FOLLOW_UP_PER_INSTANCE_LISTINGS};
+pub use mutes::MuteRulesObserved;
 
 use crate::config::Config;
 use crate::event::Target;
-use crate::ports::{CloudWatchReads, Inventory, ObservedMuteRule, PortError};
+use crate::ports::{CloudWatchReads, Inventory, MuteRuleRead, ObservedMuteRule, PortError};
 
 /// The read ports of one account and Region.
 pub struct Observer<I, C> {
@@ -41,6 +43,10 @@ pub struct Observation {
     pub series: Vec<MetricSeries>,
     /// Mute rules of ours, when the pass asked for them.
     pub mute_rules: Option<Result<Vec<ObservedMuteRule>, PortError>>,
+    /// Those of them in force, read in full, when the pass asked for them.
+    pub mute_rule_reads: Vec<MuteRuleRead>,
+    /// Rules that could not be read in full: they are left as they are.
+    pub mute_rule_failures: Vec<ReadFailure>,
     /// The tags of the owned alarms the policy wants, when the pass asked for them.
     pub alarm_tags: Option<BTreeMap<AlarmName, Vec<AlarmTag>>>,
     /// Tag reads that failed: those alarms are left as they are.
@@ -90,6 +96,9 @@ impl ReadFailure {
 pub struct AccountReads {
     /// Our mute rules (expired ones are removed; the fleet view counts active ones).
     pub mute_rules: bool,
+    /// Also read in full every rule of ours in force at this time (the
+    /// sweep repairs them), one `GetAlarmMuteRule` each.
+    pub mute_rules_in_force_at: Option<UnixTime>,
     /// The tags of every owned alarm the policy wants (`sweep --retag`).
     pub alarm_tags: bool,
 }
@@ -189,6 +198,10 @@ impl<I: Inventory, C: CloudWatchReads> Observer<I, C> {
                 }
             },
         );
+        if let (Some(now), Some(Ok(listed))) = (reads.mute_rules_in_force_at, &mute_rules) {
+            (seen.mute_rule_reads, seen.mute_rule_failures) =
+                self.read_mute_rules(config, listed, None, now).await;
+        }
         seen.mute_rules = mute_rules;
         let (mut instances, alarms, linux_series, windows_series) =
             match (instances, alarms, linux_series, windows_series) {
@@ -248,7 +261,12 @@ impl<I: Inventory, C: CloudWatchReads> Observer<I, C> {
     /// Everything `explain` shows of one instance: its facts with its group,
     /// its owned alarms, the series it publishes whatever its scope, and its
     /// mute rules (a failure to list those is shown, not fatal).
-    pub async fn one(&self, config: &Config, id: &InstanceId) -> Result<Observation, PortError> {
+    pub async fn one(
+        &self,
+        config: &Config,
+        id: &InstanceId,
+        now: UnixTime,
+    ) -> Result<Observation, PortError> {
         let policy = &config.policy;
         let mut facts = self.instances(config, std::slice::from_ref(id)).await?.into_iter().next();
         let mut alarms = self.cloudwatch.alarms_with_prefix(&policy.naming.instance_prefix(id)).await?;
@@ -264,19 +282,19 @@ impl<I: Inventory, C: CloudWatchReads> Observer<I, C> {
         // Rules are named `<prefix>mute-<instance>-<event hash>`.
         let mute_prefix = format!("{}{id}-", reconciler_core::maintenance::mute_rule_prefix(policy));
         let mute_rules = self.cloudwatch.mute_rules(&mute_prefix, None).await;
+        let (mute_rule_reads, mute_rule_failures) = match &mute_rules {
+            Ok(listed) => self.read_mute_rules(config, listed, Some(std::slice::from_ref(id)), now).await,
+            Err(_) => Default::default(),
+        };
         Ok(Observation {
             subjects: vec![facts.map_or(Subject::Gone { id: id.clone() }, Subject::Present)],
             alarms,
             series,
             mute_rules: Some(mute_rules),
+            mute_rule_reads,
+            mute_rule_failures,
             ..Observation::default()
         })
-    }
-
-    /// Every mute rule under this deployment's prefix (`ListAlarmMuteRules`).
-    pub async fn owned_mute_rules(&self, config: &Config) -> Result<Vec<ObservedMuteRule>, PortError> {
-        let prefix = reconciler_core::maintenance::mute_rule_prefix(&config.policy);
-        self.cloudwatch.mute_rules(&prefix, None).await
     }
 
     /// Lists the instance's published disk series when the core says it needs them.

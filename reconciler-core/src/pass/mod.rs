@@ -5,7 +5,11 @@
 //! instances are ready, whether a precondition holds), so that neither of
 //! them decides anything.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+mod mutes;
+
+pub use mutes::{instances_to_review_mutes, mute_rules_to_read};
 
 use crate::alarm::{AlarmConfig, ObservedAlarm};
 use crate::desired::{desired_alarms, Desire};
@@ -13,8 +17,8 @@ use crate::ids::{AlarmName, InstanceId};
 use crate::instance::{InstanceFacts, InstanceState, Subject, UnixTime};
 use crate::maintenance::{
     expired_mute_rules, plan_maintenance, MaintenanceAction, MaintenanceNotice, MaintenanceSettings,
-    ObservedMuteRule,
 };
+use crate::mute_rules::{MuteRuleRead, ObservedMuteRule};
 use crate::plan::{plan_alarms, MuteChange, Plan, Precondition, TagRepair};
 use crate::platform::Platform;
 use crate::policy::{Policy, ScopeDecision};
@@ -31,8 +35,14 @@ pub struct PassInput<'a> {
     /// The observation is a listing that can be minutes old by the time its
     /// deletes run (the sweep): an instance-level delete is re-checked first.
     pub recheck_deletes: bool,
-    /// Mute rules of ours, when the pass listed them: expired ones are removed.
-    pub mute_rules: Option<&'a [ObservedMuteRule]>,
+    /// `subjects` are every instance of the account (the sweep): a mute rule
+    /// of an instance not among them is an orphan.
+    pub whole_account: bool,
+    /// Mute rules of ours, when the pass read them: those read in full are
+    /// made to name exactly their instance's current alarms.
+    pub mute_rules: Option<MuteRulesSeen<'a>>,
+    /// Expired rules among those listed are removed (the sweep).
+    pub remove_expired_mutes: bool,
     /// An AWS Health maintenance notice to mute or unmute the instances for.
     pub maintenance: Option<(&'a MaintenanceNotice, &'a MaintenanceSettings)>,
     /// The tags of owned alarms, when the pass read them (the re-tag pass):
@@ -48,11 +58,22 @@ impl<'a> PassInput<'a> {
             alarms,
             now,
             recheck_deletes: false,
+            whole_account: false,
             mute_rules: None,
+            remove_expired_mutes: false,
             maintenance: None,
             alarm_tags: None,
         }
     }
+}
+
+/// Mute rules of ours as a pass read them.
+#[derive(Debug, Clone, Copy)]
+pub struct MuteRulesSeen<'a> {
+    /// Every rule under our prefix (`ListAlarmMuteRules`).
+    pub listed: &'a [ObservedMuteRule],
+    /// The rules in force that [`mute_rules_to_read`] chose, read in full (`GetAlarmMuteRule`).
+    pub read: &'a [MuteRuleRead],
 }
 
 /// The one plan of a pass: the alarm changes (creates, then updates, then
@@ -72,34 +93,34 @@ pub fn plan(policy: &Policy, input: &PassInput<'_>) -> Plan {
             }
         }
     }
+    let mut handled = HashSet::new();
     if let Some((notice, settings)) = input.maintenance {
-        let actions = plan_maintenance(policy, settings, notice, input.subjects, input.now);
-        add_maintenance(&mut plan, actions);
+        for action in plan_maintenance(policy, settings, notice, input.subjects, input.now) {
+            match action {
+                MaintenanceAction::Mute { rule, reason, notes } => {
+                    plan.notes.extend(notes.into_iter().map(|note| (rule.instance.clone(), note)));
+                    handled.insert(mutes::put_rule(&mut plan, input, rule, &reason));
+                }
+                MaintenanceAction::Unmute { rule, instance, reason } => {
+                    mutes::delete_rule(&mut plan, input, &rule, &instance, &reason);
+                    handled.insert(rule);
+                }
+                MaintenanceAction::Skip { instance, reason } => plan.notes.push((instance, reason)),
+            }
+        }
     }
-    if let Some(rules) = input.mute_rules {
-        add_maintenance(&mut plan, expired_mute_rules(policy, rules, input.now));
+    if let (true, Some(seen)) = (input.remove_expired_mutes, input.mute_rules) {
+        for action in expired_mute_rules(policy, seen.listed, input.now) {
+            if let MaintenanceAction::Unmute { rule, instance, reason } = action {
+                plan.mutes.push(MuteChange::Delete { rule, instance, reason });
+            }
+        }
     }
+    mutes::review_rules(policy, input, &handled, &mut plan);
     if let Some(tags) = input.alarm_tags {
         plan.tag_repairs = tag_repairs(policy, input.subjects, input.alarms, tags);
     }
     plan
-}
-
-fn add_maintenance(plan: &mut Plan, actions: Vec<MaintenanceAction>) {
-    for action in actions {
-        match action {
-            MaintenanceAction::Mute { rule, reason, notes } => {
-                plan.notes.extend(notes.into_iter().map(|note| (rule.instance.clone(), note)));
-                // A rule may only name alarms that exist.
-                let precondition = Some(Precondition::InstanceWritesSucceeded);
-                plan.mutes.push(MuteChange::Put { rule, reason, precondition });
-            }
-            MaintenanceAction::Unmute { rule, instance, reason } => {
-                plan.mutes.push(MuteChange::Delete { rule, instance, reason });
-            }
-            MaintenanceAction::Skip { instance, reason } => plan.notes.push((instance, reason)),
-        }
-    }
 }
 
 /// The owned alarms whose tags the re-tag pass reads: those the policy
