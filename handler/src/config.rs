@@ -24,6 +24,8 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// How long before the Lambda's deadline a sweep stops writing.
     pub deadline_margin_seconds: u64,
+    /// The follow-up pass looks again at instances started this recently.
+    pub recent_start_seconds: i64,
     /// How AWS Health maintenance windows become alarm mutes.
     pub maintenance: MaintenanceSettings,
 }
@@ -216,6 +218,7 @@ impl Config {
             consistency_window_seconds: integer("CONSISTENCY_WINDOW_SECONDS", 120, 0, 3600)?,
             rate_limits: rate_limits?,
             deadline_margin_seconds: integer("SWEEP_DEADLINE_MARGIN_SECONDS", 60, 5, 600)? as u64,
+            recent_start_seconds: integer("RECENT_START_MINUTES", 60, 0, 1440)? * 60,
             maintenance: MaintenanceSettings {
                 lead_seconds: integer("MAINTENANCE_LEAD_MINUTES", 10, 0, 1440)? * 60,
                 margin_seconds: integer("MAINTENANCE_MARGIN_MINUTES", 30, 0, 1440)? * 60,

@@ -107,14 +107,17 @@ impl<I: Inventory, R: CloudWatchReads, W: CloudWatchWrites> Reconciler<I, R, W> 
     /// them, one account-wide listing (pages of 500 series) instead; plus
     /// the event path's reads of each instance that has new series.
     pub async fn follow_up(&self, options: RunOptions) -> Report {
-        let probe = match self.observer.follow_up_probe(&self.config).await {
+        let probe = match self.observer.follow_up_probe(&self.config, options.now).await {
             Ok(probe) => probe,
             Err(error) => return Report::with_read_failure(TriggerKind::FollowUp, options.dry_run, &error),
         };
         let mut report = Report::new(TriggerKind::FollowUp, options.dry_run);
-        if !probe.ready.is_empty() {
-            let targets: Vec<Target> =
-                probe.ready.into_iter().map(|instance| Target { instance, claim: None }).collect();
+        for id in &probe.late_mounts {
+            report.notes.push(format!("{id}: started recently and publishes a filesystem without alarms"));
+        }
+        let ready = probe.ready.into_iter().chain(probe.late_mounts);
+        let targets: Vec<Target> = ready.map(|instance| Target { instance, claim: None }).collect();
+        if !targets.is_empty() {
             report.instances_examined = targets.len();
             let seen = self.observer.targets(&self.config, &targets, options.now).await;
             let input = PassInput::new(&seen.subjects, &seen.alarms, options.now);

@@ -17,6 +17,7 @@ use aws_sdk_cloudwatch::operation::delete_alarm_mute_rule::{
 };
 use aws_sdk_cloudwatch::operation::delete_alarms::DeleteAlarmsOutput;
 use aws_sdk_cloudwatch::operation::describe_alarms::{DescribeAlarmsError, DescribeAlarmsOutput};
+use aws_sdk_cloudwatch::operation::get_alarm_mute_rule::{GetAlarmMuteRuleError, GetAlarmMuteRuleOutput};
 use aws_sdk_cloudwatch::operation::list_alarm_mute_rules::ListAlarmMuteRulesOutput;
 use aws_sdk_cloudwatch::operation::list_tags_for_resource::ListTagsForResourceOutput;
 use aws_sdk_cloudwatch::operation::put_alarm_mute_rule::{PutAlarmMuteRuleInput, PutAlarmMuteRuleOutput};
@@ -633,6 +634,66 @@ async fn delete_mute_rule_that_does_not_exist_is_done() {
 
     assert_eq!((exception.num_calls(), legacy.num_calls()), (1, 1));
     assert_eq!(calls.get("DeleteAlarmMuteRule"), 2);
+}
+
+/// What `put_mute_rule` wrote comes back as the same rule: the alarms it
+/// names and its window, from the one-time schedule and the expiry date.
+#[tokio::test]
+async fn get_mute_rule_reads_back_what_put_mute_rule_writes() {
+    let written = mute_rule();
+    let output = {
+        let written = written.clone();
+        move || {
+            GetAlarmMuteRuleOutput::builder()
+                .name(&written.name)
+                .description(&written.description)
+                .rule(
+                    aws_sdk_cloudwatch::types::Rule::builder()
+                        .schedule(
+                            Schedule::builder()
+                                .expression(written.window.schedule_expression())
+                                .duration(written.window.duration())
+                                .build(),
+                        )
+                        .build(),
+                )
+                .mute_targets(
+                    MuteTargets::builder()
+                        .set_alarm_names(Some(written.alarms.iter().map(|a| a.to_string()).collect()))
+                        .build(),
+                )
+                .expire_date(DateTime::from_secs(written.window.end.0))
+                .status(AlarmMuteRuleStatus::Scheduled)
+                .build()
+        }
+    };
+    let found = mock!(aws_sdk_cloudwatch::Client::get_alarm_mute_rule)
+        .match_requests(|r| r.alarm_mute_rule_name() == Some(MUTE_RULE))
+        .then_output(output);
+    let missing = mock!(aws_sdk_cloudwatch::Client::get_alarm_mute_rule).then_error(|| {
+        GetAlarmMuteRuleError::generic(error_meta("ResourceNotFoundException", "no such rule"))
+    });
+    let odd = mock!(aws_sdk_cloudwatch::Client::get_alarm_mute_rule).then_output(|| {
+        GetAlarmMuteRuleOutput::builder()
+            .name("ec2-disk-mute-odd")
+            .rule(
+                aws_sdk_cloudwatch::types::Rule::builder()
+                    .schedule(Schedule::builder().expression("cron(0 2 * * ? *)").duration("PT1H").build())
+                    .build(),
+            )
+            .build()
+    });
+    let (store, calls) = cloudwatch(&[&found, &missing, &odd]);
+
+    let read = store.mute_rule(MUTE_RULE).await.unwrap().expect("the rule exists");
+    assert_eq!(
+        (read.name.as_str(), &read.alarms, read.window, read.description.as_str()),
+        (written.name.as_str(), &written.alarms, Some(written.window), written.description.as_str())
+    );
+    assert_eq!(store.mute_rule(MUTE_RULE).await.unwrap(), None, "a rule deleted since it was listed");
+    let odd = store.mute_rule("ec2-disk-mute-odd").await.unwrap().expect("it exists");
+    assert_eq!(odd.window, None, "a schedule this product does not write is not taken for a window");
+    assert_eq!(calls.get("GetAlarmMuteRule"), 3);
 }
 
 #[tokio::test]

@@ -111,6 +111,68 @@ async fn each_real_filesystem_gets_a_pair_on_exactly_its_published_dimensions() 
     assert_eq!(cloud.writes(), writes);
 }
 
+/// A filesystem mounted a minute after the follow-up pass replaced the
+/// provisional pair: the next pass gives it its pair; an instance started
+/// longer ago than `RECENT_START_MINUTES` is not listed again.
+#[tokio::test]
+async fn a_filesystem_mounted_after_the_follow_up_gets_its_pair_at_the_next_pass() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A);
+    instance(&cloud, B);
+    let mut old = cloud.instance(&id(B)).expect("B exists");
+    old.launch_time = Some(UnixTime(NOW - 2 * 3600));
+    cloud.put_instance(old);
+    let r = reconciler(&cloud);
+    r.handle(running_event(A), options()).await;
+    r.handle(running_event(B), options()).await;
+    for s in [A, B] {
+        publish(&cloud, &agent(s, "/", "nvme0n1p1", "xfs"));
+    }
+    let replaced = r.handle(Trigger::FollowUp, options()).await;
+    assert_eq!((replaced.created, replaced.deleted), (4, 4), "{:?}", replaced.failures);
+
+    // /data appears on both a minute later.
+    for s in [A, B] {
+        publish(&cloud, &agent(s, "/data", "nvme1n1", "ext4"));
+    }
+    cloud.calls.reset();
+    let report = r.handle(Trigger::FollowUp, options()).await;
+    assert!(!report.failed(), "{:?}", report.failures);
+    assert_eq!(report.created, 2, "{:?}", report.changes);
+    assert!(cloud.alarm(&format!("ec2-disk-{A}-data-warning")).is_some());
+    assert!(
+        cloud.alarm(&format!("ec2-disk-{B}-data-warning")).is_none(),
+        "B started two hours ago: the sweep's"
+    );
+    assert!(report.notes.iter().any(|n| n.contains(A) && n.contains("without alarms")), "{:?}", report.notes);
+    // The look: the provisional prefix and A's alarms, the instances, A's
+    // series; then A converged as the event path does (its mute rules listed,
+    // since its alarm names change).
+    let calls: Vec<_> = cloud.calls.snapshot().into_iter().collect();
+    assert_eq!(
+        calls,
+        [
+            ("DescribeAlarms", 4),
+            ("DescribeInstances", 2),
+            ("ListAlarmMuteRules", 1),
+            ("ListMetrics", 2),
+            ("PutMetricAlarm", 2)
+        ]
+    );
+
+    // Nothing missing now: the next pass writes nothing.
+    let writes = cloud.writes();
+    r.handle(Trigger::FollowUp, options()).await;
+    assert_eq!(cloud.writes(), writes);
+
+    // RECENT_START_MINUTES=0 turns the look off.
+    let mut off = reconciler(&cloud);
+    off.config.recent_start_seconds = 0;
+    cloud.calls.reset();
+    off.handle(Trigger::FollowUp, options()).await;
+    assert_eq!(cloud.calls.get("ListMetrics"), 0);
+}
+
 #[tokio::test]
 async fn the_provisional_pair_protects_the_instance_until_the_follow_up_replaces_it() {
     let cloud = FakeCloud::new();
@@ -129,7 +191,9 @@ async fn the_provisional_pair_protects_the_instance_until_the_follow_up_replaces
     assert_eq!((idle.created, idle.deleted, idle.instances_provisional), (0, 0, 1));
     assert_eq!(cloud.calls.get("DescribeAlarms"), 1);
     assert_eq!(cloud.calls.get("ListMetrics"), 1);
-    assert_eq!(cloud.calls.get("DescribeInstances"), 0, "nothing to reconcile, nothing read");
+    // The late-mount look: one DescribeInstances page, and no recent instance
+    // besides A, which is the provisional case.
+    assert_eq!(cloud.calls.get("DescribeInstances"), 1, "nothing to reconcile, nothing more read");
 
     // The agent starts publishing; the next pass replaces the pair.
     publish_host(&cloud, A);
@@ -139,13 +203,16 @@ async fn the_provisional_pair_protects_the_instance_until_the_follow_up_replaces
     assert!(cloud.alarm_names().iter().all(|n| !n.contains("provisional")), "{:?}", cloud.alarm_names());
     assert_eq!(cloud.alarm_names().len(), 4);
 
-    // With no provisional alarm left, a pass is a single DescribeAlarms call.
+    // With no provisional alarm left, a pass lists the provisional prefix and
+    // the instances, and looks again at A, started a minute ago: its series
+    // and its alarms. Nothing is missing, so nothing more is read or written.
     cloud.calls.reset();
     let writes = cloud.writes();
     let quiet = r.handle(Trigger::FollowUp, options()).await;
     assert_eq!((quiet.created, quiet.updated, quiet.deleted), (0, 0, 0));
     assert_eq!(cloud.writes(), writes);
-    assert_eq!(cloud.calls.snapshot().into_iter().collect::<Vec<_>>(), [("DescribeAlarms", 1)]);
+    let calls: Vec<_> = cloud.calls.snapshot().into_iter().collect();
+    assert_eq!(calls, [("DescribeAlarms", 2), ("DescribeInstances", 1), ("ListMetrics", 1)]);
 }
 
 #[tokio::test]

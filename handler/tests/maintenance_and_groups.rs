@@ -7,6 +7,7 @@ mod common;
 use common::reconciler;
 use handler::app::handle_event;
 use handler::aws::NoContinuation;
+use handler::event::Trigger;
 use handler::fake::FakeCloud;
 use handler::ports::ErrorKind;
 use handler::reconcile::RunOptions;
@@ -299,4 +300,109 @@ async fn explain_shows_the_group_the_scope_decision_and_the_mutes() {
     );
     assert!(text.contains("mutes:   could not be listed"), "{text}");
     assert!(text.contains("desired:"), "{text}");
+}
+
+/// `A` publishes `filesystems` mounts, `/m0`, `/m1`, …
+fn publish_mounts(cloud: &FakeCloud, s: &str, filesystems: usize) {
+    for n in 0..filesystems {
+        let path = format!("/m{n}");
+        let dims = [("InstanceId", s), ("path", path.as_str()), ("device", "nvme1n1"), ("fstype", "xfs")];
+        cloud.publish("CWAgent", "disk_used_percent", &dims);
+    }
+}
+
+fn rules_by_name(cloud: &FakeCloud) -> Vec<(String, usize)> {
+    let mut rules: Vec<(String, usize)> =
+        cloud.mute_rules_now().into_iter().map(|r| (r.name.clone(), r.alarms.len())).collect();
+    rules.sort();
+    rules
+}
+
+/// Every rule of ours names only alarms that exist, and together they name
+/// every alarm of `s`.
+fn assert_rules_cover_exactly(cloud: &FakeCloud, s: &str) {
+    let existing: std::collections::BTreeSet<String> =
+        cloud.alarm_names().into_iter().filter(|n| n.contains(s)).collect();
+    let mut named = std::collections::BTreeSet::new();
+    for rule in cloud.mute_rules_now() {
+        assert!(rule.alarms.len() <= 100, "{} names {}", rule.name, rule.alarms.len());
+        for alarm in rule.alarms {
+            assert!(existing.contains(alarm.as_str()), "{} names {alarm}, which does not exist", rule.name);
+            named.insert(alarm.to_string());
+        }
+    }
+    assert_eq!(named, existing);
+}
+
+#[tokio::test]
+async fn an_instance_with_120_alarms_is_muted_in_two_rules_and_a_repeat_changes_nothing() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, &[("Environment", "production")]);
+    publish_mounts(&cloud, A, 60);
+    let r = reconciler(&cloud);
+    let event = health("upcoming", Some("Sat, 05 Dec 2026 16:00:00 GMT"), &[A]);
+    let report = handle_event(&r, &NoContinuation, event.clone(), options()).await.unwrap();
+    assert_eq!((report.created, report.mutes_set), (120, 2), "{:?}", report.failures);
+    let rules = rules_by_name(&cloud);
+    assert_eq!(rules.iter().map(|(_, n)| n).collect::<Vec<_>>(), [&100, &20]);
+    assert!(rules[1].0.ends_with("-2"), "{rules:?}");
+    assert_rules_cover_exactly(&cloud, A);
+
+    let writes = cloud.writes();
+    let again = handle_event(&r, &NoContinuation, event, options()).await.unwrap();
+    assert_eq!(rules_by_name(&cloud), rules);
+    assert_eq!(again.mutes_set, 2, "rewritten with the same content");
+    assert_eq!(cloud.writes() - writes, 2, "only the two rules, no alarm");
+}
+
+#[tokio::test]
+async fn a_rule_follows_the_alarms_that_replace_the_provisional_pair() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, &[("Environment", "production")]);
+    let r = reconciler(&cloud);
+    let event = health("upcoming", Some("Sat, 05 Dec 2026 16:00:00 GMT"), &[A]);
+    handle_event(&r, &NoContinuation, event, options()).await.unwrap();
+    let before = cloud.mute_rules_now();
+    assert_eq!(before[0].alarms, alarm_names(A), "the provisional pair is muted");
+
+    // The agent publishes two filesystems; the follow-up pass replaces the pair.
+    publish_mounts(&cloud, A, 2);
+    let report = r.handle(Trigger::FollowUp, options()).await;
+    assert!(!report.failed(), "{:?}", report.failures);
+    assert_eq!((report.created, report.deleted, report.mutes_set), (4, 2, 1));
+    let after = cloud.mute_rules_now();
+    assert_eq!(after.len(), 1);
+    assert_eq!((after[0].name.as_str(), after[0].window), (before[0].name.as_str(), before[0].window));
+    assert_rules_cover_exactly(&cloud, A);
+    assert!(report.changes.iter().any(|c| c.reason.contains("rewritten")), "{:?}", report.changes);
+
+    // The next follow-up and an event of the instance change nothing.
+    let writes = cloud.writes();
+    r.handle(Trigger::FollowUp, options()).await;
+    r.handle(common::running_event(A, NOW), options()).await;
+    assert_eq!(cloud.writes(), writes);
+}
+
+#[tokio::test]
+async fn the_sweep_repairs_a_rule_edited_by_hand_and_removes_the_rule_of_a_stopped_instance() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, &[("Environment", "production")]);
+    instance(&cloud, B, &[("Environment", "production")]);
+    let r = reconciler(&cloud);
+    let event = health("upcoming", Some("Sat, 05 Dec 2026 16:00:00 GMT"), &[A, B]);
+    handle_event(&r, &NoContinuation, event, options()).await.unwrap();
+    let mut edited = cloud.mute_rules_now().into_iter().find(|rule| rule.instance == id(A)).unwrap();
+    edited.alarms.truncate(1);
+    cloud.put_mute_rule_by_hand(edited.clone());
+    // B stops; its event is lost, so the sweep is the first to see it.
+    cloud.set_state(&id(B), InstanceState::Stopped);
+
+    let report = r.handle(Trigger::Sweep { generation: 0 }, options()).await;
+    assert!(!report.failed(), "{:?}", report.failures);
+    assert_eq!(cloud.calls.get("GetAlarmMuteRule"), 2, "the two rules in force, read in full");
+    let rules = cloud.mute_rules_now();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0].alarms.len(), 2, "the hand-edited rule names both alarms again");
+    assert_rules_cover_exactly(&cloud, A);
+    assert_eq!((report.mutes_set, report.mutes_removed, report.deleted), (1, 1, 2));
 }

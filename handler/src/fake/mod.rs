@@ -122,6 +122,10 @@ impl FakeCloud {
         self.state().instances.insert(facts.id.clone(), facts);
     }
 
+    pub fn instance(&self, id: &InstanceId) -> Option<InstanceFacts> {
+        self.state().instances.get(id).cloned()
+    }
+
     pub fn set_state(&self, id: &InstanceId, state: InstanceState) {
         if let Some(facts) = self.state().instances.get_mut(id) {
             facts.state = state;
@@ -145,6 +149,11 @@ impl FakeCloud {
     /// Puts an alarm directly, as a person or another tool would.
     pub fn put_alarm_by_hand(&self, name: &str, config: AlarmConfig) {
         self.state().alarms.insert(AlarmName::parse(name).expect("valid alarm name"), config);
+    }
+
+    /// Writes a mute rule as a person would, whatever it names.
+    pub fn put_mute_rule_by_hand(&self, rule: MuteRule) {
+        self.state().mute_rules.insert(rule.name.clone(), rule);
     }
 
     pub fn remove_alarm_by_hand(&self, name: &str) {

@@ -3,20 +3,28 @@
 
 use std::collections::HashMap;
 
-use reconciler_core::pass::{follow_up_ready, provisional_instances};
+use reconciler_core::pass::{
+    follow_up_ready, instance_reads, provisional_instances, publishes_unwatched_series, recently_started,
+};
 use reconciler_core::series::series_by_instance;
-use reconciler_core::{InstanceId, MetricSeries, Platform};
+use reconciler_core::{InstanceFacts, InstanceId, MetricSeries, Platform, UnixTime};
 
 use super::Observer;
 use crate::config::Config;
 use crate::ports::{CloudWatchReads, Inventory, PortError};
 
 /// The follow-up pass's first look: the instances on their provisional pair,
-/// split by whether they now publish a series the filter watches.
+/// split by whether they now publish a series the filter watches, and the
+/// recently started instances that publish a filesystem without alarms.
 #[derive(Debug, Default)]
 pub struct FollowUpProbe {
     pub ready: Vec<InstanceId>,
     pub waiting: Vec<InstanceId>,
+    /// Started within `RECENT_START_MINUTES`, with alarms, and publishing a
+    /// watched filesystem (mounted after the first look) that has none yet.
+    pub late_mounts: Vec<InstanceId>,
+    /// How many instances started within `RECENT_START_MINUTES` were looked at again.
+    pub recent: usize,
 }
 
 /// Up to this many provisional instances, the follow-up pass lists each one's
@@ -28,19 +36,56 @@ impl<I: Inventory, C: CloudWatchReads> Observer<I, C> {
     /// name prefix) and, for their instances, the series of each one's
     /// platform: one listing each, or one account-wide listing per platform
     /// when that is fewer calls.
-    pub async fn follow_up_probe(&self, config: &Config) -> Result<FollowUpProbe, PortError> {
+    pub async fn follow_up_probe(&self, config: &Config, now: UnixTime) -> Result<FollowUpProbe, PortError> {
         let policy = &config.policy;
         let provisional = self.cloudwatch.alarms_with_prefix(&policy.naming.provisional_prefix()).await?;
         let instances = provisional_instances(policy, &provisional);
         let by_instance = self.series_of(config, &instances).await?;
         let mut probe = FollowUpProbe::default();
-        for (id, platform) in instances {
-            match follow_up_ready(policy, platform, by_instance.get(id.as_str()).map(Vec::as_slice)) {
-                true => probe.ready.push(id),
-                false => probe.waiting.push(id),
+        for (id, platform) in &instances {
+            match follow_up_ready(policy, *platform, by_instance.get(id.as_str()).map(Vec::as_slice)) {
+                true => probe.ready.push(id.clone()),
+                false => probe.waiting.push(id.clone()),
             }
         }
+        self.late_mounts(config, &instances, now, &mut probe).await?;
         Ok(probe)
+    }
+
+    /// The running instances that started within `RECENT_START_MINUTES`
+    /// (other than those on their provisional pair) and publish a watched
+    /// filesystem without alarms. One `DescribeInstances` page per 1 000
+    /// instances (`LaunchTime` is filtered here: not every emulator knows the
+    /// `launch-time` filter), then for each recent, in-scope one its series
+    /// (or the account-wide listings when there are many) and its alarms.
+    async fn late_mounts(
+        &self,
+        config: &Config,
+        provisional: &[(InstanceId, Platform)],
+        now: UnixTime,
+        probe: &mut FollowUpProbe,
+    ) -> Result<(), PortError> {
+        let policy = &config.policy;
+        let all = self.inventory.all_instances().await?;
+        let mut recent: Vec<InstanceFacts> = recently_started(&all, now, config.recent_start_seconds)
+            .into_iter()
+            .filter(|f| !provisional.iter().any(|(id, _)| *id == f.id))
+            .cloned()
+            .collect();
+        self.attach_groups(config, &mut recent).await?;
+        recent.retain(|f| instance_reads(policy, f).series);
+        probe.recent = recent.len();
+        let keys: Vec<(InstanceId, Platform)> = recent.iter().map(|f| (f.id.clone(), f.platform)).collect();
+        let mut by_instance = self.series_of(config, &keys).await?;
+        for mut facts in recent {
+            facts.series = Some(by_instance.remove(facts.id.as_str()).unwrap_or_default());
+            let alarms =
+                self.cloudwatch.alarms_with_prefix(&policy.naming.instance_prefix(&facts.id)).await?;
+            if publishes_unwatched_series(policy, &facts, &alarms) {
+                probe.late_mounts.push(facts.id);
+            }
+        }
+        Ok(())
     }
 
     async fn series_of(

@@ -233,6 +233,33 @@ pub fn follow_up_ready(policy: &Policy, platform: Platform, series: Option<&[Met
     })
 }
 
+/// The running instances among `facts` that started (`LaunchTime`, which a
+/// stop and start renews) at most `window_seconds` before `now`; none when
+/// `window_seconds` is 0.
+pub fn recently_started(facts: &[InstanceFacts], now: UnixTime, window_seconds: i64) -> Vec<&InstanceFacts> {
+    if window_seconds <= 0 {
+        return Vec::new();
+    }
+    facts
+        .iter()
+        .filter(|f| f.state == InstanceState::Running)
+        .filter(|f| f.launch_time.is_some_and(|t| t.0 >= now.0.saturating_sub(window_seconds) && t <= now))
+        .collect()
+}
+
+/// A filesystem mounted after the instance's first alarms: the instance
+/// (with its series listed) publishes a watched series that has no alarm
+/// among `alarms` yet. An instance still on its provisional pair is the
+/// follow-up pass's other case, not this one.
+pub fn publishes_unwatched_series(policy: &Policy, facts: &InstanceFacts, alarms: &[ObservedAlarm]) -> bool {
+    match desired_alarms(policy, &Subject::Present(facts.clone())) {
+        Desire::Alarms { alarms: desired, provisional: false, .. } => {
+            desired.iter().any(|wanted| !alarms.iter().any(|a| a.name == wanted.name))
+        }
+        _ => false,
+    }
+}
+
 /// [`Precondition::InstanceStillUnwanted`], judged on the instance as read
 /// again just before the delete: it holds unless the instance now should
 /// have alarms. An instance the API no longer returns has none.
