@@ -10,23 +10,25 @@ MOTO_LOG="$REPO_ROOT/target/moto-server.log"
 MOTO_PID="${MOTO_PID:-}"
 
 # Create .venv/ (git-ignored) and install tests/support/requirements.txt into it,
-# re-installing only when the requirements file changed since the last install.
+# or the requirements file given as $1 (tests/support/requirements-sam.txt),
+# re-installing only when that file changed since its last install.
 ensure_venv() {
-    local stamp="$VENV_DIR/.requirements.sha256" want have=""
+    local requirements="${1:-$REQUIREMENTS}" stamp want have=""
+    stamp="$VENV_DIR/.$(basename "$requirements" .txt).sha256"
     if [[ ! -x "$VENV_DIR/bin/python" ]]; then
         echo "creating $VENV_DIR" >&2
         # Debian's python3 without python3-venv has no ensurepip: fall back to a
         # pip-less venv that the system pip installs into (see below).
         python3 -m venv --clear "$VENV_DIR" 2>/dev/null || python3 -m venv --clear --without-pip "$VENV_DIR"
     fi
-    want="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+    want="$(sha256sum "$requirements" | cut -d' ' -f1)"
     if [[ -f "$stamp" ]]; then have="$(cat "$stamp")"; fi
     if [[ "$want" != "$have" ]]; then
-        echo "installing $(basename "$REQUIREMENTS") into $VENV_DIR" >&2
+        echo "installing $(basename "$requirements") into $VENV_DIR" >&2
         if "$VENV_DIR/bin/python" -m pip --version >/dev/null 2>&1; then
-            "$VENV_DIR/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS"
+            "$VENV_DIR/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
         else
-            python3 -m pip --python "$VENV_DIR/bin/python" install -q --disable-pip-version-check -r "$REQUIREMENTS"
+            python3 -m pip --python "$VENV_DIR/bin/python" install -q --disable-pip-version-check -r "$requirements"
         fi
         echo "$want" >"$stamp"
     fi
