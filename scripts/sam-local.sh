@@ -59,6 +59,8 @@ missing_prerequisite() {
     done
     if [[ "$(id -u)" != 0 ]]; then
         echo "it needs root (podman's networks inside a network namespace of its own)"
+    elif ! unshare --net true 2>/dev/null; then
+        echo "this machine does not let it make a network namespace (unshare --net)"
     elif ! podman image exists "$IMAGE" 2>/dev/null && ! command -v mmdebstrap >/dev/null 2>&1; then
         echo "mmdebstrap is not installed (it builds the stand-in image once)"
     fi
@@ -119,6 +121,9 @@ architecture() {
 SERVICE_PID="" NETWORK="" EMULATOR=""
 cleanup_inside() {
     local ids
+    if [[ -n "$EMULATOR" ]]; then
+        podman logs "$EMULATOR" >"$WORK_DIR/emulator.log" 2>&1 || true
+    fi
     if [[ -n "$NETWORK" ]]; then
         # SAM removes its containers after each invoke; this catches an interrupted one.
         ids="$(podman ps -aq --filter "network=$NETWORK" 2>/dev/null || true)"

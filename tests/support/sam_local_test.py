@@ -82,8 +82,10 @@ def invoke(step, event):
         "--invoke-image", os.environ["SAM_IMAGE"],
         "--skip-pull-image",
     ]
+    # SAM's lock files go to TMPDIR: keep them with the test's files.
+    environment = {**os.environ, "TMPDIR": str(WORK)}
     started = time.monotonic()
-    run = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, env=environment)
     seconds = time.monotonic() - started
     (WORK / f"sam-{step}.log").write_text(run.stderr, encoding="utf-8")
     check(run.returncode == 0, f"{step}: sam local invoke exited {run.returncode}", run.stdout, run.stderr[-4000:])
