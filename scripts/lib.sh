@@ -55,13 +55,7 @@ start_moto() {
         if ! kill -0 "$MOTO_PID" 2>/dev/null; then
             break # it died: no point waiting
         fi
-        if "$VENV_DIR/bin/python" - "$port" <<'EOF' 2>/dev/null; then
-import sys, urllib.request, urllib.error
-try:
-    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/", timeout=1)
-except urllib.error.HTTPError:
-    pass
-EOF
+        if emulator_answers "http://127.0.0.1:$port"; then
             export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
             export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
             export AWS_REGION="${AWS_REGION:-us-east-1}"
@@ -76,6 +70,17 @@ EOF
     tail -n 40 "$MOTO_LOG" >&2 || true
     stop_moto
     return 1
+}
+
+# Whether the emulator at the URL answers (any HTTP answer means it is listening).
+emulator_answers() {
+    "$VENV_DIR/bin/python" - "$1" <<'EOF' 2>/dev/null
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(f"{sys.argv[1]}/moto-api/", timeout=1)
+except urllib.error.HTTPError:
+    pass
+EOF
 }
 
 # A free TCP port on 127.0.0.1.

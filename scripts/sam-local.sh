@@ -174,13 +174,7 @@ start_inside() {
     export EMULATOR_URL="http://127.0.0.1:$EMULATOR_PORT" FUNCTION_ENDPOINT="http://$EMULATOR:5000"
     export SAM_NETWORK="$NETWORK" SAM_IMAGE="$IMAGE"
     local deadline=$((SECONDS + 30))
-    until "$VENV_DIR/bin/python" - "$EMULATOR_URL" <<'EOF' 2>/dev/null; do
-import sys, urllib.request, urllib.error
-try:
-    urllib.request.urlopen(f"{sys.argv[1]}/moto-api/", timeout=1)
-except urllib.error.HTTPError:
-    pass
-EOF
+    until emulator_answers "$EMULATOR_URL"; do
         if ((SECONDS > deadline)); then
             echo "ERROR: the emulator did not answer on $EMULATOR_URL; its log:" >&2
             podman logs "$EMULATOR" >&2 || true
