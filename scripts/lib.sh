@@ -10,23 +10,25 @@ MOTO_LOG="$REPO_ROOT/target/moto-server.log"
 MOTO_PID="${MOTO_PID:-}"
 
 # Create .venv/ (git-ignored) and install tests/support/requirements.txt into it,
-# re-installing only when the requirements file changed since the last install.
+# or the requirements file given as $1 (tests/support/requirements-sam.txt),
+# re-installing only when that file changed since its last install.
 ensure_venv() {
-    local stamp="$VENV_DIR/.requirements.sha256" want have=""
+    local requirements="${1:-$REQUIREMENTS}" stamp want have=""
+    stamp="$VENV_DIR/.$(basename "$requirements" .txt).sha256"
     if [[ ! -x "$VENV_DIR/bin/python" ]]; then
         echo "creating $VENV_DIR" >&2
         # Debian's python3 without python3-venv has no ensurepip: fall back to a
         # pip-less venv that the system pip installs into (see below).
         python3 -m venv --clear "$VENV_DIR" 2>/dev/null || python3 -m venv --clear --without-pip "$VENV_DIR"
     fi
-    want="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+    want="$(sha256sum "$requirements" | cut -d' ' -f1)"
     if [[ -f "$stamp" ]]; then have="$(cat "$stamp")"; fi
     if [[ "$want" != "$have" ]]; then
-        echo "installing $(basename "$REQUIREMENTS") into $VENV_DIR" >&2
+        echo "installing $(basename "$requirements") into $VENV_DIR" >&2
         if "$VENV_DIR/bin/python" -m pip --version >/dev/null 2>&1; then
-            "$VENV_DIR/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS"
+            "$VENV_DIR/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
         else
-            python3 -m pip --python "$VENV_DIR/bin/python" install -q --disable-pip-version-check -r "$REQUIREMENTS"
+            python3 -m pip --python "$VENV_DIR/bin/python" install -q --disable-pip-version-check -r "$requirements"
         fi
         echo "$want" >"$stamp"
     fi
@@ -53,13 +55,7 @@ start_moto() {
         if ! kill -0 "$MOTO_PID" 2>/dev/null; then
             break # it died: no point waiting
         fi
-        if "$VENV_DIR/bin/python" - "$port" <<'EOF' 2>/dev/null; then
-import sys, urllib.request, urllib.error
-try:
-    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/", timeout=1)
-except urllib.error.HTTPError:
-    pass
-EOF
+        if emulator_answers "http://127.0.0.1:$port"; then
             export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
             export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
             export AWS_REGION="${AWS_REGION:-us-east-1}"
@@ -74,6 +70,17 @@ EOF
     tail -n 40 "$MOTO_LOG" >&2 || true
     stop_moto
     return 1
+}
+
+# Whether the emulator at the URL answers (any HTTP answer means it is listening).
+emulator_answers() {
+    "$VENV_DIR/bin/python" - "$1" <<'EOF' 2>/dev/null
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(f"{sys.argv[1]}/moto-api/", timeout=1)
+except urllib.error.HTTPError:
+    pass
+EOF
 }
 
 # A free TCP port on 127.0.0.1.

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, the SAM template and
 # its StackSet expansion (lint and assertions), the documentation's links, the
-# module import cycles, unit / reconcile-loop / adapter tests, and end-to-end
-# tests of the real binaries against moto on 127.0.0.1.
+# module import cycles, unit / reconcile-loop / adapter tests, end-to-end tests
+# of the real binaries against moto on 127.0.0.1, and the function under
+# `sam local invoke` (scripts/sam-local.sh; skipped, saying why, on machines
+# without podman, unless REQUIRE_SAM_LOCAL=1 as on CI).
 # Installs what it needs into .venv/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,3 +37,5 @@ echo "== alarm mute rules self-check" >&2
 "$VENV_DIR/bin/python" tests/support/check_mute_rules.py
 echo "== cargo test" >&2
 cargo test --workspace
+# The binary cargo test built, under the real `sam local invoke`, offline.
+scripts/sam-local.sh test

@@ -172,17 +172,33 @@ pub fn time_left(deadline_epoch_ms: u64, now: SystemTime) -> Result<Duration, St
     }
 }
 
-/// Logging as every Lambda function does it: JSON lines when the function's
-/// log format is JSON (`AWS_LAMBDA_LOG_FORMAT`), text otherwise; the level
-/// from `RUST_LOG` (the template's `LogLevel`), else `AWS_LAMBDA_LOG_LEVEL`,
-/// else INFO. `RUST_LOG` comes first because Lambda's own filter must stay at
-/// INFO or below, or it would drop the metric lines (they carry no level).
-pub fn init_lambda_logging() {
-    let level = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .or_else(|| std::env::var("AWS_LAMBDA_LOG_LEVEL").ok())
-        .map_or_else(|| "info".to_owned(), |level| level.to_lowercase());
+/// Lambda's application log levels (`AWS_LAMBDA_LOG_LEVEL`), most verbose first.
+const LAMBDA_LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+/// INFO's place in [`LAMBDA_LOG_LEVELS`].
+const LAMBDA_INFO: usize = 2;
+
+/// Logging as Lambda configures it for every function: JSON lines when the
+/// function's log format is JSON (`AWS_LAMBDA_LOG_FORMAT`), text otherwise, at
+/// the level of its logging configuration (`AWS_LAMBDA_LOG_LEVEL`; FATAL logs
+/// errors only), INFO without one. `RUST_LOG`, when set (the template's
+/// `LogLevel`), is a filter of the function's own and replaces that level.
+///
+/// Returns the level the metric lines (EMF, printed without `tracing`) must
+/// carry: Lambda's log-level filter counts a line without a level as INFO and
+/// drops it when the function's level is WARN or quieter, which would lose the
+/// metrics. They carry INFO, or that quieter level, so the filter always keeps them.
+pub fn init_lambda_logging() -> &'static str {
+    let lambda_level = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().and_then(|level| {
+        LAMBDA_LOG_LEVELS.iter().position(|known| known.eq_ignore_ascii_case(level.trim()))
+    });
+    let level =
+        std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| match lambda_level
+            .map(|index| LAMBDA_LOG_LEVELS[index])
+        {
+            Some("FATAL") => "error".to_owned(),
+            Some(level) => level.to_lowercase(),
+            None => "info".to_owned(),
+        });
     let filter = tracing_subscriber::EnvFilter::try_new(&level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
@@ -192,6 +208,7 @@ pub fn init_lambda_logging() {
     } else {
         logs.init();
     }
+    LAMBDA_LOG_LEVELS[lambda_level.map_or(LAMBDA_INFO, |index| index.max(LAMBDA_INFO))]
 }
 
 #[cfg(test)]

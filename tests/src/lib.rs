@@ -626,6 +626,8 @@ impl LambdaFunction {
         let log_file = std::fs::File::create(&log).expect("function log file");
         let function = Command::new(binary_path(FUNCTION_NAME))
             .env_remove("AWS_PROFILE")
+            // As the template leaves it by default: the level is Lambda's.
+            .env_remove("RUST_LOG")
             .envs(world.env())
             .envs(extra.iter().copied())
             .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt/{FUNCTION_NAME}"))

@@ -29,6 +29,10 @@ the AWS::Lambda::Function:
   the right topic, and are not named under AlarmNamePrefix;
 - the dashboard charts metrics the code emits, for this stack's function, and
   shows the stack's own alarms;
+- the function runs on the Architecture parameter (arm64 by default, x86_64
+  allowed), logs at its Lambda logging level unless LogLevel sets a filter of
+  its own (RUST_LOG), and declares AWS_ENDPOINT_URL without ever setting it
+  (so that `sam local invoke --env-vars` can, and a deployed stack never does);
 - the expanded template has no Transform, takes its code from the S3
   parameters, adds no permission beyond what SAM adds for template.yaml, and is
   what expanding the current template.yaml gives.
@@ -966,11 +970,66 @@ def check_sam_local_env_file(template):
     except (OSError, ValueError, KeyError) as e:
         return [f"cannot read {path.relative_to(REPO_ROOT)} as {{\"{FUNCTION}\": {{...}}}}: {e}"]
     declared = set(function_properties(template)["Environment"]["Variables"])
-    given = {name for name in values if not name.startswith("AWS_")}
+    # AWS_ settings the template does not declare (credentials, Region) are
+    # the local run's own; the ones it declares (AWS_ENDPOINT_URL) must be given.
+    given = {name for name in values if name in declared or not name.startswith("AWS_")}
     problems = [f"{name} is in the template but not in the env-vars file" for name in sorted(declared - given)]
     problems += [f"{name} is in the env-vars file but not in the template" for name in sorted(given - declared)]
     problems += [f"{name} is empty (the function refuses empty values)" for name, v in values.items() if v == ""]
     return problems
+
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def check_architecture_parameter(template):
+    """the function runs on the Architecture parameter: arm64 by default, x86_64 allowed"""
+    problems = []
+    parameter = (template.get("Parameters") or {}).get("Architecture")
+    if not isinstance(parameter, dict):
+        return ["parameter Architecture is missing"]
+    if parameter.get("Default") != "arm64":
+        problems.append(f"Architecture defaults to {show(parameter.get('Default'))}, expected \"arm64\"")
+    if sorted(parameter.get("AllowedValues") or []) != ["arm64", "x86_64"]:
+        problems.append(f"Architecture allows {show(parameter.get('AllowedValues'))}, expected arm64 and x86_64")
+    architectures = function_properties(template).get("Architectures")
+    if architectures != [{"Ref": "Architecture"}]:
+        problems.append(f"{FUNCTION}.Architectures is {show(architectures)}, expected [{{\"Ref\": \"Architecture\"}}]")
+    return problems
+
+
+def check_logging_follows_lambda(template):
+    """by default the function logs at its Lambda logging level: RUST_LOG only from a non-empty LogLevel"""
+    problems = []
+    parameter = (template.get("Parameters") or {}).get("LogLevel")
+    if not isinstance(parameter, dict):
+        return ["parameter LogLevel is missing"]
+    if parameter.get("Default") != "":
+        problems.append(f"LogLevel defaults to {show(parameter.get('Default'))}: RUST_LOG would override Lambda's level")
+    condition = (template.get("Conditions") or {}).get("HasLogFilter")
+    if condition != {"Fn::Not": [{"Fn::Equals": [{"Ref": "LogLevel"}, ""]}]}:
+        problems.append(f"condition HasLogFilter is {show(condition)}, expected LogLevel not empty")
+    properties = function_properties(template)
+    rust_log = properties["Environment"]["Variables"].get("RUST_LOG")
+    expected = {"Fn::If": ["HasLogFilter", {"Ref": "LogLevel"}, NO_VALUE]}
+    if rust_log != expected:
+        problems.append(f"RUST_LOG is {show(rust_log)}, expected {show(expected)}")
+    logging = properties.get("LoggingConfig") or {}
+    if logging.get("LogFormat") != "JSON":
+        problems.append(f"LoggingConfig.LogFormat is {show(logging.get('LogFormat'))}: Lambda filters levels of JSON logs only")
+    level = logging.get("ApplicationLogLevel")
+    expected = {"Fn::If": ["HasLogFilter", "TRACE", NO_VALUE]}
+    if level is not None and level != expected:
+        problems.append(f"LoggingConfig.ApplicationLogLevel is {show(level)}, expected absent or {show(expected)}")
+    return problems
+
+
+def check_endpoint_only_local(template):
+    """AWS_ENDPOINT_URL is declared (sam local --env-vars can set it) and a deployed stack never gets it"""
+    value = function_properties(template)["Environment"]["Variables"].get("AWS_ENDPOINT_URL", "absent")
+    if value != NO_VALUE:
+        return [f"AWS_ENDPOINT_URL is {show(value)}, expected {show(NO_VALUE)}"]
+    return []
 
 
 BOTH, SAM, EXPANDED = "both", "sam", "expanded"
@@ -992,6 +1051,9 @@ CHECKS = [
     (check_watcher_alarms, BOTH),
     (check_alarm_names, BOTH),
     (check_sam_local_env_file, BOTH),
+    (check_architecture_parameter, BOTH),
+    (check_logging_follows_lambda, BOTH),
+    (check_endpoint_only_local, BOTH),
     (check_tagging_prefix_scoped, BOTH),
     (check_audit_role, BOTH),
     (check_dashboard, BOTH),

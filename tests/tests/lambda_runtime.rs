@@ -138,3 +138,57 @@ async fn empty_configuration_values_are_refused_naming_the_variable() {
     assert!(function.logs().contains("ALARM_NAME_PREFIX is set but empty"), "{}", function.logs());
     assert!(world.alarm_names().await.is_empty());
 }
+
+/// Lambda's log-level filter (JSON log format): the lines at `level` or quieter
+/// pass; a line without a valid "level" counts as INFO.
+fn lambda_keeps(line: &str, level: &str) -> bool {
+    const LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    let rank = |name: &str| LEVELS.iter().position(|known| known.eq_ignore_ascii_case(name));
+    let own = serde_json::from_str::<Value>(line).ok().and_then(|l| l["level"].as_str().and_then(rank));
+    own.unwrap_or(2) >= rank(level).expect("a Lambda log level")
+}
+
+/// With the template's defaults (no RUST_LOG) the function logs at the level of
+/// its Lambda logging configuration (AWS_LAMBDA_LOG_LEVEL), and its metric
+/// records (EMF) pass Lambda's log-level filter at every level.
+#[tokio::test]
+async fn the_log_level_is_lambdas_and_the_metrics_pass_its_filter() {
+    let world = World::new("ap-southeast-3").await;
+    let id = world.launch(&[("Environment", "production")]).await;
+    for level in ["DEBUG", "WARN"] {
+        let function = LambdaFunction::start(&world, &[("AWS_LAMBDA_LOG_LEVEL", level)]);
+        let report = function.invoke(&event_at("ec2-running.json", &id, unix_now())).response();
+        assert_eq!(report["failures"], json!([]), "{report:#}");
+        let mut malformed = sample_event("ec2-running.json", &id);
+        malformed["detail"]["instance-id"] = json!("web-1");
+        assert_eq!(function.invoke(&malformed).response()["status"], "rejected");
+
+        let logs = function.logs();
+        let metrics: Vec<&str> = logs.lines().filter(|l| l.contains(r#""_aws""#)).collect();
+        assert_eq!(metrics.len(), 2, "one record per invocation:\n{logs}");
+        assert!(metrics.iter().any(|m| m.contains(r#""EventsRejected":1"#)), "{logs}");
+        for record in &metrics {
+            assert!(
+                lambda_keeps(record, level),
+                "Lambda's filter at {level} drops the metric record {record}"
+            );
+        }
+        let logged = |wanted: &str| {
+            logs.lines()
+                .filter(|l| !l.contains(r#""_aws""#))
+                .any(|l| serde_json::from_str::<Value>(l).is_ok_and(|l| l["level"].as_str() == Some(wanted)))
+        };
+        match level {
+            "DEBUG" => {
+                assert!(logged("DEBUG"), "no debug line at DEBUG:\n{logs}");
+                assert!(logs.contains("reconcile finished"), "{logs}");
+            }
+            _ => {
+                assert!(!logged("INFO") && !logged("DEBUG"), "lines below WARN at WARN:\n{logs}");
+                assert!(!logs.contains("reconcile finished"), "the INFO summary at WARN:\n{logs}");
+                // What the function prints at WARN is what Lambda's filter keeps.
+                assert!(logs.lines().all(|l| lambda_keeps(l, "WARN")), "{logs}");
+            }
+        }
+    }
+}

@@ -16,7 +16,7 @@ use tracing::{error, warn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    init_lambda_logging();
+    let metrics_level = init_lambda_logging();
     // A configuration error stops the function before it takes any event:
     // every invocation then fails with Runtime.ExitError and this message.
     let config = Config::from_env().inspect_err(|e| error!(error = %e, "configuration rejected"))?;
@@ -40,7 +40,7 @@ async fn main() -> Result<(), Error> {
         let options = RunOptions { deadline, ..RunOptions::new(now()) };
         match handle_event(reconciler, continuation, event.payload, options).await {
             Ok(report) => {
-                println!("{}", emf_line(&report));
+                print_metrics(&emf_line(&report), metrics_level);
                 serde_json::to_value(&report).map_err(|e| Diagnostic {
                     error_type: "ReportNotSerialized".into(),
                     error_message: e.to_string(),
@@ -49,14 +49,26 @@ async fn main() -> Result<(), Error> {
             // Logged by handle_event; returning Ok keeps AWS from retrying an
             // event that can never succeed.
             Err(HandleError::Rejected(error)) => {
-                println!("{}", rejected_emf_line());
+                print_metrics(&rejected_emf_line(), metrics_level);
                 Ok(json!({"status": "rejected", "error": error.to_string()}))
             }
             Err(HandleError::Incomplete(report)) => {
-                println!("{}", emf_line(&report));
+                print_metrics(&emf_line(&report), metrics_level);
                 Err(incomplete_diagnostic(&report))
             }
         }
     }))
     .await
+}
+
+/// Prints an EMF record to standard output, where Lambda takes it to CloudWatch,
+/// with the `level` that Lambda's log-level filter keeps (see `init_lambda_logging`).
+fn print_metrics(record: &str, level: &str) {
+    match serde_json::from_str::<Value>(record) {
+        Ok(Value::Object(mut fields)) => {
+            fields.insert("level".to_owned(), level.into());
+            println!("{}", Value::Object(fields));
+        }
+        _ => println!("{record}"),
+    }
 }
