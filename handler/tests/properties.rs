@@ -9,7 +9,9 @@
 //! threshold overrides valid or not, opt-out, name), attaching an instance to a
 //! group by hand, and the API forgetting a terminated instance. Every state
 //! change emits the events AWS would (EC2 state-change notifications with their
-//! `time`, Auto Scaling launch/terminate), and each event is dropped, delivered
+//! `time`, Auto Scaling launch/terminate), so does every tag change of a running
+//! instance (`Tag Change on Resource`, which claims nothing; each key the
+//! simulator changes is one the template's rule sends), and each event is dropped, delivered
 //! after a delay, or delivered twice; deliveries therefore overlap and arrive
 //! out of order, always with their original `time`. `DescribeInstances` may lag
 //! behind the world by up to 90 s (less than the 120 s consistency window), and

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use handler::event::{decode_bytes, Trigger};
+use handler::report::TriggerKind;
 use reconciler_core::{HealthStatus, InstanceState, UnixTime};
 
 #[test]
@@ -56,6 +57,13 @@ fn every_sample_event_decodes() {
                     other => panic!("no expectation for {other}"),
                 }
             }
+            // A hint without a claim: the instance is re-read, its tags in the event are not used.
+            ("tag-change", Trigger::Instances { source, targets }) => {
+                assert_eq!(*source, TriggerKind::TagChange);
+                assert_eq!(targets.len(), 1);
+                assert_eq!(targets[0].instance.as_str(), "i-0123456789abcdef0");
+                assert_eq!(targets[0].claim, None);
+            }
             ("provisional-follow-up", Trigger::FollowUp) => {}
             ("health-operational-issue", Trigger::Ignore { reason }) => {
                 assert!(reason.contains("issue"), "{reason}");
@@ -64,7 +72,7 @@ fn every_sample_event_decodes() {
         }
         seen += 1;
     }
-    assert!(seen >= 18, "only {seen} sample events found in {}", dir.display());
+    assert!(seen >= 19, "only {seen} sample events found in {}", dir.display());
 }
 
 /// The schedules in `template.yaml` send fixed inputs: each must decode to the

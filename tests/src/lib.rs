@@ -125,6 +125,17 @@ impl World {
         self.ec2.terminate_instances().instance_ids(id).send().await.expect("TerminateInstances");
     }
 
+    /// EC2 `CreateTags` on a resource (an instance, a subnet): sets `key` to `value`.
+    pub async fn tag(&self, id: &str, key: &str, value: &str) {
+        self.ec2
+            .create_tags()
+            .resources(id)
+            .tags(Tag::builder().key(key).value(value).build())
+            .send()
+            .await
+            .expect("CreateTags");
+    }
+
     /// An instance's tags, by key.
     pub async fn instance_tags(&self, id: &str) -> BTreeMap<String, String> {
         let output = self
@@ -509,6 +520,15 @@ pub const SAMPLE_GROUP: &str = "web-production";
 /// An `events/autoscaling-*.json` sample retargeted at `instance` in `group`.
 pub fn autoscaling_event(sample: &str, instance: &str, group: &str) -> Value {
     sample_event_with(sample, &[("i-0123456789abcdef0", instance), (SAMPLE_GROUP, group)])
+}
+
+/// `events/tag-change.json` for `instance`: the keys `changed` changed, and the
+/// instance now has `tags` (all of them, as EC2 reports them after the change).
+pub fn tag_change_event(instance: &str, changed: &[&str], tags: &BTreeMap<String, String>) -> Value {
+    let mut event = sample_event("tag-change.json", instance);
+    event["detail"]["changed-tag-keys"] = serde_json::json!(changed);
+    event["detail"]["tags"] = serde_json::json!(tags);
+    event
 }
 
 /// `events/provisional-follow-up.json`, the follow-up schedule's event.

@@ -18,6 +18,9 @@ the AWS::Lambda::Function:
 - SAM adds nothing to the role beyond its basic logging policy and the
   on-failure queue (no managed policies, policy templates, or event sources and
   settings that make SAM attach more);
+- EC2 instance tag changes of the scope key, Name and disk-alarms:* keys reach
+  the function through one rule, with the state-change rule's retry policy and
+  dead-letter queue, which accepts them;
 - both topics are KMS-encrypted, and only this account's CloudWatch alarms and
   the maintenance notice rule may publish to them;
 - alarm tagging (TagResource) only on the alarms under AlarmNamePrefix;
@@ -809,6 +812,78 @@ def check_dashboard(template):
     return problems
 
 
+def _function_rules(template):
+    """(rule, pattern, target settings) of every EventBridge rule that invokes the
+    function: its EventBridgeRule events in template.yaml (SAM names each rule
+    <FUNCTION><event name>), the AWS::Events::Rule resources targeting it once
+    expanded. The target settings are its RetryPolicy and DeadLetterConfig."""
+    settings = ("RetryPolicy", "DeadLetterConfig")
+    rules = []
+    if is_sam(template):
+        for name, event in (function_properties(template).get("Events") or {}).items():
+            if event.get("Type") == "EventBridgeRule":
+                props = event.get("Properties") or {}
+                rules.append((FUNCTION + name, props.get("Pattern") or {}, {k: props.get(k) for k in settings}))
+        return rules
+    for name, rule in resources_of_type(template, "AWS::Events::Rule").items():
+        props = rule.get("Properties") or {}
+        for target in props.get("Targets") or []:
+            if target.get("Arn") == {"Fn::GetAtt": [FUNCTION, "Arn"]}:
+                rules.append((name, props.get("EventPattern") or {}, {k: target.get(k) for k in settings}))
+    return rules
+
+
+def _tag_keys_sorted(pattern):
+    """The pattern with detail.changed-tag-keys in a canonical order (the order does not matter)."""
+    pattern = json.loads(json.dumps(pattern))
+    detail = pattern.get("detail")
+    if isinstance(detail, dict) and isinstance(detail.get("changed-tag-keys"), list):
+        detail["changed-tag-keys"] = sorted(detail["changed-tag-keys"], key=show)
+    return pattern
+
+
+def check_tag_change_rule(template):
+    """one rule sends EC2 instance tag changes of the scope key, Name and disk-alarms:* to the function, retried and dead-lettered like state changes"""
+    variables = (function_properties(template).get("Environment") or {}).get("Variables") or {}
+    scope = variables.get("SCOPE_TAG_KEY")
+    if not (isinstance(scope, dict) and set(scope) == {"Ref"} and scope["Ref"] in (template.get("Parameters") or {})):
+        return [f"SCOPE_TAG_KEY is {show(scope)}, expected a !Ref to a template parameter"]
+    rules = _function_rules(template)
+    tag_rules = [rule for rule in rules if rule[1].get("source") == ["aws.tag"]]
+    state_rules = [rule for rule in rules if rule[1].get("source") == ["aws.ec2"]]
+    if len(tag_rules) != 1 or len(state_rules) != 1:
+        return [f"{len(tag_rules)} aws.tag and {len(state_rules)} aws.ec2 rules invoke the function, expected one each"]
+    name, pattern, target = tag_rules[0]
+    problems = []
+    expected = {
+        "source": ["aws.tag"],
+        "detail-type": ["Tag Change on Resource"],
+        "detail": {
+            "service": ["ec2"],
+            "resource-type": ["instance"],
+            # The scope key (the parameter that sets SCOPE_TAG_KEY), Name (in
+            # every alarm description), and the per-instance override tags.
+            "changed-tag-keys": [scope, "Name", {"prefix": "disk-alarms:"}],
+        },
+    }
+    if _tag_keys_sorted(pattern) != _tag_keys_sorted(expected):
+        problems.append(f"{name} pattern is {show(pattern)}, expected {show(expected)}")
+    state_name, _, state_target = state_rules[0]
+    if target != state_target:
+        problems.append(f"{name} retries and dead-letters as {show(target)}, {state_name} as {show(state_target)}")
+    if not all(target.values()):
+        problems.append(f"{name} has no RetryPolicy or no DeadLetterConfig: {show(target)}")
+    queue = target.get("DeadLetterConfig") or {}
+    if queue.get("Arn") == {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]}:
+        allowed = []
+        for res in resources_of_type(template, "AWS::SQS::QueuePolicy").values():
+            for statement in as_list(((res.get("Properties") or {}).get("PolicyDocument") or {}).get("Statement", [])):
+                allowed += as_list(((statement.get("Condition") or {}).get("ArnEquals") or {}).get("aws:SourceArn", []))
+        if {"Fn::GetAtt": [name, "Arn"]} not in allowed:
+            problems.append(f"the delivery dead-letter queue's policy does not let {name} send to it")
+    return problems
+
+
 def check_topics_encrypted(template):
     """both topics are KMS-encrypted with the stack's key"""
     topics = resources_of_type(template, "AWS::SNS::Topic")
@@ -1045,6 +1120,7 @@ CHECKS = [
     (check_sam_adds_nothing, SAM),
     (check_generated_roles, EXPANDED),
     (check_prefix_parameter, BOTH),
+    (check_tag_change_rule, BOTH),
     (check_topics_encrypted, BOTH),
     (check_topic_policy, BOTH),
     (check_no_open_principals, BOTH),

@@ -141,6 +141,20 @@ impl FakeCloud {
         }
     }
 
+    /// EC2 `CreateTags` on an instance: sets `key` to `value`, overwriting it.
+    pub fn tag_instance(&self, id: &InstanceId, key: &str, value: &str) {
+        if let Some(facts) = self.state().instances.get_mut(id) {
+            facts.tags.insert(key.to_owned(), value.to_owned());
+        }
+    }
+
+    /// EC2 `DeleteTags` on an instance: removes `key`.
+    pub fn untag_instance(&self, id: &InstanceId, key: &str) {
+        if let Some(facts) = self.state().instances.get_mut(id) {
+            facts.tags.remove(key);
+        }
+    }
+
     /// The instance disappears from the API, as terminated ones do after about an hour.
     pub fn forget_instance(&self, id: &InstanceId) {
         self.state().instances.remove(id);

@@ -95,6 +95,26 @@ fn health(overrides: Value) -> Value {
     event
 }
 
+fn tag_change(resource: &str, detail: Value) -> Value {
+    let mut event = json!({
+        "version": "0", "id": "t", "detail-type": "Tag Change on Resource", "source": "aws.tag",
+        "account": "123456789012", "time": "2026-11-21T10:00:00Z", "region": "us-east-1",
+        "resources": [resource],
+        "detail": {
+            "changed-tag-keys": ["Environment"], "service": "ec2", "resource-type": "instance",
+            "version": 4.0, "tags": {"Environment": "production"}
+        }
+    });
+    for (key, value) in detail.as_object().expect("overrides are an object") {
+        event["detail"][key] = value.clone();
+    }
+    event
+}
+
+fn instance_arn() -> String {
+    format!("arn:aws:ec2:us-east-1:123456789012:instance/{INSTANCE}")
+}
+
 fn deep(levels: usize) -> Vec<u8> {
     let mut text = String::from(r#"{"source": "aws.ec2", "detail-type": "x", "detail": "#);
     text.push_str(&"[".repeat(levels));
@@ -267,6 +287,79 @@ pub fn cases() -> Vec<Case> {
                 json!([]),
             ),
             Ignored,
+        ),
+        // Tag changes: only what names the instance must be valid; the event's
+        // own tags are never trusted over EC2's.
+        event("tag change on the instance", tag_change(&instance_arn(), json!({})), Handled),
+        event(
+            "tag change whose tags say staging",
+            tag_change(&instance_arn(), json!({"tags": {"Environment": "staging"}})),
+            Handled,
+        ),
+        event(
+            "tag change of an unrelated key",
+            tag_change(&instance_arn(), json!({"changed-tag-keys": ["Owner"], "tags": {"Owner": "x"}})),
+            Handled,
+        ),
+        event(
+            "tag change with keys that are not a list",
+            tag_change(&instance_arn(), json!({"changed-tag-keys": "Environment"})),
+            Handled,
+        ),
+        event(
+            "tag change with version as text",
+            tag_change(&instance_arn(), json!({"version": "4"})),
+            Handled,
+        ),
+        event(
+            "tag change on a subnet",
+            tag_change(
+                "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-0123456789abcdef0",
+                json!({"resource-type": "subnet"}),
+            ),
+            Ignored,
+        ),
+        event(
+            "tag change on another service",
+            tag_change(&instance_arn(), json!({"service": "rds"})),
+            Ignored,
+        ),
+        event("tag change without service", tag_change(&instance_arn(), json!({"service": null})), Rejected),
+        event(
+            "tag change with a numeric resource type",
+            tag_change(&instance_arn(), json!({"resource-type": 1})),
+            Rejected,
+        ),
+        event(
+            "tag change without resources",
+            without(tag_change(&instance_arn(), json!({})), &["resources"]),
+            Rejected,
+        ),
+        event(
+            "tag change with empty resources",
+            with(tag_change(&instance_arn(), json!({})), &["resources"], json!([])),
+            Rejected,
+        ),
+        event(
+            "tag change with resources as a string",
+            with(tag_change(&instance_arn(), json!({})), &["resources"], json!(instance_arn())),
+            Rejected,
+        ),
+        event("tag change naming a bare instance id", tag_change(INSTANCE, json!({})), Rejected),
+        event(
+            "tag change naming a subnet as an instance",
+            tag_change("arn:aws:ec2:us-east-1:123456789012:subnet/subnet-0123456789abcdef0", json!({})),
+            Rejected,
+        ),
+        event(
+            "tag change with an instance id that is not one",
+            tag_change("arn:aws:ec2:us-east-1:123456789012:instance/i-xyz", json!({})),
+            Rejected,
+        ),
+        event(
+            "tag change with a megabyte ARN",
+            tag_change(&format!("{}{long}", instance_arn()), json!({})),
+            Rejected,
         ),
         // Override tags a person (or an attacker with ec2:CreateTags) could set:
         // ignored with a note, the defaults kept, so the correct alarms stay as they are.

@@ -568,6 +568,9 @@ pub(crate) enum EventKind {
     State(InstanceState),
     AsgLaunch(&'static str),
     AsgTerminate(&'static str),
+    /// `Tag Change on Resource` for the instance: the key changed (every key
+    /// the simulator changes is one the template's rule sends).
+    Tag(Key),
 }
 
 #[derive(Clone)]
@@ -602,6 +605,13 @@ impl Event {
                 "resources": [],
                 "detail": {"EC2InstanceId": id, "AutoScalingGroupName": group, "StatusCode": "InProgress"},
             }),
+            // Without `tags`: the function never reads them, it asks the API.
+            EventKind::Tag(key) => json!({
+                "version": "0", "id": format!("ev-{}", self.n), "detail-type": "Tag Change on Resource",
+                "source": "aws.tag", "account": "123456789012", "time": time, "region": "us-east-1",
+                "resources": [format!("arn:aws:ec2:us-east-1:123456789012:instance/{id}")],
+                "detail": {"changed-tag-keys": [key.tag()], "service": "ec2", "resource-type": "instance", "version": 4.0},
+            }),
         }
     }
 
@@ -610,7 +620,7 @@ impl Event {
         match self.kind {
             EventKind::State(state) => Some(state),
             EventKind::AsgTerminate(_) => Some(InstanceState::Terminated),
-            EventKind::AsgLaunch(_) => None,
+            EventKind::AsgLaunch(_) | EventKind::Tag(_) => None,
         }
     }
 }
@@ -621,6 +631,7 @@ impl fmt::Display for Event {
             EventKind::State(state) => state.as_str().to_owned(),
             EventKind::AsgLaunch(group) => format!("autoscaling-launch({group})"),
             EventKind::AsgTerminate(group) => format!("autoscaling-terminate({group})"),
+            EventKind::Tag(key) => format!("tag-change({key:?})"),
         };
         write!(f, "#{} {:?} {what}@t+{}", self.n, Inst(self.i), self.time - T0)
     }
@@ -1060,6 +1071,7 @@ impl<'h> Sim<'h> {
                     };
                     w.tag_version += 1;
                 });
+                self.emit(i, EventKind::Tag(key), step.deliveries[0]);
             }
             Action::Attach { group, .. } if alive && self.group_of(i, &w.tags).is_none() => {
                 self.log(format!("{step:?}"));

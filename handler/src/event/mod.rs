@@ -9,7 +9,8 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use reconciler_core::{HealthStatus, InstanceId, InstanceState, MaintenanceNotice, StateClaim, UnixTime};
 use serde_json::Value;
 
-/// What an event asks the reconciler to do.
+mod tag_change;
+
 /// What started a pass: the report's `trigger`, and the EMF records' `Trigger` dimension.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -23,6 +24,8 @@ pub enum TriggerKind {
     Autoscaling,
     /// An AWS Health scheduled-maintenance event.
     HealthMaintenance,
+    /// `Tag Change on Resource` for an EC2 instance.
+    TagChange,
     /// The short periodic pass over provisional instances.
     FollowUp,
     /// The full sweep (scheduled, or a continuation of one).
@@ -38,6 +41,7 @@ impl TriggerKind {
             Self::Ec2StateChange => "ec2-state-change",
             Self::Autoscaling => "autoscaling",
             Self::HealthMaintenance => "health-maintenance",
+            Self::TagChange => "tag-change",
             Self::FollowUp => "follow-up",
             Self::Sweep => "sweep",
             Self::Explain => "explain",
@@ -51,6 +55,7 @@ impl std::fmt::Display for TriggerKind {
     }
 }
 
+/// What an event asks the reconciler to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Trigger {
     /// Reconcile these instances; each may carry the event's claim about its state.
@@ -105,6 +110,7 @@ pub const STATE_CHANGE: &str = "EC2 Instance State-change Notification";
 const ASG_LAUNCHED: &str = "EC2 Instance Launch Successful";
 const ASG_TERMINATED: &str = "EC2 Instance Terminate Successful";
 const HEALTH_EVENT: &str = "AWS Health Event";
+pub const TAG_CHANGE: &str = "Tag Change on Resource";
 const MAX_HEALTH_WINDOW_SECONDS: i64 = 366 * 86_400;
 
 pub fn decode_bytes(bytes: &[u8]) -> Result<Trigger, EventError> {
@@ -162,6 +168,7 @@ pub fn decode(value: Value) -> Result<Trigger, EventError> {
         ("aws.health", HEALTH_EVENT) => {
             health(&event.detail, event.resources.as_deref().unwrap_or_default(), time)
         }
+        ("aws.tag", TAG_CHANGE) => tag_change::decode(&event.detail, event.resources.as_deref()),
         (source, detail_type) => Ok(Trigger::Ignore {
             reason: format!(
                 "no handling for source {:?} with detail-type {:?}",
