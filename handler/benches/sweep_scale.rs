@@ -1172,6 +1172,8 @@ fn state_change_event(n: u64, state: &str, time: UnixTime) -> Value {
 /// Provisional instances in the follow-up passes measured: none, few enough
 /// to be listed one by one, and a tenth of the fleet.
 const FOLLOW_UP_PROVISIONAL: [u64; 3] = [0, 20, 1000];
+/// Instances started within `RECENT_START_MINUTES` in the late-mount probe.
+const RECENT_STARTS: u64 = 100;
 /// Running (state-change) events handled one after another in the burst probe.
 const EVENT_BURST: u64 = 100;
 
@@ -1305,12 +1307,16 @@ async fn discovery() -> Vec<Probe> {
         let desired = desired(&account.reconciler.config, &after);
         // Per provisional instance, or one account-wide listing, whichever is fewer calls.
         let listings = provisional.min(FleetSummary::of(&after).listing_pages());
+        // Every pass also pages through the instances for recent starts (there
+        // are none here); the instances whose provisional pair is replaced have
+        // their mute rules listed, once for the pass.
         let bound = bound_of(&[
             ("DescribeAlarms", (2 * provisional).div_ceil(ALARM_PAGE).max(1) + 2 * ready),
             ("ListMetrics", listings + ready),
-            ("DescribeInstances", u64::from(ready > 0)),
+            ("DescribeInstances", INSTANCES.div_ceil(INSTANCE_PAGE) + u64::from(ready > 0)),
             ("PutMetricAlarm", 2 * ready),
             ("DeleteAlarms", (2 * ready).div_ceil(DELETE_BATCH)),
+            ("ListAlarmMuteRules", u64::from(ready > 0)),
         ]);
         let name = format!(
             "follow-up pass: {} provisional, {} of them now publishing",
@@ -1320,6 +1326,26 @@ async fn discovery() -> Vec<Probe> {
         let work = account.invoke(follow_up_event.clone(), origin);
         probes.push(account.probe(name, bound, &desired, 4 * ready, work).await);
     }
+
+    // Late mounts: RECENT_STARTS in-scope instances started ten minutes ago,
+    // all of them with every pair already: the pass reads their series and
+    // alarms and writes nothing.
+    let account = Account::steady(&agent);
+    let recent: Vec<u64> = (0..INSTANCES).filter(|n| is_in_scope(*n)).take(RECENT_STARTS as usize).collect();
+    for n in &recent {
+        let mut facts = account.cloud.instance(&instance_id(*n)).expect("the fleet has it");
+        facts.launch_time = Some(UnixTime(NOW - 600));
+        account.cloud.put_instance(facts);
+    }
+    let desired = desired(&account.reconciler.config, &agent);
+    let bound = bound_of(&[
+        ("DescribeAlarms", 1 + RECENT_STARTS),
+        ("DescribeInstances", INSTANCES.div_ceil(INSTANCE_PAGE)),
+        ("ListMetrics", RECENT_STARTS.min(FleetSummary::of(&agent).listing_pages())),
+    ]);
+    let name = format!("follow-up pass: 0 provisional, {RECENT_STARTS} started in the last hour");
+    let work = account.invoke(follow_up_event.clone(), origin);
+    probes.push(account.probe(name, bound, &desired, 0, work).await);
     probes
 }
 

@@ -50,15 +50,7 @@ impl<W: CloudWatchWrites> Applier<W> {
             warn!(instance = %id, "{note}");
         }
         if options.dry_run {
-            for change in &plan.changes {
-                report.record(change, ChangeStatus::Planned);
-            }
-            for change in &plan.mutes {
-                report.record_mute(change, ChangeStatus::Planned);
-            }
-            for repair in &plan.tag_repairs {
-                report.record_tag_repair(repair, ChangeStatus::Planned);
-            }
+            report.record_planned(plan);
             return;
         }
         let Ok(failed_writes) = self.alarms(config, plan, observer, options, report).await else { return };
@@ -121,13 +113,7 @@ impl<W: CloudWatchWrites> Applier<W> {
                 };
                 let holds = !failed_writes.contains(change.instance());
                 if !holds {
-                    let note = format!(
-                        "{}: {} kept until the alarms replacing it are all written",
-                        change.instance(),
-                        change.alarm_name()
-                    );
-                    info!("{note}");
-                    report.notes.push(note);
+                    skipped(report, change, "kept until the alarms replacing it are all written");
                 }
                 holds
             })
@@ -237,6 +223,13 @@ impl<W: CloudWatchWrites> Applier<W> {
     }
 }
 
+/// A change whose precondition does not hold, said in the report's notes.
+fn skipped(report: &mut Report, change: &Change, why: &str) {
+    let note = format!("{}: {} {why}", change.instance(), change.alarm_name());
+    info!("{note}");
+    report.notes.push(note);
+}
+
 /// The invocation ran out of time; the rest of the plan is deferred.
 struct OutOfTime;
 
@@ -295,13 +288,7 @@ async fn still_unwanted<'a, I: Inventory, C: CloudWatchReads>(
             }
             let holds = instance_still_unwanted(&config.policy, now.get(change.instance()).copied());
             if !holds {
-                let note = format!(
-                    "{}: delete of {} skipped: the instance is running in scope again",
-                    change.instance(),
-                    change.alarm_name()
-                );
-                info!("{note}");
-                report.notes.push(note);
+                skipped(report, change, "not deleted: the instance is running in scope again");
             }
             holds
         })

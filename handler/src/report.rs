@@ -138,19 +138,24 @@ impl Report {
     /// without the instance they are all about.
     pub fn planned(trigger: TriggerKind, plan: &reconciler_core::Plan) -> Self {
         let mut report = Self::new(trigger, true);
-        for change in &plan.changes {
-            report.record(change, ChangeStatus::Planned);
-        }
-        for change in &plan.mutes {
-            report.record_mute(change, ChangeStatus::Planned);
-        }
-        for repair in &plan.tag_repairs {
-            report.record_tag_repair(repair, ChangeStatus::Planned);
-        }
+        report.record_planned(plan);
         report.conflicts = plan.conflicts.iter().map(ToString::to_string).collect();
         report.notes = plan.notes.iter().map(|(_, note)| note.clone()).collect();
         report.unchanged = plan.unchanged.len();
         report
+    }
+
+    /// Every change of `plan` as planned, not applied (a dry run).
+    pub fn record_planned(&mut self, plan: &reconciler_core::Plan) {
+        for change in &plan.changes {
+            self.record(change, ChangeStatus::Planned);
+        }
+        for change in &plan.mutes {
+            self.record_mute(change, ChangeStatus::Planned);
+        }
+        for repair in &plan.tag_repairs {
+            self.record_tag_repair(repair, ChangeStatus::Planned);
+        }
     }
 
     /// A report of an invocation that stopped at its first read.
