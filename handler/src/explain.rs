@@ -3,8 +3,8 @@
 //! writing nothing. The `render` module prints it.
 
 use reconciler_core::{
-    desired_alarms, plan, ClassifiedSeries, Desire, InstanceFacts, InstanceId, ObservedAlarm, PassInput,
-    Plan, ScopeDecision, Subject, UnixTime,
+    desired_alarms, plan, silent_alarms, ClassifiedSeries, Desire, InstanceFacts, InstanceId, ObservedAlarm,
+    PassInput, Plan, ScopeDecision, SilenceReason, Subject, UnixTime,
 };
 use serde::Serialize;
 
@@ -31,6 +31,9 @@ pub struct Explanation {
 #[derive(Debug, Serialize)]
 pub struct ActualAlarm {
     pub owned: bool,
+    /// Set when the alarm is silent: the likely cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silent: Option<SilenceReason>,
     #[serde(flatten)]
     pub alarm: ObservedAlarm,
 }
@@ -53,7 +56,9 @@ pub async fn explain<I: Inventory, C: CloudWatchReads>(
     let series = policy.profile(platform).series_verdicts(&seen.series);
     let mutes = seen.mute_rules.unwrap_or(Ok(Vec::new())).map_err(|e| e.to_string());
     let observed = seen.alarms;
-    let plan = plan(policy, &PassInput::new(std::slice::from_ref(&subject), &observed, now));
+    let subjects = std::slice::from_ref(&subject);
+    let plan = plan(policy, &PassInput::new(subjects, &observed, now));
+    let silent = silent_alarms(policy, subjects, &observed, now, config.silent_after_seconds);
     Ok(Explanation {
         instance: id.clone(),
         scope: facts.as_ref().map(|f| policy.scope(f)),
@@ -63,6 +68,7 @@ pub async fn explain<I: Inventory, C: CloudWatchReads>(
             .into_iter()
             .map(|alarm| ActualAlarm {
                 owned: policy.naming.parse(&alarm.name).is_some() && alarm.config.has_ownership_marker(),
+                silent: silent.iter().find(|s| s.alarm == alarm.name).map(|s| s.reason),
                 alarm,
             })
             .collect(),

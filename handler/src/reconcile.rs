@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use reconciler_core::{plan, MaintenanceNotice, PassInput};
+use reconciler_core::{plan, silent_alarms, MaintenanceNotice, PassInput};
 use tracing::{info, warn};
 
 use crate::apply::Applier;
@@ -167,7 +167,8 @@ impl<I: Inventory, R: CloudWatchReads, W: CloudWatchWrites> Reconciler<I, R, W> 
     }
 
     /// The one plan of a pass, applied once. Instances that could not be
-    /// read are reported as failures and left out of the plan.
+    /// read are reported as failures and left out of the plan. The silent
+    /// alarms are a finding of the same observation, reported beside the plan.
     async fn plan_and_apply(
         &self,
         seen: &Observation,
@@ -176,8 +177,11 @@ impl<I: Inventory, R: CloudWatchReads, W: CloudWatchWrites> Reconciler<I, R, W> 
         report: &mut Report,
     ) {
         report.failures.extend(seen.failures.iter().map(Failure::from_read));
-        let plan = plan(&self.config.policy, &input);
+        let policy = &self.config.policy;
+        let plan = plan(policy, &input);
         report.instances_in_scope += plan.instances_in_scope;
+        let after = self.config.silent_after_seconds;
+        report.record_silent(silent_alarms(policy, input.subjects, input.alarms, input.now, after));
         self.applier.apply(&self.config, &plan, &self.observer, options, report).await;
     }
 }

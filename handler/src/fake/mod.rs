@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use reconciler_core::{
-    AlarmConfig, AlarmName, AlarmTag, AutoScalingGroup, Dimension, InstanceFacts, InstanceId, InstanceState,
-    MetricSeries, MuteRule, UnixTime,
+    AlarmConfig, AlarmName, AlarmState, AlarmTag, AutoScalingGroup, Dimension, InstanceFacts, InstanceId,
+    InstanceState, MetricSeries, MuteRule, StateValue, UnixTime,
 };
 
 use crate::ports::{ApiCalls, ErrorKind, PortError, RateLimits};
@@ -47,6 +47,13 @@ pub struct FakeCloud {
 struct State {
     instances: BTreeMap<InstanceId, InstanceFacts>,
     alarms: BTreeMap<AlarmName, AlarmConfig>,
+    /// Each alarm's state, as on AWS: a new alarm starts in
+    /// `INSUFFICIENT_DATA` and an update keeps the state. Data points are
+    /// modelled by the series: an alarm whose exact series is published is
+    /// `OK` (from its creation, or from the series' first publish), and one
+    /// whose series stops goes back to `INSUFFICIENT_DATA`.
+    /// [`FakeCloud::set_alarm_state`] sets any state; gone with the alarm.
+    alarm_states: BTreeMap<AlarmName, AlarmState>,
     /// Set when an alarm is created, as CloudWatch does; gone with the alarm.
     tags: BTreeMap<AlarmName, Vec<AlarmTag>>,
     groups: BTreeMap<String, AutoScalingGroup>,
@@ -56,7 +63,7 @@ struct State {
     /// Published series by namespace and metric name, then by instance
     /// (`""` for series without an `InstanceId` dimension).
     series: BTreeMap<(String, String), BTreeMap<String, Vec<MetricSeries>>>,
-    /// CloudWatch's clock, for the status of mute rules.
+    /// CloudWatch's clock, for the status of mute rules and new alarms' state times.
     now: UnixTime,
     faults: Vec<Fault>,
     hooks: Vec<(&'static str, Hook)>,
@@ -73,6 +80,63 @@ struct Throttles {
     retried: AtomicU64,
     /// Throttling errors that reached the reconciler.
     surfaced: AtomicU64,
+}
+
+impl State {
+    /// Creates or overwrites the alarm; a new one starts in `INSUFFICIENT_DATA`,
+    /// an existing one keeps its state (AWS's `PutMetricAlarm`).
+    fn put_alarm(&mut self, name: AlarmName, config: AlarmConfig) {
+        let (now, receives_data) = (self.now, self.receives_data(&config));
+        let state = self
+            .alarm_states
+            .entry(name.clone())
+            .or_insert(AlarmState::new(StateValue::InsufficientData, now));
+        if receives_data && state.value == StateValue::InsufficientData {
+            *state = AlarmState::new(StateValue::Ok, now);
+        }
+        self.alarms.insert(name, config);
+    }
+
+    /// Whether the series the alarm watches, exactly, is published.
+    fn receives_data(&self, config: &AlarmConfig) -> bool {
+        let mut dimensions = config.dimensions.clone();
+        dimensions.sort();
+        let instance = dimensions.iter().find(|d| d.name == "InstanceId").map_or("", |d| d.value.as_str());
+        self.series
+            .get(&(config.namespace.clone(), config.metric_name.clone()))
+            .and_then(|by_instance| by_instance.get(instance))
+            .is_some_and(|list| list.iter().any(|s| s.dimensions() == dimensions.as_slice()))
+    }
+
+    /// Data points start or stop reaching the alarms that watch a series:
+    /// those waiting for data become `OK`, or those with data lose it.
+    fn series_changed(&mut self) {
+        let now = self.now;
+        let changed: Vec<(AlarmName, StateValue)> = self
+            .alarms
+            .iter()
+            .filter_map(|(name, config)| {
+                let current = self.alarm_states.get(name)?.value;
+                match (self.receives_data(config), current) {
+                    (true, StateValue::InsufficientData) => Some((name.clone(), StateValue::Ok)),
+                    (false, StateValue::Ok | StateValue::Alarm) => {
+                        Some((name.clone(), StateValue::InsufficientData))
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
+        for (name, value) in changed {
+            self.alarm_states.insert(name, AlarmState::new(value, now));
+        }
+    }
+
+    /// Deletes the alarm with its tags and state; whether it existed.
+    fn remove_alarm(&mut self, name: &AlarmName) -> bool {
+        self.tags.remove(name);
+        self.alarm_states.remove(name);
+        self.alarms.remove(name).is_some()
+    }
 }
 
 /// Runs once, inside the next call of an operation: the world changing
@@ -144,15 +208,28 @@ impl FakeCloud {
 
     /// Puts an alarm directly, as a person or another tool would.
     pub fn put_alarm_by_hand(&self, name: &str, config: AlarmConfig) {
-        self.state().alarms.insert(AlarmName::parse(name).expect("valid alarm name"), config);
+        self.state().put_alarm(AlarmName::parse(name).expect("valid alarm name"), config);
     }
 
     pub fn remove_alarm_by_hand(&self, name: &str) {
         if let Ok(name) = AlarmName::parse(name) {
-            let mut state = self.state();
-            state.alarms.remove(&name);
-            state.tags.remove(&name);
+            self.state().remove_alarm(&name);
         }
+    }
+
+    /// The alarm enters `value` at `at`, as CloudWatch's evaluation (or
+    /// `SetAlarmState`) would put it; nothing happens to an unknown alarm.
+    pub fn set_alarm_state(&self, name: &str, value: StateValue, at: UnixTime) {
+        let Ok(name) = AlarmName::parse(name) else { return };
+        let mut state = self.state();
+        if state.alarms.contains_key(&name) {
+            state.alarm_states.insert(name, AlarmState::new(value, at));
+        }
+    }
+
+    /// The alarm's state and since when.
+    pub fn alarm_state(&self, name: &str) -> Option<AlarmState> {
+        self.state().alarm_states.get(&AlarmName::parse(name).ok()?).copied()
     }
 
     pub fn alarm(&self, name: &str) -> Option<AlarmConfig> {
@@ -194,6 +271,7 @@ impl FakeCloud {
         let list = by_instance.entry(instance).or_default();
         if !list.contains(&series) {
             list.push(series);
+            state.series_changed();
         }
     }
 
@@ -205,6 +283,7 @@ impl FakeCloud {
             for list in by_instance.values_mut() {
                 list.retain(|s| *s != series);
             }
+            state.series_changed();
         }
     }
 
