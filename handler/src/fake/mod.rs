@@ -16,6 +16,7 @@ use reconciler_core::{
 use crate::ports::{ApiCalls, ErrorKind, PortError, RateLimits};
 
 mod accounts;
+mod alarm_states;
 mod ports;
 
 pub use accounts::{FakeDeployments, FakeFleet, FakeRow};
@@ -54,6 +55,9 @@ struct State {
     /// whose series stops goes back to `INSUFFICIENT_DATA`.
     /// [`FakeCloud::set_alarm_state`] sets any state; gone with the alarm.
     alarm_states: BTreeMap<AlarmName, AlarmState>,
+    /// The alarms by the `InstanceId` of their dimensions (`""` without one):
+    /// a series' data reaches only alarms of its own instance.
+    alarms_by_instance: BTreeMap<String, std::collections::BTreeSet<AlarmName>>,
     /// Set when an alarm is created, as CloudWatch does; gone with the alarm.
     tags: BTreeMap<AlarmName, Vec<AlarmTag>>,
     groups: BTreeMap<String, AutoScalingGroup>,
@@ -80,63 +84,6 @@ struct Throttles {
     retried: AtomicU64,
     /// Throttling errors that reached the reconciler.
     surfaced: AtomicU64,
-}
-
-impl State {
-    /// Creates or overwrites the alarm; a new one starts in `INSUFFICIENT_DATA`,
-    /// an existing one keeps its state (AWS's `PutMetricAlarm`).
-    fn put_alarm(&mut self, name: AlarmName, config: AlarmConfig) {
-        let (now, receives_data) = (self.now, self.receives_data(&config));
-        let state = self
-            .alarm_states
-            .entry(name.clone())
-            .or_insert(AlarmState::new(StateValue::InsufficientData, now));
-        if receives_data && state.value == StateValue::InsufficientData {
-            *state = AlarmState::new(StateValue::Ok, now);
-        }
-        self.alarms.insert(name, config);
-    }
-
-    /// Whether the series the alarm watches, exactly, is published.
-    fn receives_data(&self, config: &AlarmConfig) -> bool {
-        let mut dimensions = config.dimensions.clone();
-        dimensions.sort();
-        let instance = dimensions.iter().find(|d| d.name == "InstanceId").map_or("", |d| d.value.as_str());
-        self.series
-            .get(&(config.namespace.clone(), config.metric_name.clone()))
-            .and_then(|by_instance| by_instance.get(instance))
-            .is_some_and(|list| list.iter().any(|s| s.dimensions() == dimensions.as_slice()))
-    }
-
-    /// Data points start or stop reaching the alarms that watch a series:
-    /// those waiting for data become `OK`, or those with data lose it.
-    fn series_changed(&mut self) {
-        let now = self.now;
-        let changed: Vec<(AlarmName, StateValue)> = self
-            .alarms
-            .iter()
-            .filter_map(|(name, config)| {
-                let current = self.alarm_states.get(name)?.value;
-                match (self.receives_data(config), current) {
-                    (true, StateValue::InsufficientData) => Some((name.clone(), StateValue::Ok)),
-                    (false, StateValue::Ok | StateValue::Alarm) => {
-                        Some((name.clone(), StateValue::InsufficientData))
-                    }
-                    _ => None,
-                }
-            })
-            .collect();
-        for (name, value) in changed {
-            self.alarm_states.insert(name, AlarmState::new(value, now));
-        }
-    }
-
-    /// Deletes the alarm with its tags and state; whether it existed.
-    fn remove_alarm(&mut self, name: &AlarmName) -> bool {
-        self.tags.remove(name);
-        self.alarm_states.remove(name);
-        self.alarms.remove(name).is_some()
-    }
 }
 
 /// Runs once, inside the next call of an operation: the world changing
@@ -268,10 +215,10 @@ impl FakeCloud {
         let instance = series.instance().unwrap_or_default().to_owned();
         let mut state = self.state();
         let by_instance = state.series.entry((namespace.to_owned(), metric.to_owned())).or_default();
-        let list = by_instance.entry(instance).or_default();
+        let list = by_instance.entry(instance.clone()).or_default();
         if !list.contains(&series) {
             list.push(series);
-            state.series_changed();
+            state.series_changed(&instance);
         }
     }
 
@@ -283,7 +230,7 @@ impl FakeCloud {
             for list in by_instance.values_mut() {
                 list.retain(|s| *s != series);
             }
-            state.series_changed();
+            state.series_changed(series.instance().unwrap_or_default());
         }
     }
 
