@@ -150,7 +150,7 @@ async fn a_provisional_pair_older_than_the_threshold_is_silent() {
         [(provisional(B, "critical"), never.clone()), (provisional(B, "warning"), never)]
     );
     assert_eq!(sweep.instances_provisional, 1);
-    // The follow-up pass only reads the provisional alarms: it judges nothing.
+    // The follow-up pass judges only the instances it reconciles: none publishes yet.
     let follow_up = r.handle(Trigger::FollowUp, at(90)).await;
     assert_eq!(follow_up.alarms_silent, 0);
 }
