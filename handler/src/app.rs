@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reconciler_core::UnixTime;
 use serde_json::Value;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::event::{decode, EventError, Trigger};
 use crate::ports::{CloudWatchReads, CloudWatchWrites, Continuation, Inventory};
@@ -119,10 +119,14 @@ pub fn log_summary(report: &Report) {
         unchanged = report.unchanged,
         conflicts = report.conflicts.len(),
         failures = report.failures.len(),
+        alarms_silent = report.alarms_silent,
         duration_ms = report.duration_ms,
         api_calls = %serde_json::to_string(&report.api_calls).unwrap_or_default(),
         "reconcile finished"
     );
+    if !report.silent.is_empty() {
+        warn!(silent = %serde_json::to_string(&report.silent).unwrap_or_default(), "silent alarms found");
+    }
     if report.failed() {
         error!(failures = %serde_json::to_string(&report.failures).unwrap_or_default(), "reconcile left work undone");
     }

@@ -28,6 +28,8 @@ pub struct Config {
     pub recent_start_seconds: i64,
     /// How AWS Health maintenance windows become alarm mutes.
     pub maintenance: MaintenanceSettings,
+    /// An owned alarm in `INSUFFICIENT_DATA` this long is reported as silent.
+    pub silent_after_seconds: i64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -225,6 +227,7 @@ impl Config {
                 default_duration_seconds: integer("MAINTENANCE_DEFAULT_HOURS", 2, 1, 48)? * 3600,
                 max_mute_seconds: integer("MAINTENANCE_MAX_HOURS", 48, 1, MAX_MUTE_SECONDS / 3600)? * 3600,
             },
+            silent_after_seconds: integer("SILENT_AFTER_MINUTES", 60, 0, 10_080)? * 60,
         })
     }
 }
@@ -305,6 +308,7 @@ mod tests {
         assert_eq!(config.rate_limits["DescribeAlarms"], 9.0);
         assert_eq!(config.deadline_margin_seconds, 60);
         assert_eq!(config.maintenance, MaintenanceSettings::default());
+        assert_eq!(config.silent_after_seconds, 3600);
         assert!(!p.linux.group_dimension);
         assert_eq!(p.linux.filter, reconciler_core::SeriesFilter::default());
         assert_eq!(config.rate_limits["ListMetrics"], 25.0);
@@ -382,8 +386,10 @@ mod tests {
             ("MAINTENANCE_DEFAULT_HOURS", "4"),
             ("MAINTENANCE_MAX_HOURS", "360"),
             ("APPEND_GROUP_DIMENSION", "true"),
+            ("SILENT_AFTER_MINUTES", "0"),
         ])
         .unwrap();
+        assert_eq!(config.silent_after_seconds, 0);
         let m = config.maintenance;
         assert_eq!(
             (m.lead_seconds, m.margin_seconds, m.default_duration_seconds, m.max_mute_seconds),
@@ -425,6 +431,7 @@ mod tests {
             (&[("ALARM_EVALUATION_PERIODS", "0")], "from 1 to 100"),
             (&[("ALARM_NAME_PREFIX", "a*")], "ALARM_NAME_PREFIX"),
             (&[("CONSISTENCY_WINDOW_SECONDS", "-1")], "CONSISTENCY_WINDOW_SECONDS"),
+            (&[("SILENT_AFTER_MINUTES", "10081")], "SILENT_AFTER_MINUTES"),
             (&[("PUT_METRIC_ALARM_TPS", "0")], "expected calls per second"),
             (&[("DESCRIBE_ALARMS_TPS", "NaN")], "expected calls per second"),
             (&[("MAINTENANCE_MAX_HOURS", "361")], "from 1 to 360"),

@@ -3,8 +3,8 @@
 //! writing nothing. The `render` module prints it.
 
 use reconciler_core::{
-    desired_alarms, plan, ClassifiedSeries, Desire, InstanceFacts, InstanceId, MuteRulesSeen, ObservedAlarm,
-    PassInput, Plan, ScopeDecision, Subject, UnixTime,
+    desired_alarms, plan, silent_alarms, ClassifiedSeries, Desire, InstanceFacts, InstanceId, MuteRulesSeen,
+    ObservedAlarm, PassInput, Plan, ScopeDecision, SilenceReason, Subject, UnixTime,
 };
 use serde::Serialize;
 
@@ -31,6 +31,9 @@ pub struct Explanation {
 #[derive(Debug, Serialize)]
 pub struct ActualAlarm {
     pub owned: bool,
+    /// Set when the alarm is silent: the likely cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silent: Option<SilenceReason>,
     #[serde(flatten)]
     pub alarm: ObservedAlarm,
 }
@@ -52,12 +55,14 @@ pub async fn explain<I: Inventory, C: CloudWatchReads>(
     let platform = facts.as_ref().map(|f| f.platform).unwrap_or_default();
     let series = policy.profile(platform).series_verdicts(&seen.series);
     let observed = seen.alarms;
+    let subjects = std::slice::from_ref(&subject);
     let listed = seen.mute_rules.as_ref().and_then(|rules| rules.as_ref().ok());
     let input = PassInput {
         mute_rules: listed.map(|listed| MuteRulesSeen { listed, read: &seen.mute_rule_reads }),
-        ..PassInput::new(std::slice::from_ref(&subject), &observed, now)
+        ..PassInput::new(subjects, &observed, now)
     };
     let plan = plan(policy, &input);
+    let silent = silent_alarms(policy, subjects, &observed, now, config.silent_after_seconds);
     Ok(Explanation {
         instance: id.clone(),
         scope: facts.as_ref().map(|f| policy.scope(f)),
@@ -67,6 +72,7 @@ pub async fn explain<I: Inventory, C: CloudWatchReads>(
             .into_iter()
             .map(|alarm| ActualAlarm {
                 owned: policy.naming.parse(&alarm.name).is_some() && alarm.config.has_ownership_marker(),
+                silent: silent.iter().find(|s| s.alarm == alarm.name).map(|s| s.reason),
                 alarm,
             })
             .collect(),

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use reconciler_core::pass::instances_to_review_mutes;
-use reconciler_core::{plan, MaintenanceNotice, MuteRulesSeen, PassInput};
+use reconciler_core::{plan, silent_alarms, MaintenanceNotice, MuteRulesSeen, PassInput};
 use tracing::{info, warn};
 
 use crate::apply::Applier;
@@ -176,6 +176,8 @@ impl<I: Inventory, R: CloudWatchReads, W: CloudWatchWrites> Reconciler<I, R, W> 
     /// read are reported as failures and left out of the plan. Before it
     /// plans, an event pass reads our mute rules where `review` says, so
     /// that the plan can make them name the instances' alarms as they will be.
+    /// The silent alarms are a finding of the same observation, reported
+    /// beside the plan.
     async fn plan_and_apply(
         &self,
         seen: &Observation,
@@ -212,6 +214,8 @@ impl<I: Inventory, R: CloudWatchReads, W: CloudWatchWrites> Reconciler<I, R, W> 
         };
         let plan = plan(policy, &input);
         report.instances_in_scope += plan.instances_in_scope;
+        let after = self.config.silent_after_seconds;
+        report.record_silent(silent_alarms(policy, input.subjects, input.alarms, input.now, after));
         self.applier.apply(&self.config, &plan, &self.observer, options, report).await;
     }
 }

@@ -61,6 +61,20 @@ pub fn render_report(report: &Report) -> String {
             report.instances_provisional, report.alarms_series_gone
         );
     }
+    if report.alarms_silent > 0 {
+        let _ = writeln!(
+            out,
+            "Silent: {} alarm(s) without data for too long, protecting nothing:",
+            report.alarms_silent
+        );
+        for s in &report.silent {
+            let _ = writeln!(
+                out,
+                "  {} ({}): since {}; likely cause: {}",
+                s.alarm, s.instance, s.since, s.reason
+            );
+        }
+    }
     if report.mutes_set + report.mutes_removed > 0 {
         let _ = writeln!(out, "Mutes: {} set, {} removed.", report.mutes_set, report.mutes_removed);
     }
@@ -177,11 +191,18 @@ pub fn render_explanation(e: &Explanation) -> String {
         let _ = writeln!(out, "  actual:");
         for actual in &e.actual {
             let owner = if actual.owned { "owned" } else { "not owned: left untouched" };
+            let state = actual
+                .alarm
+                .state
+                .map_or_else(|| "state not known".to_owned(), |s| format!("{} since {}", s.value, s.since));
             let _ = writeln!(
                 out,
-                "    {} ({owner}), threshold {}",
+                "    {} ({owner}), threshold {}, {state}",
                 actual.alarm.name, actual.alarm.config.threshold
             );
+            if let Some(reason) = actual.silent {
+                let _ = writeln!(out, "      SILENT: protects nothing; likely cause: {reason}");
+            }
         }
     }
     match &e.mutes {

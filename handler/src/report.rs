@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use reconciler_core::{Action, Change, DeleteReason, InstanceId, MuteChange, Retired, TagRepair};
+use reconciler_core::{
+    Action, Change, DeleteReason, InstanceId, MuteChange, Retired, SilentAlarm, TagRepair,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -33,6 +35,12 @@ pub struct Report {
     /// Alarms deleted (or, in a dry run, to be deleted) because the series
     /// they watched is no longer published.
     pub alarms_series_gone: usize,
+    /// Owned alarms of running, in-scope instances that have been in
+    /// `INSUFFICIENT_DATA` for `SILENT_AFTER_MINUTES` or longer: they exist,
+    /// but protect nothing. A finding of the observation, not a change.
+    pub alarms_silent: usize,
+    /// The silent alarms, each with since when and the likely cause.
+    pub silent: Vec<SilentAlarm>,
     /// Mute rules written for AWS Health maintenance windows.
     pub mutes_set: usize,
     /// Mute rules removed: maintenance closed, or expired rules cleaned up.
@@ -158,6 +166,12 @@ impl Report {
         }
     }
 
+    /// Adds the silent alarms a pass found.
+    pub fn record_silent(&mut self, silent: Vec<SilentAlarm>) {
+        self.alarms_silent += silent.len();
+        self.silent.extend(silent);
+    }
+
     /// A report of an invocation that stopped at its first read.
     pub fn with_read_failure(trigger: TriggerKind, dry_run: bool, error: &PortError) -> Self {
         let mut report = Self::new(trigger, dry_run);
@@ -260,6 +274,7 @@ impl Report {
             ("AlarmsUnchanged", self.unchanged),
             ("InstancesProvisional", self.instances_provisional),
             ("AlarmsSeriesGone", self.alarms_series_gone),
+            ("AlarmsSilent", self.alarms_silent),
             ("MutesSet", self.mutes_set),
             ("MutesRemoved", self.mutes_removed),
             ("ChangesDeferred", self.deferred),
@@ -331,7 +346,7 @@ mod tests {
         report.created = 3;
         let emf = report.emf("DiskAlarmReconciler", "disk-alarm-reconciler", 1_700_000_000_000);
         let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
-        assert_eq!(declared.len(), 15);
+        assert_eq!(declared.len(), 16);
         for metric in declared {
             let name = metric["Name"].as_str().unwrap();
             assert!(emf[name].is_number(), "{name} is declared but missing");

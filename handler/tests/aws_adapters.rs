@@ -41,8 +41,8 @@ use handler::ports::{
     MuteRuleWrites, MuteRules, ObservedMuteRule, MAX_DELETE_BATCH, MAX_GROUP_LOOKUP_BATCH,
 };
 use reconciler_core::{
-    AlarmConfig, AlarmName, AlarmTag, AutoScalingGroup, DesiredAlarm, Dimension, InstanceId, InstanceState,
-    MuteRule, MuteWindow, Platform, Severity, UnixTime,
+    AlarmConfig, AlarmName, AlarmState, AlarmTag, AutoScalingGroup, DesiredAlarm, Dimension, InstanceId,
+    InstanceState, MuteRule, MuteWindow, Platform, Severity, StateValue, UnixTime,
 };
 
 const ID_A: &str = "i-0123456789abcdef0";
@@ -338,6 +338,51 @@ async fn metric_alarm_converts_to_alarm_config() {
             insufficient_data_actions: vec![],
         }
     );
+}
+
+#[tokio::test]
+async fn metric_alarm_state_and_since_when_are_read() {
+    use aws_sdk_cloudwatch::types::StateValue as CwState;
+    let at = |secs: i64| aws_smithy_types::DateTime::from_secs(secs);
+    let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_output(move || {
+        let with = |name: &str, value: Option<CwState>, updated: Option<i64>, transitioned: Option<i64>| {
+            MetricAlarm::builder()
+                .alarm_name(name)
+                .set_state_value(value)
+                .set_state_updated_timestamp(updated.map(at))
+                .set_state_transitioned_timestamp(transitioned.map(at))
+                .build()
+        };
+        DescribeAlarmsOutput::builder()
+            // Only StateUpdatedTimestamp, as the emulator answers.
+            .metric_alarms(with("a-silent", Some(CwState::InsufficientData), Some(1_800_000_000), None))
+            // Both: the transition is when the state began.
+            .metric_alarms(with("b-ok", Some(CwState::Ok), Some(1_800_000_600), Some(1_800_000_300)))
+            .metric_alarms(with("c-alarm", Some(CwState::Alarm), Some(1_800_000_900), None))
+            .metric_alarms(with("d-no-time", Some(CwState::Ok), None, None))
+            .metric_alarms(with("e-no-state", None, Some(1_800_000_000), None))
+            .metric_alarms(with("f-unknown", Some(CwState::from("PENDING")), Some(1_800_000_000), None))
+            .build()
+    });
+    let (store, calls) = cloudwatch(&[&rule]);
+
+    let alarms = store.alarms_with_prefix("ec2-disk-").await.unwrap();
+
+    let states: Vec<(&str, Option<AlarmState>)> = alarms.iter().map(|a| (a.name.as_str(), a.state)).collect();
+    let state = |value, secs| Some(AlarmState::new(value, UnixTime(secs)));
+    assert_eq!(
+        states,
+        [
+            ("a-silent", state(StateValue::InsufficientData, 1_800_000_000)),
+            ("b-ok", state(StateValue::Ok, 1_800_000_300)),
+            ("c-alarm", state(StateValue::Alarm, 1_800_000_900)),
+            ("d-no-time", None),
+            ("e-no-state", None),
+            ("f-unknown", None),
+        ]
+    );
+    // The state comes with the alarms: no call besides the listing.
+    assert_eq!(calls.snapshot(), BTreeMap::from([("DescribeAlarms", 1)]));
 }
 
 fn desired(config: AlarmConfig) -> DesiredAlarm {

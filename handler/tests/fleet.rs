@@ -13,7 +13,7 @@ use handler::fleet::{read_fleet, Deployed, FleetReport, FleetRequest, RowCounts}
 use handler::ports::{ErrorKind, PortError};
 use handler::reconcile::{Reconciler, RunOptions};
 use reconciler_core::coverage::CoverageCounts;
-use reconciler_core::{InstanceFacts, InstanceId, InstanceState, UnixTime};
+use reconciler_core::{InstanceFacts, InstanceId, InstanceState, StateValue, UnixTime};
 
 const NOW: i64 = 1_795_749_420;
 const FUNCTION: &str = "disk-alarm-reconciler";
@@ -36,13 +36,15 @@ fn id(n: u64) -> InstanceId {
 /// `/`), swept with the account's own configuration.
 async fn account(account: &str, running: u64, publishing: u64) -> FakeRow {
     let cloud = FakeCloud::new();
+    cloud.set_now(UnixTime(NOW));
     for n in 0..running {
         cloud.put_instance(InstanceFacts {
             id: id(n),
             state: InstanceState::Running,
             tags: [("Environment".to_string(), "production".to_string())].into(),
             platform: Default::default(),
-            launch_time: Some(UnixTime(NOW - 3600)),
+            // Launched recently: a provisional pair is not silent yet.
+            launch_time: Some(UnixTime(NOW - 600)),
             state_since: None,
             group: None,
             series: None,
@@ -243,4 +245,54 @@ async fn totals_and_the_exit_status() {
     let marked: Vec<&str> = table.lines().filter(|l| l.ends_with(" *")).collect();
     assert_eq!(marked.len(), 1, "{table}");
     assert!(marked[0].starts_with(c), "{table}");
+}
+
+/// Silent alarms are counted per row and in the totals, and never count as
+/// protection: an instance whose alarms are all silent is unprotected.
+#[tokio::test(start_paused = true)]
+async fn silent_alarms_are_counted_and_protect_nothing() {
+    let fleet = FakeFleet::new();
+    let a = "111111111111";
+    // Instances 0 and 1 publish; 2 is on the provisional pair.
+    let row = account(a, 3, 2).await;
+    let long_ago = UnixTime(NOW - 7200);
+    row.cloud.set_alarm_state(
+        &format!("ec2-disk-{}-root-warning", id(0)),
+        StateValue::InsufficientData,
+        long_ago,
+    );
+    for severity in ["warning", "critical"] {
+        let name = format!("ec2-disk-provisional-{}-{severity}", id(2));
+        row.cloud.set_alarm_state(&name, StateValue::InsufficientData, long_ago);
+    }
+    fleet.insert(a, "us-east-1", row);
+    let report = read_fleet(Arc::new(fleet), &request(&[(a, "us-east-1")], 1)).await;
+    let counts = report.rows[0].read.as_ref().unwrap().counts;
+    assert_eq!(
+        counts,
+        RowCounts {
+            coverage: CoverageCounts {
+                instances_running: 3,
+                in_scope_running: 3,
+                covered: 1,
+                partial: 1,
+                unprotected: 1,
+                ..CoverageCounts::default()
+            },
+            alarms_silent: 3,
+            ..RowCounts::default()
+        }
+    );
+    assert_eq!(report.totals().alarms_silent, 3);
+    let json = report.to_json();
+    assert_eq!(
+        (json["rows"][0]["alarms_silent"].clone(), json["totals"]["alarms_silent"].clone()),
+        (3.into(), 3.into())
+    );
+    let table = handler::fleet::render_table(&report);
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    let silent = header.iter().position(|h| *h == "SILENT").expect("a SILENT column");
+    assert_eq!(row[silent], "3", "{table}");
+    assert!(!report.healthy());
 }

@@ -79,7 +79,7 @@ fn existing(policy: &Policy, subjects: &[Subject]) -> Vec<ObservedAlarm> {
             Desire::Alarms { alarms, .. } => alarms,
             Desire::None { .. } => Vec::new(),
         })
-        .map(|alarm| ObservedAlarm { name: alarm.name, config: alarm.config, arn: None })
+        .map(|alarm| ObservedAlarm { name: alarm.name, config: alarm.config, arn: None, state: None })
         .collect()
 }
 

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::ids::{AlarmName, InstanceId};
+use crate::state::AlarmState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -180,6 +181,9 @@ pub struct ObservedAlarm {
     /// What `DescribeAlarms` gives as `AlarmArn`: the tag calls need it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
+    /// `StateValue` and since when, when `DescribeAlarms` gave them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<AlarmState>,
 }
 
 /// Owned alarm names are deterministic, so a duplicate event finds the alarm

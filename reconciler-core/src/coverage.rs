@@ -200,7 +200,7 @@ mod tests {
                     if i == 2 {
                         config.description = "made by hand".into();
                     }
-                    observed.push(ObservedAlarm { name: alarm.name, config, arn: None });
+                    observed.push(ObservedAlarm { name: alarm.name, config, arn: None, state: None });
                 }
             }
         }

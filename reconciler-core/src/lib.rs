@@ -17,6 +17,7 @@
 //! * [`maintenance`]: AWS Health maintenance windows as self-expiring alarm mutes.
 //! * [`settle`]: how an event's claim about an instance combines with what the
 //!   EC2 API says, which may lag behind.
+//! * [`silence`]: owned alarms that have had no data for too long, and why.
 
 pub mod alarm;
 pub mod coverage;
@@ -33,7 +34,10 @@ pub mod platform;
 pub mod policy;
 pub mod series;
 pub mod settle;
+pub mod silence;
+pub mod state;
 pub mod tags;
+pub mod unix_time;
 
 pub use alarm::{
     AlarmConfig, ComparisonOperator, Dimension, MissingData, NameKind, Naming, ObservedAlarm, Severity,
@@ -58,4 +62,6 @@ pub use platform::Platform;
 pub use policy::{MetricProfile, OutOfScope, Policy, ScopeDecision, SeverityPolicy, Thresholds};
 pub use series::{ClassifiedSeries, MetricSeries, SeriesFilter, SeriesVerdict};
 pub use settle::{settle, Settlement, StateClaim};
+pub use silence::{silent_alarms, SilenceReason, SilentAlarm};
+pub use state::{AlarmState, StateValue};
 pub use tags::{parse_alarm_tags, AlarmTag};

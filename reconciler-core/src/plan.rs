@@ -385,7 +385,7 @@ mod tests {
         match desired_alarms(&policy(), subject) {
             Desire::Alarms { alarms, .. } => alarms
                 .into_iter()
-                .map(|a| ObservedAlarm { name: a.name, config: a.config, arn: None })
+                .map(|a| ObservedAlarm { name: a.name, config: a.config, arn: None, state: None })
                 .collect(),
             Desire::None { .. } => Vec::new(),
         }

@@ -27,7 +27,7 @@ the AWS::Lambda::Function:
 - the optional audit role can write nothing: only the read actions of
   AUDIT_READ_ACTIONS, each on its expected resources, trusted by the audit
   account only, no managed policies, created in one Region only;
-- the alarms on the reconciler (errors, throttles, sweep heartbeat) exist with
+- the alarms on the reconciler (errors, throttles, sweep heartbeat, silent disk alarms) exist with
   the intended metric, dimensions, threshold and missing-data treatment, notify
   the right topic, and are not named under AlarmNamePrefix;
 - the dashboard charts metrics the code emits, for this stack's function, and
@@ -215,6 +215,26 @@ WATCHER_ALARMS = {
         "TreatMissingData": "breaching",
         "AlarmActions": [CRITICAL_TOPIC],
     },
+}
+
+
+# The alarm on silent disk alarms: any in the last sweep, to the warning topic;
+# hours without a sweep keep its state.
+SILENT_ALARMS_ALARM = {
+    "Namespace": "DiskAlarmReconciler",
+    "MetricName": "AlarmsSilent",
+    "Dimensions": [
+        {"Name": "FunctionName", "Value": {"Ref": FUNCTION}},
+        {"Name": "Trigger", "Value": "sweep"},
+    ],
+    "Statistic": "Maximum",
+    "Period": 3600,
+    "EvaluationPeriods": 1,
+    "Threshold": 1,
+    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    "TreatMissingData": "ignore",
+    "AlarmActions": [WARNING_TOPIC],
+    "OKActions": [WARNING_TOPIC],
 }
 
 
@@ -884,6 +904,41 @@ def check_tag_change_rule(template):
     return problems
 
 
+def check_silent_alarms(template):
+    """silent disk alarms are alarmed on after a sweep, charted, and SILENT_AFTER_MINUTES is a parameter"""
+    problems = _alarm_problems(template, "SilentAlarmsAlarm", SILENT_ALARMS_ALARM)
+    _, body = _dashboard_body(template)
+    me = f"<{FUNCTION}>"
+    charted = False
+    for widget in body.get("widgets", []):
+        for metric in (widget.get("properties") or {}).get("metrics", []):
+            if metric[:2] == [METRICS_NAMESPACE, "AlarmsSilent"]:
+                dims = dict(zip(metric[2::2], metric[3::2]))
+                if dims == {"FunctionName": me, "Trigger": "sweep"}:
+                    charted = True
+                else:
+                    problems.append(f"AlarmsSilent is charted with dimensions {show(dims)}, expected this function and Trigger sweep")
+    if not charted:
+        problems.append("the dashboard does not chart AlarmsSilent of this function's sweeps")
+    variables = (function_properties(template).get("Environment") or {}).get("Variables") or {}
+    if variables.get("SILENT_AFTER_MINUTES") != {"Ref": "SilentAfterMinutes"}:
+        problems.append(f"SILENT_AFTER_MINUTES is {show(variables.get('SILENT_AFTER_MINUTES'))}, expected !Ref SilentAfterMinutes")
+    parameter = (template.get("Parameters") or {}).get("SilentAfterMinutes")
+    if not isinstance(parameter, dict):
+        problems.append("no SilentAfterMinutes parameter")
+    else:
+        have = (parameter.get("Type"), str(parameter.get("Default")), str(parameter.get("MinValue")))
+        if have != ("Number", "60", "0"):
+            problems.append(f"SilentAfterMinutes is (Type, Default, MinValue) = {have}, expected ('Number', '60', '0')")
+    try:
+        report = (REPO_ROOT / "handler/src/report.rs").read_text(encoding="utf-8")
+    except OSError as e:
+        return problems + [f"cannot read the source: {e}"]
+    if '"AlarmsSilent"' not in report:
+        problems.append("handler/src/report.rs does not emit AlarmsSilent")
+    return problems
+
+
 def check_topics_encrypted(template):
     """both topics are KMS-encrypted with the stack's key"""
     topics = resources_of_type(template, "AWS::SNS::Topic")
@@ -965,29 +1020,35 @@ def check_no_open_principals(template):
     return problems
 
 
+def _alarm_problems(template, name, expected):
+    """How the alarm `name` differs from `expected` (its properties), if at all."""
+    try:
+        props = resource(template, name, "AWS::CloudWatch::Alarm").get("Properties") or {}
+    except Failed as e:
+        return [str(e)]
+    problems = []
+    for key, want in expected.items():
+        have = props.get(key)
+        if isinstance(want, int) and not isinstance(have, bool) and isinstance(have, (int, float, str)):
+            try:
+                have = float(have)
+                want = float(want)
+            except ValueError:
+                pass
+        if have != want:
+            problems.append(f"{name}.{key} is {show(props.get(key))}, expected {show(expected[key])}")
+    if props.get("ActionsEnabled") is False or str(props.get("ActionsEnabled")).lower() == "false":
+        problems.append(f"{name}: ActionsEnabled is false")
+    if not str(props.get("AlarmDescription") or "").strip():
+        problems.append(f"{name}: no AlarmDescription")
+    return problems
+
+
 def check_watcher_alarms(template):
     """errors, throttles and heartbeat alarms exist as intended"""
     problems = []
     for name, expected in WATCHER_ALARMS.items():
-        try:
-            props = resource(template, name, "AWS::CloudWatch::Alarm").get("Properties") or {}
-        except Failed as e:
-            problems.append(str(e))
-            continue
-        for key, want in expected.items():
-            have = props.get(key)
-            if isinstance(want, int) and not isinstance(have, bool) and isinstance(have, (int, float, str)):
-                try:
-                    have = float(have)
-                    want = float(want)
-                except ValueError:
-                    pass
-            if have != want:
-                problems.append(f"{name}.{key} is {show(props.get(key))}, expected {show(expected[key])}")
-        if props.get("ActionsEnabled") is False or str(props.get("ActionsEnabled")).lower() == "false":
-            problems.append(f"{name}: ActionsEnabled is false")
-        if not str(props.get("AlarmDescription") or "").strip():
-            problems.append(f"{name}: no AlarmDescription")
+        problems += _alarm_problems(template, name, expected)
     for name, alarm in resources_of_type(template, "AWS::CloudWatch::Alarm").items():
         props = alarm.get("Properties") or {}
         if props.get("Namespace") == METRICS_NAMESPACE:
@@ -1125,6 +1186,7 @@ CHECKS = [
     (check_topic_policy, BOTH),
     (check_no_open_principals, BOTH),
     (check_watcher_alarms, BOTH),
+    (check_silent_alarms, BOTH),
     (check_alarm_names, BOTH),
     (check_sam_local_env_file, BOTH),
     (check_architecture_parameter, BOTH),

@@ -153,7 +153,9 @@ fn lambda_keeps(line: &str, level: &str) -> bool {
 /// records (EMF) pass Lambda's log-level filter at every level.
 #[tokio::test]
 async fn the_log_level_is_lambdas_and_the_metrics_pass_its_filter() {
-    let world = World::new("ap-southeast-3").await;
+    // Shares its Region with between_writes.rs: it only reconciles its own
+    // instance and asserts on nothing else there.
+    let world = World::new("eu-central-2").await;
     let id = world.launch(&[("Environment", "production")]).await;
     for level in ["DEBUG", "WARN"] {
         let function = LambdaFunction::start(&world, &[("AWS_LAMBDA_LOG_LEVEL", level)]);

@@ -6,8 +6,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::DateTime;
 use reconciler_core::mute_rules::parse_schedule_start;
 use reconciler_core::{
-    AlarmConfig, AlarmName, AlarmTag, DesiredAlarm, Dimension, InstanceId, MetricSeries, MuteRule,
-    MuteWindow, ObservedAlarm, UnixTime,
+    AlarmConfig, AlarmName, AlarmState, AlarmTag, DesiredAlarm, Dimension, InstanceId, MetricSeries,
+    MuteRule, MuteWindow, ObservedAlarm, StateValue, UnixTime,
 };
 use tracing::warn;
 
@@ -335,5 +335,14 @@ fn observed(alarm: &MetricAlarm) -> Option<ObservedAlarm> {
         insufficient_data_actions: alarm.insufficient_data_actions().to_vec(),
     }
     .normalized();
-    Some(ObservedAlarm { name, config, arn: alarm.alarm_arn().map(str::to_owned) })
+    Some(ObservedAlarm { name, config, arn: alarm.alarm_arn().map(str::to_owned), state: state(alarm) })
+}
+
+/// `StateValue` and since when: the last transition's time where given,
+/// else the last update of the state's value (`StateUpdatedTimestamp`).
+/// `None` when either part is missing or the value is not one of CloudWatch's three.
+fn state(alarm: &MetricAlarm) -> Option<AlarmState> {
+    let value = StateValue::parse(alarm.state_value()?.as_str())?;
+    let since = alarm.state_transitioned_timestamp().or(alarm.state_updated_timestamp())?;
+    Some(AlarmState::new(value, UnixTime(since.secs())))
 }

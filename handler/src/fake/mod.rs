@@ -9,13 +9,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use reconciler_core::{
-    AlarmConfig, AlarmName, AlarmTag, AutoScalingGroup, Dimension, InstanceFacts, InstanceId, InstanceState,
-    MetricSeries, MuteRule, UnixTime,
+    AlarmConfig, AlarmName, AlarmState, AlarmTag, AutoScalingGroup, Dimension, InstanceFacts, InstanceId,
+    InstanceState, MetricSeries, MuteRule, StateValue, UnixTime,
 };
 
 use crate::ports::{ApiCalls, ErrorKind, PortError, RateLimits};
 
 mod accounts;
+mod alarm_states;
 mod ports;
 
 pub use accounts::{FakeDeployments, FakeFleet, FakeRow};
@@ -47,6 +48,16 @@ pub struct FakeCloud {
 struct State {
     instances: BTreeMap<InstanceId, InstanceFacts>,
     alarms: BTreeMap<AlarmName, AlarmConfig>,
+    /// Each alarm's state, as on AWS: a new alarm starts in
+    /// `INSUFFICIENT_DATA` and an update keeps the state. Data points are
+    /// modelled by the series: an alarm whose exact series is published is
+    /// `OK` (from its creation, or from the series' first publish), and one
+    /// whose series stops goes back to `INSUFFICIENT_DATA`.
+    /// [`FakeCloud::set_alarm_state`] sets any state; gone with the alarm.
+    alarm_states: BTreeMap<AlarmName, AlarmState>,
+    /// The alarms by the `InstanceId` of their dimensions (`""` without one):
+    /// a series' data reaches only alarms of its own instance.
+    alarms_by_instance: BTreeMap<String, std::collections::BTreeSet<AlarmName>>,
     /// Set when an alarm is created, as CloudWatch does; gone with the alarm.
     tags: BTreeMap<AlarmName, Vec<AlarmTag>>,
     groups: BTreeMap<String, AutoScalingGroup>,
@@ -56,7 +67,7 @@ struct State {
     /// Published series by namespace and metric name, then by instance
     /// (`""` for series without an `InstanceId` dimension).
     series: BTreeMap<(String, String), BTreeMap<String, Vec<MetricSeries>>>,
-    /// CloudWatch's clock, for the status of mute rules.
+    /// CloudWatch's clock, for the status of mute rules and new alarms' state times.
     now: UnixTime,
     faults: Vec<Fault>,
     hooks: Vec<(&'static str, Hook)>,
@@ -162,7 +173,7 @@ impl FakeCloud {
 
     /// Puts an alarm directly, as a person or another tool would.
     pub fn put_alarm_by_hand(&self, name: &str, config: AlarmConfig) {
-        self.state().alarms.insert(AlarmName::parse(name).expect("valid alarm name"), config);
+        self.state().put_alarm(AlarmName::parse(name).expect("valid alarm name"), config);
     }
 
     /// Writes a mute rule as a person would, whatever it names.
@@ -172,10 +183,23 @@ impl FakeCloud {
 
     pub fn remove_alarm_by_hand(&self, name: &str) {
         if let Ok(name) = AlarmName::parse(name) {
-            let mut state = self.state();
-            state.alarms.remove(&name);
-            state.tags.remove(&name);
+            self.state().remove_alarm(&name);
         }
+    }
+
+    /// The alarm enters `value` at `at`, as CloudWatch's evaluation (or
+    /// `SetAlarmState`) would put it; nothing happens to an unknown alarm.
+    pub fn set_alarm_state(&self, name: &str, value: StateValue, at: UnixTime) {
+        let Ok(name) = AlarmName::parse(name) else { return };
+        let mut state = self.state();
+        if state.alarms.contains_key(&name) {
+            state.alarm_states.insert(name, AlarmState::new(value, at));
+        }
+    }
+
+    /// The alarm's state and since when.
+    pub fn alarm_state(&self, name: &str) -> Option<AlarmState> {
+        self.state().alarm_states.get(&AlarmName::parse(name).ok()?).copied()
     }
 
     pub fn alarm(&self, name: &str) -> Option<AlarmConfig> {
@@ -214,9 +238,10 @@ impl FakeCloud {
         let instance = series.instance().unwrap_or_default().to_owned();
         let mut state = self.state();
         let by_instance = state.series.entry((namespace.to_owned(), metric.to_owned())).or_default();
-        let list = by_instance.entry(instance).or_default();
+        let list = by_instance.entry(instance.clone()).or_default();
         if !list.contains(&series) {
             list.push(series);
+            state.series_changed(&instance);
         }
     }
 
@@ -228,6 +253,7 @@ impl FakeCloud {
             for list in by_instance.values_mut() {
                 list.retain(|s| *s != series);
             }
+            state.series_changed(series.instance().unwrap_or_default());
         }
     }
 

@@ -61,6 +61,7 @@ impl AlarmStore for FakeCloud {
                     name: name.clone(),
                     config: config.clone(),
                     arn: Some(super::alarm_arn(name.as_str())),
+                    state: state.alarm_states.get(name).copied(),
                 })
                 .collect()
         };
@@ -78,7 +79,7 @@ impl AlarmWrites for FakeCloud {
         if !state.alarms.contains_key(&alarm.name) {
             state.tags.insert(alarm.name.clone(), tags.to_vec());
         }
-        state.alarms.insert(alarm.name.clone(), alarm.config.clone());
+        state.put_alarm(alarm.name.clone(), alarm.config.clone());
         state.writes += 1;
         Ok(())
     }
@@ -91,8 +92,7 @@ impl AlarmWrites for FakeCloud {
             let mut state = self.state();
             if std::mem::take(&mut state.partial_delete) {
                 for name in &names[..names.len().div_ceil(2)] {
-                    if state.alarms.remove(name).is_some() {
-                        state.tags.remove(name);
+                    if state.remove_alarm(name) {
                         state.writes += 1;
                     }
                 }
@@ -101,8 +101,7 @@ impl AlarmWrites for FakeCloud {
         }
         let mut state = self.state();
         for name in names {
-            if state.alarms.remove(name).is_some() {
-                state.tags.remove(name);
+            if state.remove_alarm(name) {
                 state.writes += 1;
             }
         }

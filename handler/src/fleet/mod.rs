@@ -43,7 +43,9 @@ pub struct FleetRequest {
 /// The numbers of one readable row; summed, the totals.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RowCounts {
-    /// `instances_running` to `unprotected`, as the core counts them.
+    /// `instances_running` to `unprotected`, as the core counts them, with
+    /// the silent alarms left out: an instance whose alarms are all silent is
+    /// unprotected.
     #[serde(flatten)]
     pub coverage: CoverageCounts,
     pub to_create: usize,
@@ -51,6 +53,8 @@ pub struct RowCounts {
     pub to_delete: usize,
     pub conflicts: usize,
     pub mutes_active: usize,
+    /// Owned alarms in `INSUFFICIENT_DATA` for the row's `SILENT_AFTER_MINUTES` or longer.
+    pub alarms_silent: usize,
 }
 
 impl RowCounts {
@@ -60,13 +64,15 @@ impl RowCounts {
     }
 
     fn add(&mut self, other: &Self) {
-        let Self { coverage, to_create, to_update, to_delete, conflicts, mutes_active } = other;
+        let Self { coverage, to_create, to_update, to_delete, conflicts, mutes_active, alarms_silent } =
+            other;
         self.coverage.add_counts(coverage);
         self.to_create += to_create;
         self.to_update += to_update;
         self.to_delete += to_delete;
         self.conflicts += conflicts;
         self.mutes_active += mutes_active;
+        self.alarms_silent += alarms_silent;
     }
 }
 
@@ -209,7 +215,7 @@ mod tests {
         };
         let json = row.to_json();
         let fields: Vec<&String> = json.as_object().unwrap().keys().collect();
-        assert_eq!(fields.len(), 16, "{json}");
+        assert_eq!(fields.len(), 17, "{json}");
         assert_eq!(json["error"], "not deployed");
         for (name, value) in json.as_object().unwrap() {
             if !["account", "region", "error"].contains(&name.as_str()) {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reconciler_core::coverage::{active_mutes, coverage};
-use reconciler_core::{plan, Change, InstanceFacts, PassInput, UnixTime};
+use reconciler_core::{plan, silent_alarms, Change, InstanceFacts, ObservedAlarm, PassInput, UnixTime};
 use tokio::task::JoinSet;
 
 use super::{FleetReport, FleetRequest, FleetRow, RowCounts, RowRead, LAST_SWEEP_WINDOW_SECONDS};
@@ -169,16 +169,21 @@ async fn read<A: Accounts>(
             Some(rules) => rules.map_err(|e| explain(&e))?,
             None => Vec::new(),
         };
-        let policy = &row.config.policy;
+        let (policy, after) = (&row.config.policy, row.config.silent_after_seconds);
         let plan = plan(policy, &PassInput::new(&seen.subjects, &seen.alarms, now));
         let count = |pick: fn(&Change) -> bool| plan.changes.iter().filter(|c| pick(c)).count();
+        let silent = silent_alarms(policy, &seen.subjects, &seen.alarms, now, after);
+        // A silent alarm is never counted as protection.
+        let protecting: Vec<ObservedAlarm> =
+            seen.alarms.iter().filter(|a| !silent.iter().any(|s| s.alarm == a.name)).cloned().collect();
         let counts = RowCounts {
-            coverage: coverage(policy, &seen.subjects, &seen.alarms),
+            coverage: coverage(policy, &seen.subjects, &protecting),
             to_create: count(|c| matches!(c, Change::Create { .. })),
             to_update: count(|c| matches!(c, Change::Update { .. })),
             to_delete: count(|c| matches!(c, Change::Delete { .. })),
             conflicts: plan.conflicts.len(),
             mutes_active: active_mutes(policy, &mutes, now),
+            alarms_silent: silent.len(),
         };
         Ok(RowRead { counts, last_sweep: row.last_sweep, code_sha256: row.code_sha256 })
     }

@@ -14,7 +14,7 @@ fn sort_key(row: &FleetRow) -> impl Ord + '_ {
     (readable, Reverse(unprotected), Reverse(drift), swept, row.account.as_str(), row.region.as_str())
 }
 
-const HEADER: [&str; 15] = [
+const HEADER: [&str; 16] = [
     "ACCOUNT",
     "REGION",
     "RUNNING",
@@ -23,6 +23,7 @@ const HEADER: [&str; 15] = [
     "PROVIS.",
     "PARTIAL",
     "UNPROT.",
+    "SILENT",
     "CREATE",
     "UPDATE",
     "DELETE",
@@ -58,6 +59,7 @@ pub fn render_table(report: &FleetReport) -> String {
                         c.coverage.provisional,
                         c.coverage.partial,
                         c.coverage.unprotected,
+                        c.alarms_silent,
                         c.to_create,
                         c.to_update,
                         c.to_delete,
@@ -85,6 +87,7 @@ pub fn render_table(report: &FleetReport) -> String {
             t.coverage.provisional,
             t.coverage.partial,
             t.coverage.unprotected,
+            t.alarms_silent,
             t.to_create,
             t.to_update,
             t.to_delete,
