@@ -1327,21 +1327,22 @@ async fn discovery() -> Vec<Probe> {
         probes.push(account.probe(name, bound, &desired, 4 * ready, work).await);
     }
 
-    // Late mounts: RECENT_STARTS in-scope instances started ten minutes ago,
-    // all of them with every pair already: the pass reads their series and
-    // alarms and writes nothing.
-    let account = Account::steady(&agent);
+    // Late mounts: no instance provisional, RECENT_STARTS in-scope instances
+    // started ten minutes ago, all of them with every pair already: the pass
+    // reads their series and alarms and writes nothing.
+    let settled = |n| follow_up_agent(n, 0, 0, false);
+    let account = Account::steady(&settled);
     let recent: Vec<u64> = (0..INSTANCES).filter(|n| is_in_scope(*n)).take(RECENT_STARTS as usize).collect();
     for n in &recent {
         let mut facts = account.cloud.instance(&instance_id(*n)).expect("the fleet has it");
         facts.launch_time = Some(UnixTime(NOW - 600));
         account.cloud.put_instance(facts);
     }
-    let desired = desired(&account.reconciler.config, &agent);
+    let desired = desired(&account.reconciler.config, &settled);
     let bound = bound_of(&[
         ("DescribeAlarms", 1 + RECENT_STARTS),
         ("DescribeInstances", INSTANCES.div_ceil(INSTANCE_PAGE)),
-        ("ListMetrics", RECENT_STARTS.min(FleetSummary::of(&agent).listing_pages())),
+        ("ListMetrics", RECENT_STARTS.min(FleetSummary::of(&settled).listing_pages())),
     ]);
     let name = format!("follow-up pass: 0 provisional, {RECENT_STARTS} started in the last hour");
     let work = account.invoke(follow_up_event.clone(), origin);

@@ -33,50 +33,25 @@ pub const FOLLOW_UP_PER_INSTANCE_LISTINGS: usize = 25;
 
 impl<I: Inventory, C: CloudWatchReads> Observer<I, C> {
     /// The follow-up pass's first look: the provisional alarms (their own
-    /// name prefix) and, for their instances, the series of each one's
-    /// platform: one listing each, or one account-wide listing per platform
-    /// when that is fewer calls.
+    /// name prefix), the instances started recently, the series of both
+    /// (one listing each, or one account-wide listing per platform when that
+    /// is fewer calls) and the alarms of each recent one.
     pub async fn follow_up_probe(&self, config: &Config, now: UnixTime) -> Result<FollowUpProbe, PortError> {
         let policy = &config.policy;
         let provisional = self.cloudwatch.alarms_with_prefix(&policy.naming.provisional_prefix()).await?;
         let instances = provisional_instances(policy, &provisional);
-        let by_instance = self.series_of(config, &instances).await?;
-        let mut probe = FollowUpProbe::default();
-        for (id, platform) in &instances {
-            match follow_up_ready(policy, *platform, by_instance.get(id.as_str()).map(Vec::as_slice)) {
-                true => probe.ready.push(id.clone()),
-                false => probe.waiting.push(id.clone()),
+        let recent = self.recent_starts(config, &instances, now).await?;
+        // One set of listings for both kinds of instance.
+        let mut keys = instances.clone();
+        keys.extend(recent.iter().map(|f| (f.id.clone(), f.platform)));
+        let mut by_instance = self.series_of(config, &keys).await?;
+        let mut probe = FollowUpProbe { recent: recent.len(), ..FollowUpProbe::default() };
+        for (id, platform) in instances {
+            match follow_up_ready(policy, platform, by_instance.get(id.as_str()).map(Vec::as_slice)) {
+                true => probe.ready.push(id),
+                false => probe.waiting.push(id),
             }
         }
-        self.late_mounts(config, &instances, now, &mut probe).await?;
-        Ok(probe)
-    }
-
-    /// The running instances that started within `RECENT_START_MINUTES`
-    /// (other than those on their provisional pair) and publish a watched
-    /// filesystem without alarms. One `DescribeInstances` page per 1 000
-    /// instances (`LaunchTime` is filtered here: not every emulator knows the
-    /// `launch-time` filter), then for each recent, in-scope one its series
-    /// (or the account-wide listings when there are many) and its alarms.
-    async fn late_mounts(
-        &self,
-        config: &Config,
-        provisional: &[(InstanceId, Platform)],
-        now: UnixTime,
-        probe: &mut FollowUpProbe,
-    ) -> Result<(), PortError> {
-        let policy = &config.policy;
-        let all = self.inventory.all_instances().await?;
-        let mut recent: Vec<InstanceFacts> = recently_started(&all, now, config.recent_start_seconds)
-            .into_iter()
-            .filter(|f| !provisional.iter().any(|(id, _)| *id == f.id))
-            .cloned()
-            .collect();
-        self.attach_groups(config, &mut recent).await?;
-        recent.retain(|f| instance_reads(policy, f).series);
-        probe.recent = recent.len();
-        let keys: Vec<(InstanceId, Platform)> = recent.iter().map(|f| (f.id.clone(), f.platform)).collect();
-        let mut by_instance = self.series_of(config, &keys).await?;
         for mut facts in recent {
             facts.series = Some(by_instance.remove(facts.id.as_str()).unwrap_or_default());
             let alarms =
@@ -85,7 +60,29 @@ impl<I: Inventory, C: CloudWatchReads> Observer<I, C> {
                 probe.late_mounts.push(facts.id);
             }
         }
-        Ok(())
+        Ok(probe)
+    }
+
+    /// The running, in-scope instances that started within
+    /// `RECENT_START_MINUTES`, other than those on their provisional pair:
+    /// one `DescribeInstances` page per 1 000 instances (`LaunchTime` is
+    /// filtered here: not every emulator knows the `launch-time` filter),
+    /// and the groups of those that need one.
+    async fn recent_starts(
+        &self,
+        config: &Config,
+        provisional: &[(InstanceId, Platform)],
+        now: UnixTime,
+    ) -> Result<Vec<InstanceFacts>, PortError> {
+        let all = self.inventory.all_instances().await?;
+        let mut recent: Vec<InstanceFacts> = recently_started(&all, now, config.recent_start_seconds)
+            .into_iter()
+            .filter(|f| !provisional.iter().any(|(id, _)| *id == f.id))
+            .cloned()
+            .collect();
+        self.attach_groups(config, &mut recent).await?;
+        recent.retain(|f| instance_reads(&config.policy, f).series);
+        Ok(recent)
     }
 
     async fn series_of(
