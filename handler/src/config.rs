@@ -30,6 +30,8 @@ pub struct Config {
     pub maintenance: MaintenanceSettings,
     /// An owned alarm in `INSUFFICIENT_DATA` this long is reported as silent.
     pub silent_after_seconds: i64,
+    /// What one alarm metric costs a month, in US dollars, for the cost estimates.
+    pub alarm_monthly_price_usd: f64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -228,6 +230,19 @@ impl Config {
                 max_mute_seconds: integer("MAINTENANCE_MAX_HOURS", 48, 1, MAX_MUTE_SECONDS / 3600)? * 3600,
             },
             silent_after_seconds: integer("SILENT_AFTER_MINUTES", 60, 0, 10_080)? * 60,
+            alarm_monthly_price_usd: match get("ALARM_MONTHLY_PRICE_USD")? {
+                None => 0.10,
+                Some(raw) => match raw.trim().parse::<f64>() {
+                    Ok(price) if price.is_finite() && (0.0..=100.0).contains(&price) => price,
+                    _ => {
+                        return Err(invalid(
+                            "ALARM_MONTHLY_PRICE_USD",
+                            &raw,
+                            &"expected US dollars from 0 to 100",
+                        ))
+                    }
+                },
+            },
         })
     }
 }
@@ -309,6 +324,7 @@ mod tests {
         assert_eq!(config.deadline_margin_seconds, 60);
         assert_eq!(config.maintenance, MaintenanceSettings::default());
         assert_eq!(config.silent_after_seconds, 3600);
+        assert_eq!(config.alarm_monthly_price_usd, 0.10);
         assert!(!p.linux.group_dimension);
         assert_eq!(p.linux.filter, reconciler_core::SeriesFilter::default());
         assert_eq!(config.rate_limits["ListMetrics"], 25.0);

@@ -214,6 +214,10 @@ impl<I: Inventory, R: CloudWatchReads, W: CloudWatchWrites> Reconciler<I, R, W> 
         };
         let plan = plan(policy, &input);
         report.instances_in_scope += plan.instances_in_scope;
+        if input.whole_account {
+            report.alarms_after_apply = Some(plan.alarms_after);
+            report.monthly_cost_usd = Some(plan.monthly_cost_usd(self.config.alarm_monthly_price_usd));
+        }
         let after = self.config.silent_after_seconds;
         report.record_silent(silent_alarms(policy, input.subjects, input.alarms, input.now, after));
         self.applier.apply(&self.config, &plan, &self.observer, options, report).await;

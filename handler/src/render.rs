@@ -61,6 +61,10 @@ pub fn render_report(report: &Report) -> String {
             report.instances_provisional, report.alarms_series_gone
         );
     }
+    if let (Some(alarms), Some(cost)) = (report.alarms_after_apply, report.monthly_cost_usd) {
+        let after = if report.dry_run { "once applied" } else { "now" };
+        let _ = writeln!(out, "Cost: {alarms} owned alarm(s) {after}, about US${cost:.2} a month.");
+    }
     if report.alarms_silent > 0 {
         let _ = writeln!(
             out,

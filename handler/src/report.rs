@@ -47,6 +47,13 @@ pub struct Report {
     pub mutes_removed: usize,
     /// Changes not attempted because the invocation ran out of time.
     pub deferred: usize,
+    /// A sweep (or `alarmctl plan`): the owned alarms once its plan is
+    /// applied, and their estimated monthly cost (`ALARM_MONTHLY_PRICE_USD`
+    /// per billed alarm metric).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarms_after_apply: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monthly_cost_usd: Option<f64>,
     /// Which link of a chain of sweep invocations this was (0: the scheduled one).
     pub generation: u32,
     /// Set when a follow-up invocation was asked to finish the deferred changes.

@@ -164,6 +164,9 @@ async fn a_failing_account_is_an_error_row_and_the_others_are_complete() {
             provisional: 2,
             ..CoverageCounts::default()
         },
+        // Two pairs and two provisional pairs, at US$0.10 per alarm.
+        alarms: 8,
+        monthly_cost_cents: 80,
         ..RowCounts::default()
     };
     assert_eq!(good_row.counts, expected);
@@ -226,10 +229,17 @@ async fn totals_and_the_exit_status() {
             },
             to_create: 2,
             to_update: 1,
+            // After the sweep: the two alarms to create counted in.
+            alarms: 8,
+            monthly_cost_cents: 80,
             ..RowCounts::default()
         }
     );
     assert_eq!(report.rows[1].read.as_ref().unwrap().last_sweep, None);
+    let json = report.to_json();
+    assert_eq!(json["rows"][1]["monthly_cost_usd"], 0.8);
+    assert_eq!(json["totals"]["alarms"], report.totals().alarms);
+    assert_eq!(json["totals"]["monthly_cost_usd"], report.totals().monthly_cost_cents as f64 / 100.0);
     assert_eq!(report.totals().coverage.unprotected, 1);
     assert_eq!(report.totals().coverage.in_scope_running, 10);
     assert!(!report.healthy());
@@ -280,6 +290,8 @@ async fn silent_alarms_are_counted_and_protect_nothing() {
                 ..CoverageCounts::default()
             },
             alarms_silent: 3,
+            alarms: 6,
+            monthly_cost_cents: 60,
             ..RowCounts::default()
         }
     );

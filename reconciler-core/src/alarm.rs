@@ -164,6 +164,13 @@ impl AlarmConfig {
     /// True when the description carries the marker this product writes into
     /// every alarm it creates. `DescribeAlarms` returns descriptions but not
     /// tags, so this is how ownership is read without another API call.
+    /// The metrics CloudWatch bills this alarm for: one for an alarm on a
+    /// single metric (every alarm this product writes); a metric-math alarm
+    /// is billed for each metric it uses.
+    pub fn billed_metrics(&self) -> usize {
+        1
+    }
+
     pub fn has_ownership_marker(&self) -> bool {
         // The marker is written last, so the common case needs no search.
         self.description.ends_with(OWNERSHIP_MARKER) || self.description.contains(OWNERSHIP_MARKER)

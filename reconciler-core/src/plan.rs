@@ -256,6 +256,20 @@ pub struct Plan {
     pub tag_repairs: Vec<TagRepair>,
     /// Instances whose tags put them in scope, running or not.
     pub instances_in_scope: usize,
+    /// The owned alarms of `subjects` once the plan is applied: those
+    /// unchanged, updated or created (not the deleted ones).
+    pub alarms_after: usize,
+    /// What CloudWatch bills them for: one metric each for the alarms this
+    /// product writes (see `AlarmConfig::billed_metrics`).
+    pub billed_metrics_after: usize,
+}
+
+impl Plan {
+    /// The estimated monthly cost of the alarms after the plan, in US
+    /// dollars, at `price` per billed alarm metric, to the cent.
+    pub fn monthly_cost_usd(&self, price: f64) -> f64 {
+        (self.billed_metrics_after as f64 * price * 100.0).round() / 100.0
+    }
 }
 
 impl Plan {
@@ -312,6 +326,12 @@ pub fn plan_alarms(policy: &Policy, subjects: &[Subject], observed: &[ObservedAl
                     result.changes.push(delete(stale, subject.id(), DeleteReason::Alarm(retired)));
                 }
                 for alarm in alarms {
+                    let owned_after =
+                        !named.iter().any(|a| a.name == alarm.name && !a.config.has_ownership_marker());
+                    if owned_after {
+                        result.alarms_after += 1;
+                        result.billed_metrics_after += alarm.config.billed_metrics();
+                    }
                     match named.iter().find(|a| a.name == alarm.name) {
                         None => result.changes.push(Change::Create { alarm }),
                         Some(existing) if !existing.config.has_ownership_marker() => {
@@ -648,5 +668,22 @@ mod tests {
         ];
         let unique: std::collections::BTreeSet<_> = names.iter().collect();
         assert_eq!(unique.len(), names.len());
+    }
+
+    #[test]
+    fn the_plan_counts_the_owned_alarms_after_it_and_what_they_cost() {
+        let p = policy();
+        let (a, b) = (running(A, "production"), running(B, "production"));
+        // A has its pair; B has none, and one of its names is taken by a person's alarm.
+        let mut observed = existing(&a);
+        let mut foreign = existing(&b).remove(0);
+        foreign.config.description = "Alice's alarm".into();
+        observed.push(foreign);
+        observed.extend(existing(&running("i-0000000000000000c", "production")));
+        let plan = plan_alarms(&p, &[a, b], &observed);
+        // A's two, and B's one that can be created; the orphan pair of c is deleted.
+        assert_eq!((plan.alarms_after, plan.billed_metrics_after), (3, 3));
+        assert_eq!(plan.monthly_cost_usd(0.10), 0.30);
+        assert_eq!(plan.monthly_cost_usd(0.0), 0.0);
     }
 }

@@ -270,7 +270,9 @@ async fn a_sweep_repairs_every_kind_of_drift_and_leaves_persons_alarms_alone() {
         without_notes(&rendered.other),
         [
             "Plan: 3 to create, 1 to update, 7 to delete, 4 unchanged; 7 instances examined, 6 in scope; 0 conflicts, 0 failures.",
-            series_line.as_str()
+            series_line.as_str(),
+            // 4 unchanged, 1 updated and 3 created, at US$0.10 each.
+            "Cost: 8 owned alarm(s) once applied, about US$0.80 a month."
         ],
         "plan:\n{text}"
     );
@@ -295,6 +297,11 @@ async fn a_sweep_repairs_every_kind_of_drift_and_leaves_persons_alarms_alone() {
     );
     assert_eq!(plan["conflicts"], serde_json::json!([]), "{plan:#}");
     assert_eq!(plan["failures"], serde_json::json!([]), "{plan:#}");
+    assert_eq!(
+        (&plan["alarms_after_apply"], &plan["monthly_cost_usd"]),
+        (&json!(8), &json!(0.8)),
+        "{plan:#}"
+    );
     for write in ["PutMetricAlarm", "DeleteAlarms"] {
         assert!(plan["api_calls"].get(write).is_none(), "{plan:#}");
     }

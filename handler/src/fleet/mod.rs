@@ -55,6 +55,16 @@ pub struct RowCounts {
     pub mutes_active: usize,
     /// Owned alarms in `INSUFFICIENT_DATA` for the row's `SILENT_AFTER_MINUTES` or longer.
     pub alarms_silent: usize,
+    /// The owned alarms once a sweep has applied its plan.
+    pub alarms: usize,
+    /// Their estimated monthly cost at the row's `ALARM_MONTHLY_PRICE_USD`,
+    /// kept in cents so that totals add up exactly; shown in dollars.
+    #[serde(rename = "monthly_cost_usd", serialize_with = "cents_as_dollars")]
+    pub monthly_cost_cents: u64,
+}
+
+fn cents_as_dollars<S: serde::Serializer>(cents: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(*cents as f64 / 100.0)
 }
 
 impl RowCounts {
@@ -64,8 +74,17 @@ impl RowCounts {
     }
 
     fn add(&mut self, other: &Self) {
-        let Self { coverage, to_create, to_update, to_delete, conflicts, mutes_active, alarms_silent } =
-            other;
+        let Self {
+            coverage,
+            to_create,
+            to_update,
+            to_delete,
+            conflicts,
+            mutes_active,
+            alarms_silent,
+            alarms,
+            monthly_cost_cents,
+        } = other;
         self.coverage.add_counts(coverage);
         self.to_create += to_create;
         self.to_update += to_update;
@@ -73,6 +92,8 @@ impl RowCounts {
         self.conflicts += conflicts;
         self.mutes_active += mutes_active;
         self.alarms_silent += alarms_silent;
+        self.alarms += alarms;
+        self.monthly_cost_cents += monthly_cost_cents;
     }
 }
 
@@ -215,7 +236,7 @@ mod tests {
         };
         let json = row.to_json();
         let fields: Vec<&String> = json.as_object().unwrap().keys().collect();
-        assert_eq!(fields.len(), 17, "{json}");
+        assert_eq!(fields.len(), 19, "{json}");
         assert_eq!(json["error"], "not deployed");
         for (name, value) in json.as_object().unwrap() {
             if !["account", "region", "error"].contains(&name.as_str()) {

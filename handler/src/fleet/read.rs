@@ -184,6 +184,9 @@ async fn read<A: Accounts>(
             conflicts: plan.conflicts.len(),
             mutes_active: active_mutes(policy, &mutes, now),
             alarms_silent: silent.len(),
+            alarms: plan.alarms_after,
+            monthly_cost_cents: (plan.monthly_cost_usd(row.config.alarm_monthly_price_usd) * 100.0).round()
+                as u64,
         };
         Ok(RowRead { counts, last_sweep: row.last_sweep, code_sha256: row.code_sha256 })
     }

@@ -121,6 +121,11 @@ pub fn render_table(report: &FleetReport) -> String {
         out += &format_line(line);
     }
     out += &format_line(&total);
+    out += &format!(
+        "Alarms once the sweeps have run: {}, about US${:.2} a month (each row at its ALARM_MONTHLY_PRICE_USD).\n",
+        t.alarms,
+        t.monthly_cost_cents as f64 / 100.0
+    );
     if let Some(majority) = majority {
         if report.rows.iter().filter_map(|r| r.read.as_ref().ok()).any(|r| r.code_sha256 != majority) {
             let short: String = majority.chars().take(12).collect();
@@ -180,6 +185,7 @@ mod tests {
         assert_eq!(marked.len(), 1, "{table}");
         assert!(marked[0].starts_with("444444444444"), "{table}");
         assert!(table.lines().any(|l| l.starts_with("TOTAL (5 rows, 1 failed)")), "{table}");
+        assert!(table.lines().any(|l| l.starts_with("Alarms once the sweeps have run: ")), "{table}");
         assert!(table.ends_with("* runs another build than most rows (buildA)\n"), "{table}");
     }
 }
