@@ -316,7 +316,8 @@ async fn a_sweep_repairs_every_kind_of_drift_and_leaves_persons_alarms_alone() {
         without_notes(&applied_text.other),
         [
             "Applied: 3 created, 1 updated, 7 deleted, 4 unchanged; 7 instances examined, 6 in scope; 0 conflicts, 0 failures.",
-            series_line.as_str()
+            series_line.as_str(),
+            "Cost: 8 owned alarm(s) now, about US$0.80 a month."
         ],
         "{}",
         applied.stdout()
@@ -382,7 +383,10 @@ async fn a_sweep_of_an_empty_region_succeeds_with_nothing_to_do() {
     let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
     assert_eq!(
         without_notes(&lines),
-        ["Applied: 0 created, 0 updated, 0 deleted, 0 unchanged; 0 instances examined, 0 in scope; 0 conflicts, 0 failures."]
+        [
+            "Applied: 0 created, 0 updated, 0 deleted, 0 unchanged; 0 instances examined, 0 in scope; 0 conflicts, 0 failures.",
+            "Cost: 0 owned alarm(s) now, about US$0.00 a month."
+        ]
     );
     assert!(world.alarm_names().await.is_empty());
 }
