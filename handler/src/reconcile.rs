@@ -161,10 +161,8 @@ impl<I: Inventory, R: CloudWatchReads, W: CloudWatchWrites> Reconciler<I, R, W> 
         }
         report.failures.extend(seen.alarm_tag_failures.iter().map(Failure::from_read));
         let input = PassInput {
-            recheck_deletes: true,
             whole_account: true,
             mute_rules,
-            remove_expired_mutes: true,
             alarm_tags: seen.alarm_tags.as_ref(),
             ..PassInput::new(&seen.subjects, &seen.alarms, options.now)
         };

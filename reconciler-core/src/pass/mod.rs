@@ -32,17 +32,14 @@ pub struct PassInput<'a> {
     /// The alarms read under the owned prefix (or the instances' own prefixes).
     pub alarms: &'a [ObservedAlarm],
     pub now: UnixTime,
-    /// The observation is a listing that can be minutes old by the time its
-    /// deletes run (the sweep): an instance-level delete is re-checked first.
-    pub recheck_deletes: bool,
-    /// `subjects` are every instance of the account (the sweep): a mute rule
-    /// of an instance not among them is an orphan.
+    /// `subjects` are every instance of the account, from listings that can
+    /// be minutes old by the time the deletes run (the sweep): an
+    /// instance-level delete is re-checked first, a mute rule of an instance
+    /// not among them is an orphan, and expired rules are removed.
     pub whole_account: bool,
     /// Mute rules of ours, when the pass read them: those read in full are
     /// made to name exactly their instance's current alarms.
     pub mute_rules: Option<MuteRulesSeen<'a>>,
-    /// Expired rules among those listed are removed (the sweep).
-    pub remove_expired_mutes: bool,
     /// An AWS Health maintenance notice to mute or unmute the instances for.
     pub maintenance: Option<(&'a MaintenanceNotice, &'a MaintenanceSettings)>,
     /// The tags of owned alarms, when the pass read them (the re-tag pass):
@@ -57,10 +54,8 @@ impl<'a> PassInput<'a> {
             subjects,
             alarms,
             now,
-            recheck_deletes: false,
             whole_account: false,
             mute_rules: None,
-            remove_expired_mutes: false,
             maintenance: None,
             alarm_tags: None,
         }
@@ -81,7 +76,7 @@ pub struct MuteRulesSeen<'a> {
 /// reason and, where something must hold just before it runs, its precondition.
 pub fn plan(policy: &Policy, input: &PassInput<'_>) -> Plan {
     let mut plan = plan_alarms(policy, input.subjects, input.alarms);
-    if input.recheck_deletes {
+    if input.whole_account {
         for change in &mut plan.changes {
             if let crate::plan::Change::Delete {
                 reason: crate::plan::DeleteReason::Instance(_),
@@ -99,17 +94,17 @@ pub fn plan(policy: &Policy, input: &PassInput<'_>) -> Plan {
             match action {
                 MaintenanceAction::Mute { rule, reason, notes } => {
                     plan.notes.extend(notes.into_iter().map(|note| (rule.instance.clone(), note)));
-                    handled.insert(mutes::put_rule(&mut plan, input, rule, &reason));
+                    handled.insert(mutes::put_rule(policy, &mut plan, input, rule, &reason));
                 }
                 MaintenanceAction::Unmute { rule, instance, reason } => {
-                    mutes::delete_rule(&mut plan, input, &rule, &instance, &reason);
+                    mutes::delete_rule(policy, &mut plan, input, &rule, &instance, &reason);
                     handled.insert(rule);
                 }
                 MaintenanceAction::Skip { instance, reason } => plan.notes.push((instance, reason)),
             }
         }
     }
-    if let (true, Some(seen)) = (input.remove_expired_mutes, input.mute_rules) {
+    if let (true, Some(seen)) = (input.whole_account, input.mute_rules) {
         for action in expired_mute_rules(policy, seen.listed, input.now) {
             if let MaintenanceAction::Unmute { rule, instance, reason } = action {
                 plan.mutes.push(MuteChange::Delete { rule, instance, reason });

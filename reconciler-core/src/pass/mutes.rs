@@ -7,9 +7,7 @@ use super::PassInput;
 use crate::desired::{desired_alarms, Desire};
 use crate::ids::{AlarmName, InstanceId};
 use crate::instance::Subject;
-use crate::mute_rules::{
-    parse_rule_part, rule_part_name, rule_parts, MuteRule, MuteRuleRead, RulePart, MAX_MUTE_TARGETS,
-};
+use crate::mute_rules::{parse_rule_part, rule_parts, MuteRule, MuteRuleRead, RulePart, MAX_MUTE_TARGETS};
 use crate::plan::{MuteChange, Plan, Precondition};
 use crate::policy::Policy;
 
@@ -62,7 +60,13 @@ pub fn mute_rules_to_read(
 
 /// Puts the parts of a maintenance rule and deletes the listed parts it no
 /// longer needs. Returns the rule's stem, which the review then leaves alone.
-pub(super) fn put_rule(plan: &mut Plan, input: &PassInput<'_>, rule: MuteRule, reason: &str) -> String {
+pub(super) fn put_rule(
+    policy: &Policy,
+    plan: &mut Plan,
+    input: &PassInput<'_>,
+    rule: MuteRule,
+    reason: &str,
+) -> String {
     let parts = rule_parts(&rule);
     let count = parts.len();
     for (index, part) in parts.into_iter().enumerate() {
@@ -76,7 +80,7 @@ pub(super) fn put_rule(plan: &mut Plan, input: &PassInput<'_>, rule: MuteRule, r
             precondition: Some(Precondition::InstanceWritesSucceeded),
         });
     }
-    for (name, part) in listed_parts(input, &rule.name) {
+    for (name, part) in listed_parts(policy, input, &rule.name) {
         if part >= count {
             let reason = "no longer needed: the instance's alarms fit in fewer rules".to_owned();
             plan.mutes.push(MuteChange::Delete { rule: name, instance: rule.instance.clone(), reason });
@@ -87,6 +91,7 @@ pub(super) fn put_rule(plan: &mut Plan, input: &PassInput<'_>, rule: MuteRule, r
 
 /// Deletes a maintenance rule and every listed part of it.
 pub(super) fn delete_rule(
+    policy: &Policy,
     plan: &mut Plan,
     input: &PassInput<'_>,
     base: &str,
@@ -94,24 +99,22 @@ pub(super) fn delete_rule(
     reason: &str,
 ) {
     let mut names: Vec<String> = vec![base.to_owned()];
-    names.extend(listed_parts(input, base).into_iter().filter(|(_, part)| *part > 0).map(|(name, _)| name));
+    names.extend(
+        listed_parts(policy, input, base).into_iter().filter(|(_, part)| *part > 0).map(|(name, _)| name),
+    );
     for rule in names {
         plan.mutes.push(MuteChange::Delete { rule, instance: instance.clone(), reason: reason.to_owned() });
     }
 }
 
 /// The listed rules that are parts of `base`, with their part numbers.
-fn listed_parts(input: &PassInput<'_>, base: &str) -> Vec<(String, usize)> {
+fn listed_parts(policy: &Policy, input: &PassInput<'_>, base: &str) -> Vec<(String, usize)> {
     let Some(seen) = input.mute_rules else { return Vec::new() };
     seen.listed
         .iter()
         .filter_map(|rule| {
-            let rest = rule.name.strip_prefix(base)?;
-            let part = match rest {
-                "" => 0,
-                rest => rest.strip_prefix('-')?.parse::<usize>().ok().filter(|n| *n >= 2)? - 1,
-            };
-            (rule_part_name(base, part) == rule.name).then(|| (rule.name.clone(), part))
+            let parsed = parse_rule_part(policy, &rule.name)?;
+            (parsed.base == base).then(|| (rule.name.clone(), parsed.part))
         })
         .collect()
 }
@@ -293,6 +296,8 @@ mod tests {
             ..PassInput::new(&subjects, &alarms, UnixTime(NOW))
         };
         let first = plan(&p, &input);
+        assert!(first.changes.is_empty(), "the alarms exist");
+        assert!(!first.is_empty(), "mute changes alone are something to write");
         assert_eq!(
             summary(&first),
             [("put".into(), base.clone(), 100), ("put".into(), format!("{base}-2"), 20)]
