@@ -755,6 +755,7 @@ async fn delete_mute_rule_still_throttled_after_the_sdk_retries_is_throttled() {
 
     assert_eq!(error.kind, ErrorKind::Throttled);
     assert_eq!(error.operation, "DeleteAlarmMuteRule");
+    assert_eq!(error.code.as_deref(), Some("ThrottlingException"), "the service's code is kept");
     assert_eq!(rule.num_calls(), 3, "the SDK's three attempts");
     assert_eq!(calls.get("DeleteAlarmMuteRule"), 1);
 }
