@@ -7,10 +7,11 @@
 use std::collections::BTreeSet;
 
 use reconciler_core::alarm::Dimension;
+use reconciler_core::forecast::parse_forecast_hours;
 use reconciler_core::maintenance::MAX_MUTE_SECONDS;
 use reconciler_core::{
-    parse_alarm_tags, MaintenanceSettings, MetricProfile, MissingData, Naming, Policy, SeverityPolicy,
-    Statistic, TopicArn,
+    parse_alarm_tags, ForecastPolicy, MaintenanceSettings, MetricProfile, MissingData, Naming, Policy,
+    SeverityPolicy, Statistic, TopicArn,
 };
 
 use crate::pacing::{default_rate_limits, RateLimits};
@@ -204,12 +205,35 @@ impl Config {
         })
         .map(|()| rate_limits);
 
+        let forecast = ForecastPolicy {
+            hours: match get("FILL_FORECAST_HOURS")? {
+                None => None,
+                Some(raw) => {
+                    parse_forecast_hours(&raw).map_err(|e| invalid("FILL_FORECAST_HOURS", &raw, &e))?
+                }
+            },
+            floor_percent: match get("FORECAST_FLOOR_PERCENT")? {
+                None => ForecastPolicy::OFF.floor_percent,
+                Some(raw) => match raw.trim().parse::<f64>() {
+                    Ok(floor) if (0.0..100.0).contains(&floor) => floor,
+                    _ => {
+                        return Err(invalid(
+                            "FORECAST_FLOOR_PERCENT",
+                            &raw,
+                            &"expected a percentage from 0 to below 100",
+                        ))
+                    }
+                },
+            },
+        };
+
         Ok(Self {
             policy: Policy {
                 scope_tag_key,
                 scope_tag_values,
                 warning: SeverityPolicy { threshold: warning, topic: topic("WARNING_TOPIC_ARN")? },
                 critical: SeverityPolicy { threshold: critical, topic: topic("CRITICAL_TOPIC_ARN")? },
+                forecast,
                 linux: metric,
                 windows,
                 statistic: Statistic::Average,
@@ -313,6 +337,7 @@ mod tests {
         assert_eq!(p.scope_tag_key, "Environment");
         assert_eq!(p.scope_tag_values, ["production".to_string()].into());
         assert_eq!((p.warning.threshold, p.critical.threshold), (60.0, 80.0));
+        assert_eq!(p.forecast, ForecastPolicy { hours: None, floor_percent: 50.0 }, "the forecast is off");
         assert_eq!(p.linux.namespace, "CWAgent");
         assert_eq!(p.linux.dimensions, vec![Dimension::new("path", "/"), Dimension::new("fstype", "xfs")]);
         assert_eq!((p.period_seconds, p.evaluation_periods), (300, 2));
@@ -403,9 +428,14 @@ mod tests {
             ("MAINTENANCE_MAX_HOURS", "360"),
             ("APPEND_GROUP_DIMENSION", "true"),
             ("SILENT_AFTER_MINUTES", "0"),
+            ("FILL_FORECAST_HOURS", "24"),
+            ("FORECAST_FLOOR_PERCENT", "65"),
         ])
         .unwrap();
         assert_eq!(config.silent_after_seconds, 0);
+        assert_eq!(config.policy.forecast, ForecastPolicy { hours: Some(24.0), floor_percent: 65.0 });
+        let off = load(&[("FILL_FORECAST_HOURS", "0")]).unwrap();
+        assert_eq!(off.policy.forecast.hours, None, "0 is off");
         let m = config.maintenance;
         assert_eq!(
             (m.lead_seconds, m.margin_seconds, m.default_duration_seconds, m.max_mute_seconds),
@@ -459,6 +489,11 @@ mod tests {
             (&[("ALARM_TAGS", "aws:team=x")], "ALARM_TAGS=\"aws:team=x\" is invalid: key \"aws:team\""),
             (&[("ALARM_TAGS", "Severity=low")], "ALARM_TAGS=\"Severity=low\" is invalid"),
             (&[("ALARM_TAGS", "team")], "ALARM_TAGS=\"team\" is invalid: \"team\" is not key=value"),
+            (&[("FILL_FORECAST_HOURS", "")], "FILL_FORECAST_HOURS is set but empty"),
+            (&[("FILL_FORECAST_HOURS", "1d")], "FILL_FORECAST_HOURS=\"1d\" is invalid: not a number"),
+            (&[("FILL_FORECAST_HOURS", "721")], "outside 0 (off) to 720 hours"),
+            (&[("FORECAST_FLOOR_PERCENT", "100")], "FORECAST_FLOOR_PERCENT=\"100\" is invalid"),
+            (&[("FORECAST_FLOOR_PERCENT", "-1")], "expected a percentage from 0 to below 100"),
         ];
         for (vars, expected) in cases {
             let error = load(vars).unwrap_err().to_string();

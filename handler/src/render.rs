@@ -126,9 +126,12 @@ pub fn render_explanation(e: &Explanation) -> String {
     }
     match &e.scope {
         Some(ScopeDecision::In { thresholds, notes }) => {
+            let forecast = thresholds
+                .forecast_hours
+                .map_or_else(String::new, |hours| format!(", forecast when full within {hours} hours"));
             let _ = writeln!(
                 out,
-                "  scope:   in scope (warning at {}%, critical at {}%)",
+                "  scope:   in scope (warning at {}%, critical at {}%{forecast})",
                 thresholds.warning, thresholds.critical
             );
             for note in notes {
@@ -170,19 +173,29 @@ pub fn render_explanation(e: &Explanation) -> String {
                 let c = &alarm.config;
                 let dims: Vec<String> =
                     c.dimensions.iter().map(|d| format!("{}={}", d.name, d.value)).collect();
+                // A metric-math alarm compares its expression's value (hours until full), not the metric.
+                let (compared, points) = match (&c.math, c.datapoints_to_alarm) {
+                    (Some(_), Some(needed)) => {
+                        ("hours until full ", format!("{needed} of {}", c.evaluation_periods))
+                    }
+                    (Some(_), None) => ("hours until full ", c.evaluation_periods.to_string()),
+                    (None, _) => ("", c.evaluation_periods.to_string()),
+                };
                 let _ = writeln!(
                     out,
-                    "    {}: {}/{} [{}] {} {} for {}x{}s -> {}",
+                    "    {}: {}/{} [{}] {compared}{} {} for {points}x{}s -> {}",
                     alarm.name,
                     c.namespace,
                     c.metric_name,
                     dims.join(", "),
                     c.comparison_operator.symbol(),
                     c.threshold,
-                    c.evaluation_periods,
                     c.period_seconds,
                     c.alarm_actions.join(", ")
                 );
+                if let Some(math) = &c.math {
+                    let _ = writeln!(out, "      expression: {}", math.expression);
+                }
             }
         }
         Desire::None { reason } => {

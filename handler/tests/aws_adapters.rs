@@ -26,8 +26,8 @@ use aws_sdk_cloudwatch::operation::put_metric_alarm::{
 };
 use aws_sdk_cloudwatch::operation::tag_resource::TagResourceOutput;
 use aws_sdk_cloudwatch::types::{
-    AlarmMuteRuleStatus, AlarmMuteRuleSummary, AlarmType, ComparisonOperator, MetricAlarm, MuteTargets,
-    Schedule, Statistic, Tag as CloudWatchTag,
+    AlarmMuteRuleStatus, AlarmMuteRuleSummary, AlarmType, ComparisonOperator, Metric, MetricAlarm,
+    MetricDataQuery, MetricStat, MuteTargets, Schedule, Statistic, Tag as CloudWatchTag,
 };
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::describe_instances::{DescribeInstancesError, DescribeInstancesOutput};
@@ -316,6 +316,7 @@ async fn metric_alarm_converts_to_alarm_config() {
             alarm_actions: vec![WARNING_TOPIC.into(), OPS_TOPIC.into()],
             ok_actions: vec![OPS_TOPIC.into()],
             insufficient_data_actions: vec![WARNING_TOPIC.into()],
+            math: None,
         }
     );
     assert_eq!(
@@ -336,6 +337,7 @@ async fn metric_alarm_converts_to_alarm_config() {
             alarm_actions: vec![],
             ok_actions: vec![],
             insufficient_data_actions: vec![],
+            math: None,
         }
     );
 }
@@ -412,6 +414,7 @@ fn config() -> AlarmConfig {
         alarm_actions: vec![WARNING_TOPIC.into()],
         ok_actions: vec![OPS_TOPIC.into()],
         insufficient_data_actions: vec![],
+        math: None,
     }
 }
 
@@ -468,6 +471,121 @@ async fn put_alarm_sends_percentiles_as_extended_statistic() {
     store.put_alarm(&desired(config), &[]).await.unwrap();
 
     assert_eq!(rule.num_calls(), 1);
+}
+
+fn forecast_config() -> AlarmConfig {
+    AlarmConfig {
+        statistic: "Average".into(),
+        period_seconds: 3600,
+        threshold: 24.0,
+        comparison_operator: "LessThanThreshold".into(),
+        ok_actions: vec![WARNING_TOPIC.into()],
+        math: Some(reconciler_core::MetricMath {
+            expression: "IF((m1 >= 50) AND (RATE(m1) > 0), (100 - m1) / (RATE(m1) * 3600), 100000)".into(),
+            metric_id: "m1".into(),
+            other_metrics: vec![],
+        }),
+        ..config()
+    }
+}
+
+/// The metric query and the expression `put_alarm` sends for a metric-math alarm.
+fn forecast_queries() -> [MetricDataQuery; 2] {
+    let metric = Metric::builder()
+        .namespace("CWAgent")
+        .metric_name("disk_used_percent")
+        .dimensions(cw_dimension("InstanceId", ID_B))
+        .dimensions(cw_dimension("path", "/"))
+        .build();
+    let stat = MetricStat::builder().metric(metric).period(3600).stat("Average").build();
+    [
+        MetricDataQuery::builder().id("m1").metric_stat(stat).return_data(false).build(),
+        MetricDataQuery::builder()
+            .id("hours_left")
+            .expression(forecast_config().math.unwrap().expression)
+            .label("hours until full")
+            .return_data(true)
+            .build(),
+    ]
+}
+
+#[tokio::test]
+async fn put_alarm_sends_a_math_alarm_as_metrics_without_a_top_level_metric() {
+    let [metric, expression] = forecast_queries();
+    let expected = PutMetricAlarmInput::builder()
+        .alarm_name("ec2-disk-i-1234abcd-warning")
+        .alarm_description("Disk / on web-1\n[managed-by: ec2-disk-alarms]")
+        .metrics(metric)
+        .metrics(expression)
+        .evaluation_periods(3)
+        .datapoints_to_alarm(2)
+        .threshold(24.0)
+        .comparison_operator(ComparisonOperator::LessThanThreshold)
+        .treat_missing_data("missing")
+        .actions_enabled(true)
+        .alarm_actions(WARNING_TOPIC)
+        .ok_actions(WARNING_TOPIC)
+        .set_insufficient_data_actions(Some(vec![]))
+        .build()
+        .unwrap();
+    let rule = mock!(aws_sdk_cloudwatch::Client::put_metric_alarm)
+        .match_requests(move |r| *r == expected)
+        .then_output(|| PutMetricAlarmOutput::builder().build());
+    let (store, _) = cloudwatch(&[&rule]);
+
+    store.put_alarm(&desired(forecast_config()), &[]).await.unwrap();
+
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_math_alarm_reads_back_as_what_was_sent_and_extra_metrics_are_kept() {
+    let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_output(|| {
+        let [metric, expression] = forecast_queries();
+        let math = |name: &str, extra: Option<MetricDataQuery>| {
+            let c = forecast_config();
+            MetricAlarm::builder()
+                .alarm_name(name)
+                .alarm_description(c.description)
+                .set_metrics(Some(
+                    [vec![metric.clone(), expression.clone()], extra.into_iter().collect()].concat(),
+                ))
+                .evaluation_periods(3)
+                .datapoints_to_alarm(2)
+                .threshold(24.0)
+                .comparison_operator(ComparisonOperator::LessThanThreshold)
+                .treat_missing_data("missing")
+                .actions_enabled(true)
+                .alarm_actions(WARNING_TOPIC)
+                .ok_actions(WARNING_TOPIC)
+                .build()
+        };
+        let other = MetricDataQuery::builder()
+            .id("m2")
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(Metric::builder().namespace("CWAgent").metric_name("disk_inodes_free").build())
+                    .period(3600)
+                    .stat("Average")
+                    .build(),
+            )
+            .return_data(false)
+            .build();
+        DescribeAlarmsOutput::builder()
+            .metric_alarms(math("ec2-disk-a", None))
+            .metric_alarms(math("ec2-disk-b", Some(other)))
+            .build()
+    });
+    let (store, _) = cloudwatch(&[&rule]);
+
+    let alarms = store.alarms_with_prefix("ec2-disk-").await.unwrap();
+
+    assert_eq!(alarms[0].config, forecast_config(), "the desired configuration reads back equal");
+    assert_eq!(alarms[0].config.billed_metrics(), 1);
+    let extra = &alarms[1].config;
+    assert_eq!(extra.math.as_ref().unwrap().other_metrics, ["m2 CWAgent/disk_inodes_free"]);
+    assert_eq!(extra.billed_metrics(), 2);
+    assert!(!reconciler_core::diff(extra, &forecast_config()).is_empty());
 }
 
 fn names(count: usize) -> Vec<AlarmName> {

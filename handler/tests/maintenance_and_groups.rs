@@ -356,6 +356,29 @@ async fn an_instance_with_120_alarms_is_muted_in_two_rules_and_a_repeat_changes_
 }
 
 #[tokio::test]
+async fn a_mute_covers_the_forecast_alarms_and_follows_a_forecast_turned_on_by_tag() {
+    let cloud = FakeCloud::new();
+    instance(&cloud, A, &[("Environment", "production")]);
+    publish_mounts(&cloud, A, 40);
+    let mut r = reconciler(&cloud);
+    r.config.policy.forecast.hours = Some(24.0);
+    let event = health("upcoming", Some("Sat, 05 Dec 2026 16:00:00 GMT"), &[A]);
+    let report = handle_event(&r, &NoContinuation, event, options()).await.unwrap();
+    assert_eq!((report.created, report.mutes_set), (120, 2), "{:?}", report.failures);
+    let forecasts = cloud.alarm_names().into_iter().filter(|n| n.ends_with("-forecast")).count();
+    assert_eq!(forecasts, 40);
+    assert_rules_cover_exactly(&cloud, A);
+
+    // Off for this instance by tag: the forecasts go, and the rules name only what is left.
+    cloud.tag_instance(&id(A), "disk-alarms:fill-forecast-hours", "0");
+    let report = r.handle(Trigger::Sweep { generation: 0 }, options()).await;
+    assert!(!report.failed(), "{:?}", report.failures);
+    assert_eq!(report.deleted, 40);
+    assert_eq!(rules_by_name(&cloud).iter().map(|(_, n)| *n).sum::<usize>(), 80);
+    assert_rules_cover_exactly(&cloud, A);
+}
+
+#[tokio::test]
 async fn a_rule_follows_the_alarms_that_replace_the_provisional_pair() {
     let cloud = FakeCloud::new();
     instance(&cloud, A, &[("Environment", "production")]);

@@ -4,9 +4,9 @@
 //! A generated case is a small fleet (1 to 4 instances, each with tags, maybe
 //! in an Auto Scaling group, maybe with alarms left from before, publishing
 //! no disk series or one or two real filesystems and maybe a tmpfs), with
-//! `APPEND_GROUP_DIMENSION` on or off, and a history
+//! `APPEND_GROUP_DIMENSION` and `FILL_FORECAST_HOURS=24` each on or off, and a history
 //! of up to 12 steps: launch, stop, start, terminate, tag changes (scope,
-//! threshold overrides valid or not, opt-out, name), attaching an instance to a
+//! threshold and forecast overrides valid or not, opt-out, name), attaching an instance to a
 //! group by hand, and the API forgetting a terminated instance. Every state
 //! change emits the events AWS would (EC2 state-change notifications with their
 //! `time`, Auto Scaling launch/terminate), so does every tag change of a running

@@ -26,6 +26,7 @@ fn policy() -> Policy {
         scope_tag_values: ["production".to_owned()].into(),
         warning: SeverityPolicy { threshold: 60.0, topic: topic("disk-warning") },
         critical: SeverityPolicy { threshold: 80.0, topic: topic("disk-critical") },
+        forecast: reconciler_core::ForecastPolicy::OFF,
         linux: MetricProfile::cwagent(None),
         windows: MetricProfile::windows(None),
         statistic: reconciler_core::Statistic::Average,

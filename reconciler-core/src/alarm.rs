@@ -10,15 +10,20 @@ use crate::state::AlarmState;
 pub enum Severity {
     Warning,
     Critical,
+    /// The opt-in "fills within N hours" alarm (see `forecast`).
+    Forecast,
 }
 
 impl Severity {
-    pub const ALL: [Severity; 2] = [Severity::Warning, Severity::Critical];
+    pub const ALL: [Severity; 3] = [Severity::Warning, Severity::Critical, Severity::Forecast];
+    /// The two static-threshold alarms every watched series has.
+    pub const PAIR: [Severity; 2] = [Severity::Warning, Severity::Critical];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Warning => "warning",
             Self::Critical => "critical",
+            Self::Forecast => "forecast",
         }
     }
 }
@@ -141,6 +146,21 @@ pub struct AlarmConfig {
     pub alarm_actions: Vec<String>,
     pub ok_actions: Vec<String>,
     pub insufficient_data_actions: Vec<String>,
+    /// Set on a metric-math alarm: the fields above then describe its one
+    /// metric, and the threshold is compared with the expression's value.
+    pub math: Option<MetricMath>,
+}
+
+/// The metric-math part of an alarm (`PutMetricAlarm`'s `Metrics`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MetricMath {
+    /// The query whose value the alarm compares with its threshold.
+    pub expression: String,
+    /// The id by which the expression names the alarm's metric.
+    pub metric_id: String,
+    /// Further metric queries (`id namespace/metric`), which only a hand edit
+    /// adds; the alarm is billed for each.
+    pub other_metrics: Vec<String>,
 }
 
 impl AlarmConfig {
@@ -151,6 +171,9 @@ impl AlarmConfig {
         self.alarm_actions.sort();
         self.ok_actions.sort();
         self.insufficient_data_actions.sort();
+        if let Some(math) = &mut self.math {
+            math.other_metrics.sort();
+        }
         self
     }
 
@@ -159,18 +182,19 @@ impl AlarmConfig {
             && self.alarm_actions.is_sorted()
             && self.ok_actions.is_sorted()
             && self.insufficient_data_actions.is_sorted()
+            && self.math.as_ref().is_none_or(|math| math.other_metrics.is_sorted())
+    }
+
+    /// The metrics CloudWatch bills this alarm for: one for an alarm on a
+    /// single metric; a metric-math alarm is billed for each metric it uses
+    /// (the forecast alarm uses one).
+    pub fn billed_metrics(&self) -> usize {
+        1 + self.math.as_ref().map_or(0, |math| math.other_metrics.len())
     }
 
     /// True when the description carries the marker this product writes into
     /// every alarm it creates. `DescribeAlarms` returns descriptions but not
     /// tags, so this is how ownership is read without another API call.
-    /// The metrics CloudWatch bills this alarm for: one for an alarm on a
-    /// single metric (every alarm this product writes); a metric-math alarm
-    /// is billed for each metric it uses.
-    pub fn billed_metrics(&self) -> usize {
-        1
-    }
-
     pub fn has_ownership_marker(&self) -> bool {
         // The marker is written last, so the common case needs no search.
         self.description.ends_with(OWNERSHIP_MARKER) || self.description.contains(OWNERSHIP_MARKER)
@@ -198,7 +222,8 @@ pub struct ObservedAlarm {
 /// threshold updates an alarm in place instead of leaving the old one behind:
 ///
 /// * `<prefix><instance-id>-<filesystem>-<severity>` for a filesystem the
-///   instance publishes a series for (see `series::filesystem_label`);
+///   instance publishes a series for (see `series::filesystem_label`), where
+///   the severity is `warning`, `critical` or `forecast`;
 /// * `<prefix>provisional-<instance-id>-<severity>` for the pair an instance
 ///   has until its first series appears. The separate prefix lets the
 ///   follow-up pass list exactly the provisional alarms in one call.
@@ -218,7 +243,7 @@ pub const MAX_LABEL_LEN: usize = 64;
 
 /// The longest prefix that still leaves room for a 19-character instance id,
 /// the longest filesystem label and `-critical` within CloudWatch's
-/// 255-character alarm names.
+/// 255-character alarm names (`-forecast` is as long).
 pub const MAX_PREFIX_LEN: usize = 255 - 19 - 1 - MAX_LABEL_LEN - 1 - 8;
 
 /// What an owned alarm name says about the alarm.

@@ -101,7 +101,7 @@ pub fn coverage(policy: &Policy, subjects: &[Subject], observed: &[ObservedAlarm
         let Desire::Alarms { alarms, provisional, .. } = desired_alarms(policy, subject) else { continue };
         counts.in_scope_running += 1;
         let desired: Vec<&AlarmName> = alarms.iter().map(|a| &a.name).collect();
-        let [warning, critical] = Severity::ALL.map(|s| policy.naming.provisional_alarm_name(&facts.id, s));
+        let [warning, critical] = Severity::PAIR.map(|s| policy.naming.provisional_alarm_name(&facts.id, s));
         let owned = owned.get(facts.id.as_str()).unwrap_or(&none);
         counts.add(judge(&desired, provisional, [&warning, &critical], owned));
     }

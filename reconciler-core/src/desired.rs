@@ -2,7 +2,14 @@
 
 use std::fmt::{self, Write as _};
 
-use crate::alarm::{AlarmConfig, ComparisonOperator, Dimension, Severity, OWNERSHIP_MARKER};
+use crate::alarm::{
+    AlarmConfig, ComparisonOperator, Dimension, MetricMath, MissingData, Severity, Statistic,
+    OWNERSHIP_MARKER,
+};
+use crate::forecast::{
+    free_percent, ForecastRule, FORECAST_DATAPOINTS_TO_ALARM, FORECAST_EVALUATION_PERIODS,
+    FORECAST_METRIC_ID, FORECAST_PERIOD_SECONDS,
+};
 use crate::ids::{AlarmName, InstanceId};
 use crate::instance::{InstanceFacts, InstanceState, Subject};
 use crate::platform::Platform;
@@ -108,14 +115,15 @@ pub fn desired_alarms_in(policy: &Policy, facts: &InstanceFacts, scope: ScopeDec
             })
             .collect(),
     };
-    let mut alarms = Vec::with_capacity(2 * watched.len().max(1));
+    let per_series = if thresholds.forecast_hours.is_some() { 3 } else { 2 };
+    let mut alarms = Vec::with_capacity(per_series * watched.len().max(1));
     let provisional = watched.is_empty();
     if provisional {
         let dimensions = provisional_dimensions(profile, facts);
         let path = profile.dimensions.iter().find(|d| d.name == profile.path_dimension);
         let watches = Watches { profile, path: path.map(|d| d.value.as_str()), provisional: true };
         // One copy per alarm, the original moved into the last: a sweep builds 20 000 of these.
-        for (severity, dimensions) in Severity::ALL.into_iter().zip([dimensions.clone(), dimensions]) {
+        for (severity, dimensions) in Severity::PAIR.into_iter().zip([dimensions.clone(), dimensions]) {
             let threshold = thresholds.get(severity);
             alarms.push(DesiredAlarm {
                 name: policy.naming.provisional_alarm_name(&facts.id, severity),
@@ -128,7 +136,7 @@ pub fn desired_alarms_in(policy: &Policy, facts: &InstanceFacts, scope: ScopeDec
     }
     for (series, label, path) in watched {
         let watches = Watches { profile, path: Some(&path), provisional: false };
-        for severity in Severity::ALL {
+        for severity in Severity::PAIR {
             let threshold = thresholds.get(severity);
             alarms.push(DesiredAlarm {
                 name: policy.naming.filesystem_alarm_name(&facts.id, &label, severity),
@@ -143,6 +151,20 @@ pub fn desired_alarms_in(policy: &Policy, facts: &InstanceFacts, scope: ScopeDec
                     series.dimensions().to_vec(),
                     watches,
                 ),
+            });
+        }
+        if let Some(hours) = thresholds.forecast_hours {
+            let rule = ForecastRule {
+                platform: profile.platform,
+                floor_percent: policy.forecast.floor_percent,
+                hours,
+            };
+            alarms.push(DesiredAlarm {
+                name: policy.naming.filesystem_alarm_name(&facts.id, &label, Severity::Forecast),
+                instance: facts.id.clone(),
+                severity: Severity::Forecast,
+                filesystem: label.clone(),
+                config: forecast_config(policy, facts, rule, series.dimensions().to_vec(), watches),
             });
         }
     }
@@ -200,33 +222,52 @@ fn alarm_config(
         alarm_actions: vec![topic.clone()],
         ok_actions: vec![topic],
         insufficient_data_actions: Vec::new(),
+        math: None,
     }
     .normalized()
 }
 
-/// `100 − used`, rounded to 6 decimals so that 100 − 66.6 reads 33.4.
-fn free_percent(used: f64) -> f64 {
-    ((100.0 - used) * 1e6).round() / 1e6
-}
-
-/// Written for the person who receives the page at 3 a.m.
-fn description(
+/// The forecast alarm of one series: a metric-math alarm whose one metric is
+/// exactly the series the pair watches (see `forecast`). Missing hours are
+/// `missing` whatever the pair's setting: a series that stops then leaves the
+/// alarm in `INSUFFICIENT_DATA`, where silent-alarm detection sees it.
+fn forecast_config(
     policy: &Policy,
     facts: &InstanceFacts,
-    severity: Severity,
-    threshold: f64,
+    rule: ForecastRule,
+    dimensions: Vec<Dimension>,
     watches: Watches<'_>,
-) -> String {
-    let minutes = i64::from(policy.period_seconds) * i64::from(policy.evaluation_periods) / 60;
-    let windows = watches.profile.platform == Platform::Windows;
-    let (volume, full) =
-        if windows { ("drive", "the drive is") } else { ("filesystem", "the filesystem is") };
-    // Built piece by piece: a sweep writes 20 000 of these, and `format!`
-    // costs a large share of planning time.
-    // Sized to fit without a reallocation: about 450 bytes, 700 for a provisional alarm.
-    let mut text = String::with_capacity(if watches.provisional { 768 } else { 512 });
-    text.push_str(severity.as_str());
-    text.push_str(": ");
+) -> AlarmConfig {
+    let topic = policy.severity(Severity::Forecast).topic.as_str().to_owned();
+    AlarmConfig {
+        description: forecast_description(facts, rule, watches),
+        namespace: watches.profile.namespace.clone(),
+        metric_name: watches.profile.metric_name.clone(),
+        dimensions,
+        statistic: Statistic::Average,
+        period_seconds: FORECAST_PERIOD_SECONDS,
+        evaluation_periods: FORECAST_EVALUATION_PERIODS,
+        datapoints_to_alarm: Some(FORECAST_DATAPOINTS_TO_ALARM),
+        threshold: rule.hours,
+        comparison_operator: ComparisonOperator::LessThanThreshold,
+        treat_missing_data: MissingData::Missing,
+        actions_enabled: true,
+        alarm_actions: vec![topic.clone()],
+        ok_actions: vec![topic],
+        insufficient_data_actions: Vec::new(),
+        math: Some(MetricMath {
+            expression: rule.expression().to_string(),
+            metric_id: FORECAST_METRIC_ID.to_owned(),
+            other_metrics: Vec::new(),
+        }),
+    }
+    .normalized()
+}
+
+/// The volume and instance an alarm's description names: `filesystem /data
+/// on i-0123 (web-1)`.
+fn push_subject(text: &mut String, facts: &InstanceFacts, watches: Watches<'_>) {
+    let volume = if watches.profile.platform == Platform::Windows { "drive" } else { "filesystem" };
     match watches.path {
         Some(path) => {
             text.push_str(volume);
@@ -245,6 +286,57 @@ fn description(
         text.extend(name.chars().filter(|c| !c.is_control()).take(100));
         text.push(')');
     }
+}
+
+/// Read in an email, hours ahead of the static alarms.
+fn forecast_description(facts: &InstanceFacts, rule: ForecastRule, watches: Watches<'_>) -> String {
+    let mut text = String::with_capacity(640);
+    text.push_str("forecast: ");
+    push_subject(&mut text, facts, watches);
+    let _ = write!(
+        text,
+        " fills in less than {} hours at the last hour's growth: it is at least {}% full and still growing. \
+         The values in this notification are the hours left. ",
+        rule.hours, rule.floor_percent
+    );
+    if watches.profile.platform == Platform::Windows {
+        text.push_str(
+            "Find what is writing (Resource Monitor, `Get-ChildItem -Recurse | Sort-Object Length`) and stop \
+             or rotate it, or grow the EBS volume and extend the partition before it fills.",
+        );
+    } else {
+        text.push_str(
+            "Find what is writing (`du -xh --max-depth=2 <mount>`, `lsof +L1` for deleted open files) and stop \
+             or rotate it, or grow the EBS volume and the filesystem before it fills.",
+        );
+    }
+    let _ = writeln!(
+        text,
+        " A short burst that stops clears it within {FORECAST_EVALUATION_PERIODS} hours. \
+         Hand edits to this alarm are reverted."
+    );
+    text.push_str(OWNERSHIP_MARKER);
+    text
+}
+
+/// Written for the person who receives the page at 3 a.m.
+fn description(
+    policy: &Policy,
+    facts: &InstanceFacts,
+    severity: Severity,
+    threshold: f64,
+    watches: Watches<'_>,
+) -> String {
+    let minutes = i64::from(policy.period_seconds) * i64::from(policy.evaluation_periods) / 60;
+    let windows = watches.profile.platform == Platform::Windows;
+    let full = if windows { "the drive is" } else { "the filesystem is" };
+    // Built piece by piece: a sweep writes 20 000 of these, and `format!`
+    // costs a large share of planning time.
+    // Sized to fit without a reallocation: about 450 bytes, 700 for a provisional alarm.
+    let mut text = String::with_capacity(if watches.provisional { 768 } else { 512 });
+    text.push_str(severity.as_str());
+    text.push_str(": ");
+    push_subject(&mut text, facts, watches);
     if windows {
         let _ = write!(text, " has had free space at or below {threshold}% for {minutes} minutes. ");
     } else {
@@ -252,7 +344,7 @@ fn description(
     }
     match severity {
         Severity::Warning => text.push_str("Plan clean-up or growth of the volume within the day."),
-        Severity::Critical => {
+        Severity::Critical | Severity::Forecast => {
             text.push_str("Act now: ");
             text.push_str(full);
             text.push_str(" close to full and services on it will fail when it is.");
@@ -657,5 +749,185 @@ mod tests {
         let provisional =
             alarms(desired_alarms(&p, &Subject::Present(instance(&[("Environment", "production")]))));
         assert_eq!(tags(&provisional[0])[3], "Filesystem=provisional");
+    }
+
+    fn with_forecasts(hours: Option<f64>) -> Policy {
+        let mut p = policy();
+        p.forecast = crate::policy::ForecastPolicy { hours, floor_percent: 50.0 };
+        p
+    }
+
+    fn forecasts(alarms: &[DesiredAlarm]) -> Vec<&DesiredAlarm> {
+        alarms.iter().filter(|a| a.severity == Severity::Forecast).collect()
+    }
+
+    #[test]
+    fn each_watched_series_gets_a_forecast_alarm_on_exactly_its_dimensions() {
+        let p = with_forecasts(Some(24.0));
+        let published = vec![agent_series("/", "nvme0n1p1", "xfs"), agent_series("/data", "nvme1n1", "ext4")];
+        let mut facts = instance(&[("Environment", "production"), ("Name", "web-1")]);
+        facts.series = Some(published.clone());
+        let all = alarms(desired_alarms(&p, &Subject::Present(facts)));
+        let names: Vec<&str> = all.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ec2-disk-i-0123456789abcdef0-root-warning",
+                "ec2-disk-i-0123456789abcdef0-root-critical",
+                "ec2-disk-i-0123456789abcdef0-root-forecast",
+                "ec2-disk-i-0123456789abcdef0-data-warning",
+                "ec2-disk-i-0123456789abcdef0-data-critical",
+                "ec2-disk-i-0123456789abcdef0-data-forecast",
+            ]
+        );
+        for (forecast, series) in forecasts(&all).into_iter().zip(&published) {
+            let c = &forecast.config;
+            assert_eq!(c.dimensions, series.dimensions());
+            assert_eq!((c.namespace.as_str(), c.metric_name.as_str()), ("CWAgent", "disk_used_percent"));
+            assert_eq!((c.statistic.as_str(), c.period_seconds), ("Average", 3600));
+            assert_eq!((c.evaluation_periods, c.datapoints_to_alarm), (3, Some(2)));
+            assert_eq!((c.threshold, &c.comparison_operator), (24.0, &ComparisonOperator::LessThanThreshold));
+            assert_eq!(c.treat_missing_data, MissingData::Missing);
+            let email = vec![p.warning.topic.to_string()];
+            assert_eq!((&c.alarm_actions, &c.ok_actions), (&email, &email));
+            assert!(c.insufficient_data_actions.is_empty());
+            let math = c.math.as_ref().expect("a metric-math alarm");
+            assert_eq!(
+                math.expression,
+                "IF((m1 >= 50) AND (RATE(m1) > 0), (100 - m1) / (RATE(m1) * 3600), 100000)"
+            );
+            assert_eq!((math.metric_id.as_str(), math.other_metrics.len()), ("m1", 0));
+            assert_eq!(c.billed_metrics(), 1);
+            assert!(c.is_normalized() && c.has_ownership_marker());
+        }
+        let tags: Vec<String> =
+            all[5].tags(&[]).into_iter().map(|t| format!("{}={}", t.key, t.value)).collect();
+        assert_eq!(
+            tags,
+            [
+                "ManagedBy=ec2-disk-alarms",
+                "InstanceId=i-0123456789abcdef0",
+                "Severity=forecast",
+                "Filesystem=data"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_forecast_description_names_the_filesystem_instance_horizon_and_remedy() {
+        let p = with_forecasts(Some(24.0));
+        let mut facts = instance(&[("Environment", "production"), ("Name", "web-1")]);
+        facts.series = Some(vec![agent_series("/data", "nvme1n1", "ext4")]);
+        let all = alarms(desired_alarms(&p, &Subject::Present(facts)));
+        let text = &forecasts(&all)[0].config.description;
+        for expected in [
+            "forecast: filesystem /data on i-0123456789abcdef0 (web-1)",
+            "fills in less than 24 hours at the last hour's growth",
+            "at least 50% full",
+            "the hours left",
+            "du -xh",
+            "grow the EBS volume",
+        ] {
+            assert!(text.contains(expected), "{expected:?} not in {text}");
+        }
+        assert!(text.ends_with(crate::alarm::OWNERSHIP_MARKER));
+        assert!(text.len() <= 1024, "{}", text.len());
+    }
+
+    #[test]
+    fn windows_drives_forecast_on_falling_free_space() {
+        let p = with_forecasts(Some(4.0));
+        let all = alarms(desired_alarms(&p, &windows(&[("Environment", "production")], Some(&["C:", "D:"]))));
+        let found = forecasts(&all);
+        assert_eq!(found.len(), 2);
+        let c = &found[1].config;
+        assert_eq!(found[1].name.as_str(), "ec2-disk-i-0123456789abcdef0-d-forecast");
+        assert_eq!(c.metric_name, "LogicalDisk % Free Space");
+        assert_eq!(c.threshold, 4.0);
+        assert_eq!(
+            c.math.as_ref().unwrap().expression,
+            "IF((m1 <= 50) AND (RATE(m1) < 0), m1 / (0 - (RATE(m1) * 3600)), 100000)"
+        );
+        assert!(c.description.contains("drive D:"), "{}", c.description);
+    }
+
+    #[test]
+    fn the_floor_setting_goes_into_the_expression() {
+        let mut p = with_forecasts(Some(24.0));
+        p.forecast.floor_percent = 70.0;
+        let all = alarms(desired_alarms(&p, &with_series(vec![agent_series("/", "nvme0n1p1", "xfs")])));
+        let forecast = forecasts(&all)[0];
+        assert!(forecast.config.math.as_ref().unwrap().expression.starts_with("IF((m1 >= 70) AND"));
+        assert!(forecast.config.description.contains("at least 70% full"));
+    }
+
+    #[test]
+    fn the_forecast_tag_overrides_the_setting_per_instance() {
+        let series = || Some(vec![agent_series("/", "nvme0n1p1", "xfs")]);
+        /// (case, setting, tag value, expected hours, a note)
+        type Case<'a> = (&'a str, Option<f64>, Option<&'a str>, Option<f64>, bool);
+        let cases: &[Case] = &[
+            ("off by default", None, None, None, false),
+            ("the setting", Some(24.0), None, Some(24.0), false),
+            ("a tag turns it on", None, Some("12"), Some(12.0), false),
+            ("a tag changes the horizon", Some(24.0), Some("4"), Some(4.0), false),
+            ("0 turns it off", Some(24.0), Some("0"), None, false),
+            ("an invalid tag keeps the setting", Some(24.0), Some("soon"), Some(24.0), true),
+            ("too far ahead keeps the setting", Some(24.0), Some("1000"), Some(24.0), true),
+            ("an invalid tag keeps it off", None, Some("-3"), None, true),
+        ];
+        for (case, setting, tag, expected, noted) in cases {
+            let p = with_forecasts(*setting);
+            let mut tags = vec![("Environment", "production")];
+            if let Some(value) = tag {
+                tags.push((crate::policy::FILL_FORECAST_HOURS_TAG, value));
+            }
+            let mut facts = instance(&tags);
+            facts.series = series();
+            let Desire::Alarms { alarms, notes, .. } = desired_alarms(&p, &Subject::Present(facts)) else {
+                panic!("{case}: expected alarms")
+            };
+            let hours: Vec<f64> = forecasts(&alarms).iter().map(|a| a.config.threshold).collect();
+            assert_eq!(hours, expected.iter().copied().collect::<Vec<_>>(), "{case}");
+            assert_eq!(alarms.len(), 2 + hours.len(), "{case}");
+            assert_eq!(
+                notes.iter().any(|n| n.contains(crate::policy::FILL_FORECAST_HOURS_TAG)),
+                *noted,
+                "{case}: {notes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_provisional_pair_gets_no_forecast() {
+        let p = with_forecasts(Some(24.0));
+        for series in [None, Some(vec![]), Some(vec![agent_series("/run", "tmpfs", "tmpfs")])] {
+            let mut facts = instance(&[("Environment", "production")]);
+            facts.series = series;
+            let all = alarms(desired_alarms(&p, &Subject::Present(facts)));
+            assert_eq!(all.len(), 2);
+            assert!(forecasts(&all).is_empty());
+        }
+    }
+
+    #[test]
+    fn an_edited_expression_is_a_difference_to_revert() {
+        let p = with_forecasts(Some(24.0));
+        let all = alarms(desired_alarms(&p, &with_series(vec![agent_series("/", "nvme0n1p1", "xfs")])));
+        let desired = &forecasts(&all)[0].config;
+        let mut edited = desired.clone();
+        edited.math.as_mut().unwrap().expression = "m1".into();
+        let changes = crate::diff::diff(&edited, desired);
+        assert_eq!(changes.iter().map(|c| c.field).collect::<Vec<_>>(), ["expression"]);
+        edited.math = None;
+        assert_eq!(crate::diff::diff(&edited, desired)[0].after, desired.math.as_ref().unwrap().expression);
+        let mut extra = desired.clone();
+        extra.math.as_mut().unwrap().other_metrics.push("m2 CWAgent/disk_used_percent".into());
+        assert_eq!(extra.billed_metrics(), 2);
+        assert_eq!(
+            crate::diff::diff(&extra, desired).iter().map(|c| c.field).collect::<Vec<_>>(),
+            ["metric ids"]
+        );
+        assert!(crate::diff::diff(desired, desired).is_empty());
     }
 }

@@ -63,6 +63,15 @@ pub fn diff(actual: &AlarmConfig, desired: &AlarmConfig) -> Vec<FieldChange> {
         list(&actual.insufficient_data_actions),
         list(&desired.insufficient_data_actions),
     );
+    let expression =
+        |c: &AlarmConfig| c.math.as_ref().map_or_else(|| "none".to_owned(), |m| m.expression.clone());
+    field("expression", expression(&actual), expression(desired));
+    let metric_ids = |c: &AlarmConfig| {
+        c.math.as_ref().map_or_else(String::new, |m| {
+            list(&[vec![m.metric_id.clone()], m.other_metrics.clone()].concat())
+        })
+    };
+    field("metric ids", metric_ids(&actual), metric_ids(desired));
     field("description", actual.description.clone(), desired.description.clone());
     changes
 }

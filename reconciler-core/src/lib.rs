@@ -8,6 +8,8 @@
 //!
 //! * [`policy`]: which instances are in scope and what their alarms look like.
 //! * [`desired`]: the alarms one instance should have, or why it should have none.
+//! * [`forecast`]: the opt-in "fills within N hours" alarm's expression, and
+//!   an evaluator of it for replaying usage series.
 //! * [`series`]: which published disk series get alarms, and their names.
 //! * [`pass`]: the one plan of a pass ([`plan()`]), and the pure decisions
 //!   the observer and the applier need (what to read, preconditions).
@@ -23,6 +25,7 @@ pub mod alarm;
 pub mod coverage;
 pub mod desired;
 pub mod diff;
+pub mod forecast;
 mod hash;
 pub mod ids;
 pub mod instance;
@@ -40,11 +43,12 @@ pub mod tags;
 pub mod unix_time;
 
 pub use alarm::{
-    AlarmConfig, ComparisonOperator, Dimension, MissingData, NameKind, Naming, ObservedAlarm, Severity,
-    Statistic, OWNERSHIP_MARKER,
+    AlarmConfig, ComparisonOperator, Dimension, MetricMath, MissingData, NameKind, Naming, ObservedAlarm,
+    Severity, Statistic, OWNERSHIP_MARKER,
 };
 pub use desired::{desired_alarms, desired_alarms_in, Desire, DesiredAlarm, NoAlarmsReason};
 pub use diff::{diff, FieldChange};
+pub use forecast::ForecastRule;
 pub use ids::{AlarmName, IdError, InstanceId, TopicArn};
 pub use instance::{
     user_initiated_time, AutoScalingGroup, InstanceFacts, InstanceState, Subject, TagSource, UnixTime,
@@ -59,7 +63,9 @@ pub use plan::{
     plan_alarms, Action, Change, Conflict, DeleteReason, MuteChange, Plan, Precondition, Retired, TagRepair,
 };
 pub use platform::Platform;
-pub use policy::{MetricProfile, OutOfScope, Policy, ScopeDecision, SeverityPolicy, Thresholds};
+pub use policy::{
+    ForecastPolicy, MetricProfile, OutOfScope, Policy, ScopeDecision, SeverityPolicy, Thresholds,
+};
 pub use series::{ClassifiedSeries, MetricSeries, SeriesFilter, SeriesVerdict};
 pub use settle::{settle, Settlement, StateClaim};
 pub use silence::{silent_alarms, SilenceReason, SilentAlarm};

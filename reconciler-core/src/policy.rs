@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::alarm::{Dimension, MissingData, Naming, Severity, Statistic};
+use crate::forecast::parse_forecast_hours;
 use crate::ids::TopicArn;
 use crate::instance::{InstanceFacts, TagSource};
 use crate::platform::Platform;
@@ -15,6 +16,8 @@ pub const OPT_OUT_TAG: &str = "disk-alarms:opt-out";
 /// Tags that override a threshold for one instance (a number in (0, 100]).
 pub const WARNING_THRESHOLD_TAG: &str = "disk-alarms:warning-threshold";
 pub const CRITICAL_THRESHOLD_TAG: &str = "disk-alarms:critical-threshold";
+/// Tag that overrides `FILL_FORECAST_HOURS` for one instance (`0` = off).
+pub const FILL_FORECAST_HOURS_TAG: &str = "disk-alarms:fill-forecast-hours";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -22,6 +25,8 @@ pub struct Policy {
     pub scope_tag_values: BTreeSet<String>,
     pub warning: SeverityPolicy,
     pub critical: SeverityPolicy,
+    /// The opt-in "fills within N hours" alarm.
+    pub forecast: ForecastPolicy,
     /// The disk metric of Linux instances.
     pub linux: MetricProfile,
     /// The disk metric of Windows instances.
@@ -39,6 +44,19 @@ pub struct Policy {
 pub struct SeverityPolicy {
     pub threshold: f64,
     pub topic: TopicArn,
+}
+
+/// The forecast alarm's settings. It notifies the warning (email) topic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ForecastPolicy {
+    /// `None`: off unless an instance's tag turns it on.
+    pub hours: Option<f64>,
+    /// The forecast only counts while the filesystem is at least this full.
+    pub floor_percent: f64,
+}
+
+impl ForecastPolicy {
+    pub const OFF: Self = Self { hours: None, floor_percent: 50.0 };
 }
 
 /// Which disk metric the alarms watch. Each instance's published series of
@@ -137,7 +155,8 @@ impl Policy {
 
     pub fn severity(&self, severity: Severity) -> &SeverityPolicy {
         match severity {
-            Severity::Warning => &self.warning,
+            // The forecast warns ahead of time: it goes to the email topic.
+            Severity::Warning | Severity::Forecast => &self.warning,
             Severity::Critical => &self.critical,
         }
     }
@@ -195,14 +214,25 @@ impl Policy {
         };
         let warning = read(WARNING_THRESHOLD_TAG, self.warning.threshold);
         let critical = read(CRITICAL_THRESHOLD_TAG, self.critical.threshold);
+        let forecast_hours = match instance.policy_tag(FILL_FORECAST_HOURS_TAG) {
+            None => self.forecast.hours,
+            Some((raw, _)) => parse_forecast_hours(raw).unwrap_or_else(|why| {
+                let default = self.forecast.hours.map_or_else(|| "off".to_owned(), |h| format!("{h} hours"));
+                notes.push(format!("ignored {FILL_FORECAST_HOURS_TAG}={raw:?}: {why}; using {default}"));
+                self.forecast.hours
+            }),
+        };
         if warning < critical {
-            return (Thresholds { warning, critical }, notes);
+            return (Thresholds { warning, critical, forecast_hours }, notes);
         }
         notes.push(format!(
             "ignored threshold overrides: warning {warning} must be below critical {critical}; using {} and {}",
             self.warning.threshold, self.critical.threshold
         ));
-        (Thresholds { warning: self.warning.threshold, critical: self.critical.threshold }, notes)
+        (
+            Thresholds { warning: self.warning.threshold, critical: self.critical.threshold, forecast_hours },
+            notes,
+        )
     }
 }
 
@@ -222,13 +252,18 @@ pub fn parse_threshold(raw: &str) -> Result<f64, &'static str> {
 pub struct Thresholds {
     pub warning: f64,
     pub critical: f64,
+    /// The forecast alarm's horizon in hours; `None`: no forecast alarm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast_hours: Option<f64>,
 }
 
 impl Thresholds {
+    /// Percent used for the pair; hours (0 when off) for the forecast.
     pub fn get(&self, severity: Severity) -> f64 {
         match severity {
             Severity::Warning => self.warning,
             Severity::Critical => self.critical,
+            Severity::Forecast => self.forecast_hours.unwrap_or(0.0),
         }
     }
 }
@@ -280,6 +315,7 @@ pub(crate) mod tests {
                 threshold: 80.0,
                 topic: TopicArn::parse("arn:aws:sns:eu-west-1:123456789012:disk-critical").unwrap(),
             },
+            forecast: ForecastPolicy::OFF,
             linux: MetricProfile::cwagent(None),
             windows: MetricProfile::windows(None),
             statistic: Statistic::Average,

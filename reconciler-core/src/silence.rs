@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use crate::alarm::{NameKind, ObservedAlarm};
+use crate::alarm::{AlarmConfig, NameKind, ObservedAlarm};
 use crate::ids::{AlarmName, InstanceId};
 use crate::instance::{InstanceFacts, InstanceState, Subject, UnixTime};
 use crate::policy::{Policy, ScopeDecision};
@@ -83,7 +83,8 @@ fn rfc3339<S: serde::Serializer>(time: &UnixTime, serializer: S) -> Result<S::Ok
 /// provisional alarm the time counts from the instance's launch when that
 /// is earlier: the agent has had since then to publish, so a pair created
 /// for an instance that has been running for days is silent at once. An
-/// alarm whose state is not known is not judged.
+/// alarm whose state is not known is not judged, nor a forecast alarm
+/// younger than its three hourly points.
 pub fn silent_alarms(
     policy: &Policy,
     subjects: &[Subject],
@@ -116,7 +117,7 @@ pub fn silent_alarms(
                 (true, Some(launch)) => launch.min(state.since),
                 _ => state.since,
             };
-            if now.0.saturating_sub(clock.0) < after_seconds {
+            if now.0.saturating_sub(clock.0) < after_seconds.max(first_value_seconds(&alarm.config)) {
                 continue;
             }
             let reason = likely_cause(*provisional, alarm, facts.series.as_deref());
@@ -129,6 +130,17 @@ pub fn silent_alarms(
         }
     }
     silent
+}
+
+/// How long a new alarm needs before it can leave `INSUFFICIENT_DATA` at all.
+/// Only a metric-math alarm waits: the forecast's `RATE` has no value before
+/// its second hourly point, and it is judged on three. A static alarm is
+/// judged by `after_seconds` alone.
+fn first_value_seconds(config: &AlarmConfig) -> i64 {
+    match config.math {
+        Some(_) => i64::from(config.period_seconds) * i64::from(config.evaluation_periods),
+        None => 0,
+    }
 }
 
 /// Running and in scope: the instances whose alarms are meant to protect them.
@@ -319,5 +331,34 @@ mod tests {
                 "reason": "the agent never published",
             })
         );
+    }
+
+    #[test]
+    fn a_forecast_alarm_is_judged_only_after_its_three_hourly_points() {
+        let mut policy = policy();
+        policy.forecast.hours = Some(24.0);
+        let mut facts = instance(&[("Environment", "production")]);
+        facts.series = Some(vec![root(false)]);
+        let Desire::Alarms { alarms, .. } = desired_alarms(&policy, &Subject::Present(facts.clone())) else {
+            unreachable!()
+        };
+        let observed = |ago: i64| -> Vec<ObservedAlarm> {
+            alarms
+                .iter()
+                .map(|alarm| ObservedAlarm {
+                    name: alarm.name.clone(),
+                    config: alarm.config.clone(),
+                    arn: None,
+                    state: Some(AlarmState::new(StateValue::InsufficientData, UnixTime(NOW - ago))),
+                })
+                .collect()
+        };
+        let silent = |ago: i64| -> Vec<String> {
+            let found =
+                silent_alarms(&policy, &[Subject::Present(facts.clone())], &observed(ago), UnixTime(NOW), 0);
+            found.into_iter().map(|s| s.alarm.as_str().rsplit('-').next().unwrap().to_owned()).collect()
+        };
+        assert_eq!(silent(2 * HOUR), ["critical", "warning"], "two hours: too early for the forecast");
+        assert_eq!(silent(3 * HOUR), ["critical", "forecast", "warning"]);
     }
 }

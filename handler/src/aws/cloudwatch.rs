@@ -1,13 +1,13 @@
 use aws_sdk_cloudwatch::types::{
-    AlarmMuteRuleSummary, AlarmType, ComparisonOperator, DimensionFilter, MetricAlarm, MuteTargets,
-    RecentlyActive, Rule, Schedule, Statistic, Tag,
+    AlarmMuteRuleSummary, AlarmType, ComparisonOperator, DimensionFilter, Metric, MetricAlarm,
+    MetricDataQuery, MetricStat, MuteTargets, RecentlyActive, Rule, Schedule, Statistic, Tag,
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::DateTime;
 use reconciler_core::mute_rules::parse_schedule_start;
 use reconciler_core::{
-    AlarmConfig, AlarmName, AlarmState, AlarmTag, DesiredAlarm, Dimension, InstanceId, MetricSeries,
-    MuteRule, MuteWindow, ObservedAlarm, StateValue, UnixTime,
+    AlarmConfig, AlarmName, AlarmState, AlarmTag, DesiredAlarm, Dimension, InstanceId, MetricMath,
+    MetricSeries, MuteRule, MuteWindow, ObservedAlarm, StateValue, UnixTime,
 };
 use tracing::warn;
 
@@ -32,6 +32,10 @@ const TAG: &str = "TagResource";
 const RECENTLY_ACTIVE: &str = "PT3H";
 /// What `DeleteAlarmMuteRule` answers for a rule that does not exist.
 const NOT_FOUND_CODES: &[&str] = &["ResourceNotFoundException", "ResourceNotFound"];
+/// The id and label of a metric-math alarm's expression, which the alarm
+/// compares with its threshold.
+const EXPRESSION_ID: &str = "hours_left";
+const EXPRESSION_LABEL: &str = "hours until full";
 /// The largest page `DescribeAlarms` returns.
 const PAGE_SIZE: i32 = 100;
 
@@ -78,17 +82,11 @@ impl AlarmWrites for CloudWatchAlarms {
             Ok(statistic) => (Some(statistic), None),
             Err(_) => (None, Some(c.statistic.to_string())),
         };
-        let request =
+        let mut request =
             self.client
                 .put_metric_alarm()
                 .alarm_name(alarm.name.as_str())
                 .alarm_description(&c.description)
-                .namespace(&c.namespace)
-                .metric_name(&c.metric_name)
-                .set_dimensions(Some(dimensions.collect()))
-                .set_statistic(statistic)
-                .set_extended_statistic(extended_statistic)
-                .period(c.period_seconds)
                 .evaluation_periods(c.evaluation_periods)
                 .set_datapoints_to_alarm(c.datapoints_to_alarm)
                 .threshold(c.threshold)
@@ -101,6 +99,43 @@ impl AlarmWrites for CloudWatchAlarms {
                 .set_tags((!tags.is_empty()).then(|| {
                     tags.iter().map(|t| Tag::builder().key(&t.key).value(&t.value).build()).collect()
                 }));
+        request = match &c.math {
+            None => request
+                .namespace(&c.namespace)
+                .metric_name(&c.metric_name)
+                .set_dimensions(Some(dimensions.collect()))
+                .set_statistic(statistic)
+                .set_extended_statistic(extended_statistic)
+                .period(c.period_seconds),
+            Some(math) => {
+                let metric = Metric::builder()
+                    .namespace(&c.namespace)
+                    .metric_name(&c.metric_name)
+                    .set_dimensions(Some(dimensions.collect()))
+                    .build();
+                let stat = MetricStat::builder()
+                    .metric(metric)
+                    .period(c.period_seconds)
+                    .stat(c.statistic.as_str())
+                    .build();
+                request
+                    .metrics(
+                        MetricDataQuery::builder()
+                            .id(&math.metric_id)
+                            .metric_stat(stat)
+                            .return_data(false)
+                            .build(),
+                    )
+                    .metrics(
+                        MetricDataQuery::builder()
+                            .id(EXPRESSION_ID)
+                            .expression(&math.expression)
+                            .label(EXPRESSION_LABEL)
+                            .return_data(true)
+                            .build(),
+                    )
+            }
+        };
         self.calls.begin(PUT).await;
         // The SDK's request futures are boxed because nesting them unboxed in
         // the Lambda runtime's futures overflows the compiler's layout depth limit.
@@ -308,15 +343,14 @@ fn observed(alarm: &MetricAlarm) -> Option<ObservedAlarm> {
         (Some(extended), _) => extended,
         (None, statistic) => statistic.map_or("", Statistic::as_str),
     };
-    let config = AlarmConfig {
+    let dimensions = |dimensions: &[aws_sdk_cloudwatch::types::Dimension]| {
+        dimensions.iter().map(|d| Dimension::new(text(d.name()), text(d.value()))).collect()
+    };
+    let mut config = AlarmConfig {
         description: text(alarm.alarm_description()),
         namespace: text(alarm.namespace()),
         metric_name: text(alarm.metric_name()),
-        dimensions: alarm
-            .dimensions()
-            .iter()
-            .map(|d| Dimension::new(text(d.name()), text(d.value())))
-            .collect(),
+        dimensions: dimensions(alarm.dimensions()),
         statistic: reconciler_core::Statistic::parse(statistic),
         period_seconds: alarm.period().unwrap_or_default(),
         evaluation_periods: alarm.evaluation_periods().unwrap_or_default(),
@@ -333,8 +367,40 @@ fn observed(alarm: &MetricAlarm) -> Option<ObservedAlarm> {
         alarm_actions: alarm.alarm_actions().to_vec(),
         ok_actions: alarm.ok_actions().to_vec(),
         insufficient_data_actions: alarm.insufficient_data_actions().to_vec(),
+        math: None,
+    };
+    if !alarm.metrics().is_empty() {
+        // A metric-math alarm: its first metric query takes the place of the
+        // single metric, and the query it returns is its expression.
+        let mut metrics =
+            alarm.metrics().iter().filter_map(|q| Some((q.id().unwrap_or_default(), q.metric_stat()?)));
+        let mut math =
+            MetricMath { expression: String::new(), metric_id: String::new(), other_metrics: Vec::new() };
+        if let Some((id, stat)) = metrics.next() {
+            let metric = stat.metric();
+            config.namespace = text(metric.and_then(|m| m.namespace()));
+            config.metric_name = text(metric.and_then(|m| m.metric_name()));
+            config.dimensions = dimensions(metric.map_or(&[], |m| m.dimensions()));
+            config.statistic = reconciler_core::Statistic::parse(stat.stat().unwrap_or_default());
+            config.period_seconds = stat.period().unwrap_or_default();
+            math.metric_id = id.to_owned();
+        }
+        math.other_metrics = metrics
+            .map(|(id, stat)| {
+                let metric = stat.metric();
+                format!(
+                    "{id} {}/{}",
+                    metric.and_then(|m| m.namespace()).unwrap_or_default(),
+                    metric.and_then(|m| m.metric_name()).unwrap_or_default()
+                )
+            })
+            .collect();
+        let returned =
+            alarm.metrics().iter().find(|q| q.return_data().unwrap_or(true) && q.expression().is_some());
+        math.expression = text(returned.and_then(|q| q.expression()));
+        config.math = Some(math);
     }
-    .normalized();
+    let config = config.normalized();
     Some(ObservedAlarm { name, config, arn: alarm.alarm_arn().map(str::to_owned), state: state(alarm) })
 }
 

@@ -39,6 +39,7 @@ pub fn persons_alarm(description: &str) -> AlarmConfig {
         alarm_actions: vec![],
         ok_actions: vec![],
         insufficient_data_actions: vec![],
+        math: None,
     }
 }
 

@@ -74,6 +74,7 @@ pub(crate) enum Key {
     Warning,
     Critical,
     OptOut,
+    Forecast,
 }
 
 impl Key {
@@ -84,6 +85,7 @@ impl Key {
             Key::Warning => "disk-alarms:warning-threshold",
             Key::Critical => "disk-alarms:critical-threshold",
             Key::OptOut => "disk-alarms:opt-out",
+            Key::Forecast => "disk-alarms:fill-forecast-hours",
         }
     }
 
@@ -96,6 +98,7 @@ impl Key {
             Key::Warning => &["70", " 65.5 ", "85", "0", "101", "high", "NaN"],
             Key::Critical => &["90", "75", "50", "-1", "inf"],
             Key::OptOut => &["true", "YES", "1", "no", "maybe"],
+            Key::Forecast => &["4", "0", "soon", "1000"],
         }
     }
 }
@@ -332,6 +335,8 @@ pub(crate) struct History {
     pub(crate) orphan: bool,
     /// `APPEND_GROUP_DIMENSION=true`: provisional alarms of group members carry the group.
     pub(crate) group_dimension: bool,
+    /// `FILL_FORECAST_HOURS`: every watched series also gets its forecast alarm.
+    pub(crate) forecast_hours: Option<f64>,
 }
 
 #[derive(Clone, Copy)]
@@ -381,7 +386,13 @@ pub(crate) fn env_value() -> impl Strategy<Value = Option<&'static str>> {
 }
 
 pub(crate) fn other_key() -> impl Strategy<Value = Key> {
-    prop_oneof![Just(Key::Name), Just(Key::Warning), Just(Key::Critical), Just(Key::OptOut)]
+    prop_oneof![
+        Just(Key::Name),
+        Just(Key::Warning),
+        Just(Key::Critical),
+        Just(Key::OptOut),
+        Just(Key::Forecast)
+    ]
 }
 
 pub(crate) fn tag_change() -> BoxedStrategy<(Key, Option<&'static str>)> {
@@ -457,14 +468,18 @@ pub(crate) fn history(max_steps: usize) -> impl Strategy<Value = History> {
             prop::option::weighted(0.7, ((0..n).prop_map(Inst), select(&["warning", "critical"][..]))),
             any::<bool>(),
             prop::bool::weighted(0.3),
+            prop::option::weighted(0.5, Just(24.0)),
         )
-            .prop_map(|(instances, steps, hand_alarm_on, orphan, group_dimension)| History {
-                instances,
-                steps,
-                hand_alarm_on,
-                orphan,
-                group_dimension,
-            })
+            .prop_map(
+                |(instances, steps, hand_alarm_on, orphan, group_dimension, forecast_hours)| History {
+                    instances,
+                    steps,
+                    hand_alarm_on,
+                    orphan,
+                    group_dimension,
+                    forecast_hours,
+                },
+            )
     })
 }
 
@@ -715,6 +730,7 @@ impl<'h> Sim<'h> {
         }
         let mut reconciler = reconciler(&cloud);
         reconciler.config.policy.linux.group_dimension = history.group_dimension;
+        reconciler.config.policy.forecast.hours = history.forecast_hours;
         let mut sim = Sim {
             history,
             faults,
