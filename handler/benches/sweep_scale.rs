@@ -164,18 +164,37 @@ struct Scenario {
     name: &'static str,
     drift: Drift,
     runner: Runner,
+    /// `FILL_FORECAST_HOURS=24`: every watched series also has its forecast alarm.
+    forecasts: bool,
 }
 
-const SCENARIOS: [Scenario; 5] = [
-    Scenario { name: "(a) steady state", drift: Drift::None, runner: Runner::Lambda },
-    Scenario { name: "(b) heavy drift: all missing", drift: Drift::AllMissing, runner: Runner::Lambda },
+const SCENARIOS: [Scenario; 6] = [
+    Scenario { name: "(a) steady state", drift: Drift::None, runner: Runner::Lambda, forecasts: false },
+    Scenario {
+        name: "(b) heavy drift: all missing",
+        drift: Drift::AllMissing,
+        runner: Runner::Lambda,
+        forecasts: false,
+    },
     Scenario {
         name: "(b′) all missing, one run without deadline (reference)",
         drift: Drift::AllMissing,
         runner: Runner::Unbounded,
+        forecasts: false,
     },
-    Scenario { name: "(c) 10 % hand-edited", drift: Drift::HandEdited, runner: Runner::Lambda },
-    Scenario { name: "(d) 10 % orphans", drift: Drift::Orphans, runner: Runner::Lambda },
+    Scenario {
+        name: "(c) 10 % hand-edited",
+        drift: Drift::HandEdited,
+        runner: Runner::Lambda,
+        forecasts: false,
+    },
+    Scenario { name: "(d) 10 % orphans", drift: Drift::Orphans, runner: Runner::Lambda, forecasts: false },
+    Scenario {
+        name: "(e) steady state, forecast alarms on",
+        drift: Drift::None,
+        runner: Runner::Lambda,
+        forecasts: true,
+    },
 ];
 
 fn main() -> ExitCode {
@@ -382,8 +401,11 @@ fn compare() -> ExitCode {
     println!("## Targets");
     println!();
     let steady = &outcomes[0];
+    let forecasts = &outcomes[5];
     let process_peak = outcomes.iter().map(|o| o.peak_rss_kb).max().unwrap_or(0);
-    let (heaviest, working) = outcomes
+    // The memory target is for the default configuration; the opt-in forecast
+    // alarms add half as many alarms again and are reported beside it.
+    let (heaviest, working) = outcomes[..5]
         .iter()
         .map(|o| (o.name.as_str(), working_set(o).1))
         .max_by_key(|(_, kb)| *kb)
@@ -400,6 +422,11 @@ fn compare() -> ExitCode {
             steady.simulated.as_secs_f64() <= 1.1 * steady.quota_bound(),
         ),
         ("steady state: zero writes", steady.writes == 0),
+        (
+            "steady state with forecast alarms: calls ≤ 1.05 × lower bound, zero writes",
+            forecasts.total_calls() as f64 <= 1.05 * forecasts.lower_bound.iter().sum::<u64>() as f64
+                && forecasts.writes == 0,
+        ),
         ("no throttling error surfaced in any scenario", surfaced == 0),
     ];
     for (target, met) in targets {
@@ -414,6 +441,14 @@ fn compare() -> ExitCode {
         megabytes(working),
         megabytes(without_account),
         megabytes(process_peak),
+    );
+    println!(
+        "- with the opt-in forecast alarms ({}, {} alarms): process baseline {} + working set {} = {}, reported, no target",
+        forecasts.name,
+        count(forecasts.owned_before),
+        megabytes(forecasts.baseline_kb),
+        megabytes(working_set(forecasts).1),
+        megabytes(forecasts.baseline_kb + working_set(forecasts).1),
     );
     println!();
     println!("Benchmark real (wall-clock) time: {:.2} s", wall.elapsed().as_secs_f64());
@@ -563,7 +598,10 @@ impl Continuation for RecordingContinuation {
 
 async fn run(scenario: &Scenario, baseline_kb: u64) -> Outcome {
     let wall = std::time::Instant::now();
-    let config = config();
+    let mut config = config();
+    if scenario.forecasts {
+        config.policy.forecast.hours = Some(24.0);
+    }
     let cloud = FakeCloud::with_quotas(&server_quotas(), &default_rate_limits());
     let needed = build_account(&cloud, &config, scenario.drift, &agent);
     let owned_before = cloud.alarm_names().len() as u64;

@@ -35,6 +35,11 @@ fn id(n: u64) -> InstanceId {
 /// `running` production instances (the first `publishing` of them publish
 /// `/`), swept with the account's own configuration.
 async fn account(account: &str, running: u64, publishing: u64) -> FakeRow {
+    account_with(account, running, publishing, &[]).await
+}
+
+/// [`account`] with `settings` added to its function's environment.
+async fn account_with(account: &str, running: u64, publishing: u64, settings: &[(&str, &str)]) -> FakeRow {
     let cloud = FakeCloud::new();
     cloud.set_now(UnixTime(NOW));
     for n in 0..running {
@@ -55,7 +60,8 @@ async fn account(account: &str, running: u64, publishing: u64) -> FakeRow {
             cloud.publish("CWAgent", "disk_used_percent", &dimensions);
         }
     }
-    let environment = environment(account);
+    let mut environment = environment(account);
+    environment.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_lookup(|var| environment.get(var).cloned()).unwrap();
     let sweeper = Reconciler::new(config, cloud.clone(), cloud.clone(), cloud.clone(), cloud.calls.clone());
     let report = sweeper.handle(Trigger::Sweep { generation: 0 }, RunOptions::new(UnixTime(NOW))).await;
@@ -307,4 +313,39 @@ async fn silent_alarms_are_counted_and_protect_nothing() {
     let silent = header.iter().position(|h| *h == "SILENT").expect("a SILENT column");
     assert_eq!(row[silent], "3", "{table}");
     assert!(!report.healthy());
+}
+
+/// A row is judged by its own function's settings: with forecasts on, a
+/// missing forecast alarm leaves the instance partly protected, and the
+/// forecasts count in the alarms and their cost.
+#[tokio::test(start_paused = true)]
+async fn forecast_alarms_count_in_coverage_and_cost_where_the_function_has_them() {
+    let fleet = FakeFleet::new();
+    let a = "111111111111";
+    let row = account_with(a, 3, 2, &[("FILL_FORECAST_HOURS", "24")]).await;
+    assert!(row.cloud.alarm(&format!("ec2-disk-{}-root-forecast", id(0))).is_some());
+    row.cloud.remove_alarm_by_hand(&format!("ec2-disk-{}-root-forecast", id(1)));
+    fleet.insert(a, "us-east-1", row);
+    let report = read_fleet(Arc::new(fleet), &request(&[(a, "us-east-1")], 1)).await;
+    let counts = report.rows[0].read.as_ref().unwrap().counts;
+    assert_eq!(
+        counts,
+        RowCounts {
+            coverage: CoverageCounts {
+                instances_running: 3,
+                in_scope_running: 3,
+                covered: 1,
+                partial: 1,
+                provisional: 1,
+                ..CoverageCounts::default()
+            },
+            // The deleted forecast is to be created again: the alarms after
+            // the plan are 3 + 3 for the publishing instances and the third's
+            // provisional pair.
+            to_create: 1,
+            alarms: 8,
+            monthly_cost_cents: 80,
+            ..RowCounts::default()
+        }
+    );
 }
