@@ -101,7 +101,8 @@ where
             "{name}: {cases} cases in {elapsed:.1?}: {} steps ({} not applicable), {} events ({} dropped), \
              {} event invocations + {} sweeps, {} failed ({} not-settled failures, {} Lambda retries, {} to the \
              dead-letter queue), faults fired {:?} ({} invocations with a partial delete), alarms created {} \
-             updated {} deleted {}, {} conflicts, {} observations of protected instances, {} liveness checks",
+             updated {} deleted {}, {} conflicts, {} observations of protected instances, {} liveness checks, \
+             {} forecast alarms in the converged accounts",
             s.steps,
             s.skipped_steps,
             s.events,
@@ -120,6 +121,7 @@ where
             s.conflicts,
             s.protected_observations,
             s.liveness_checks,
+            s.forecasts_at_end,
         );
     });
     match result {

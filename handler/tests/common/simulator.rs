@@ -680,6 +680,8 @@ pub(crate) struct Stats {
     pub(crate) conflicts: u64,
     pub(crate) protected_observations: u64,
     pub(crate) liveness_checks: u64,
+    /// Forecast alarms in the converged accounts, all cases together.
+    pub(crate) forecasts_at_end: u64,
 }
 
 thread_local! {
@@ -1448,6 +1450,8 @@ impl<'h> Sim<'h> {
         ensure!(self, swept, "the sweep failed three times, the last time without any fault");
         self.check_account("after the sweep")?;
         self.check_foreign_alarms(true)?;
+        let forecasts = self.cloud.alarm_names().iter().filter(|n| n.ends_with("-forecast")).count();
+        stat(|s| s.forecasts_at_end += forecasts as u64);
         let writes = self.cloud.writes();
         self.now += 86_400;
         let again = self.invoke(sweep_event(self.now), &[], None, "next night's sweep".into()).await?;
