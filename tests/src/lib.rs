@@ -531,6 +531,17 @@ pub fn tag_change_event(instance: &str, changed: &[&str], tags: &BTreeMap<String
     event
 }
 
+/// A Health sample moved to now: sent now, its window two hours long and two
+/// days from now, starting on the hour. The samples' own dates are fixed, and
+/// a window that has passed asks for an unmute instead of a mute.
+pub fn in_two_days(mut event: Value) -> Value {
+    let start = (unix_now() / 3600 + 48) * 3600;
+    event["time"] = serde_json::json!(reconciler_core::UnixTime(unix_now()).to_string());
+    event["detail"]["startTime"] = serde_json::json!(reconciler_core::UnixTime(start).to_string());
+    event["detail"]["endTime"] = serde_json::json!(reconciler_core::UnixTime(start + 2 * 3600).to_string());
+    event
+}
+
 /// `events/provisional-follow-up.json`, the follow-up schedule's event.
 pub fn follow_up_event() -> Value {
     sample_event_with("provisional-follow-up.json", &[])

@@ -9,20 +9,15 @@
 
 use std::collections::BTreeSet;
 
-use e2e_tests::{follow_up_event, provisional_pair, sample_event_with, unix_now, MuteRuleSeen, World};
-use reconciler_core::UnixTime;
+use e2e_tests::{follow_up_event, in_two_days, provisional_pair, sample_event_with, MuteRuleSeen, World};
 use serde_json::{json, Value};
 
 /// The upcoming maintenance sample naming `instance`, two days from now, two hours long.
 fn maintenance(instance: &str) -> Value {
-    let start = (unix_now() / 3600 + 48) * 3600;
-    let mut event = sample_event_with("health-reboot-maintenance-upcoming.json", &[]);
-    event["time"] = json!(UnixTime(unix_now()).to_string());
+    let mut event = in_two_days(sample_event_with("health-reboot-maintenance-upcoming.json", &[]));
     event["resources"] = json!([instance]);
     let detail = &mut event["detail"];
     detail["affectedEntities"] = json!([{"entityValue": instance}]);
-    detail["startTime"] = json!(UnixTime(start).to_string());
-    detail["endTime"] = json!(UnixTime(start + 2 * 3600).to_string());
     detail["statusCode"] = json!("upcoming");
     event
 }

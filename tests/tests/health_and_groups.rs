@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatch::types::MetricAlarm;
-use e2e_tests::{autoscaling_event, dimensions, sample_event, sample_event_with, World};
+use e2e_tests::{autoscaling_event, dimensions, in_two_days, sample_event, sample_event_with, World};
 use serde_json::{json, Value};
 
 const UPCOMING: &str = "health-reboot-maintenance-upcoming.json";
@@ -100,7 +100,7 @@ async fn health_events_that_need_no_mute_exit_zero_and_write_nothing() {
         (stopped.as_str(), "instance stopped", 1),
         (unknown, "instance no longer exists", 0),
     ] {
-        let report = world.handle_sample(UPCOMING, id).report(0);
+        let report = world.handle_event(&in_two_days(sample_event(UPCOMING, id)), &[]).report(0);
         assert!(report.get("skipped").is_none(), "{report:#}");
         assert_nothing_done(&report);
         assert_eq!(report["instances_in_scope"], in_scope, "{report:#}");
