@@ -113,6 +113,10 @@ echo
 echo "== win-1 is a Windows instance: which drives does it publish, and which get alarms?"
 "$ALARMCTL" explain "$WIN1" | sed -n '/platform:/p;/series:/,/desired:/p'
 
+echo
+echo "== opting in to the forecast alarm (FILL_FORECAST_HOURS=24): what the sweep would add, and what it would cost"
+FILL_FORECAST_HOURS=24 "$ALARMCTL" plan
+
 if $KEEP; then
     kill "$FUNCTION_PID" "$EMULATOR_PID" 2>/dev/null || true
     WEB3="$(py launch web-3 production)"
