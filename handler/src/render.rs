@@ -174,13 +174,11 @@ pub fn render_explanation(e: &Explanation) -> String {
                 let dims: Vec<String> =
                     c.dimensions.iter().map(|d| format!("{}={}", d.name, d.value)).collect();
                 // A metric-math alarm compares its expression's value (hours until full), not the metric.
-                let (compared, points) = match (&c.math, c.datapoints_to_alarm) {
-                    (Some(_), Some(needed)) => {
-                        ("hours until full ", format!("{needed} of {}", c.evaluation_periods))
-                    }
-                    (Some(_), None) => ("hours until full ", c.evaluation_periods.to_string()),
-                    (None, _) => ("", c.evaluation_periods.to_string()),
-                };
+                let compared = if c.math.is_some() { "hours until full " } else { "" };
+                let points = c.datapoints_to_alarm.map_or_else(
+                    || c.evaluation_periods.to_string(),
+                    |needed| format!("{needed} of {}", c.evaluation_periods),
+                );
                 let _ = writeln!(
                     out,
                     "    {}: {}/{} [{}] {compared}{} {} for {points}x{}s -> {}",

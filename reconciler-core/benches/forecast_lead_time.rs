@@ -35,7 +35,7 @@
 //! Before printing, the benchmark asserts what the figures must show
 //! qualitatively, so that it fails loudly when the model or the rule changes.
 
-use reconciler_core::{ForecastRule, Platform};
+use reconciler_core::{ForecastRule, Platform, Severity};
 
 /// 14 days of one-minute samples.
 const MINUTES: usize = 14 * 24 * 60;
@@ -130,15 +130,6 @@ fn forecast_at(samples: &[f64]) -> Option<usize> {
     RULE.first_alarm(&averages(samples, 60)).map(|hour| (hour + 1) * 60)
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Alarm {
-    Warning,
-    Critical,
-    Forecast,
-}
-
-const ALARMS: [Alarm; 3] = [Alarm::Warning, Alarm::Critical, Alarm::Forecast];
-
 /// When a series fills and when each alarm first fires, in minutes.
 struct Outcome {
     name: &'static str,
@@ -160,22 +151,22 @@ impl Outcome {
         }
     }
 
-    fn fired(&self, alarm: Alarm) -> Option<usize> {
+    fn fired(&self, alarm: Severity) -> Option<usize> {
         self.fired[alarm as usize]
     }
 
     /// Hours of warning before full, `None` when the alarm never fires or
     /// the series never fills.
-    fn lead(&self, alarm: Alarm) -> Option<f64> {
+    fn lead(&self, alarm: Severity) -> Option<f64> {
         Some((self.full? as f64 - self.fired(alarm)? as f64) / 60.0)
     }
 
     /// [`Self::lead`] of an alarm that must fire on a series that fills.
-    fn expect_lead(&self, alarm: Alarm) -> f64 {
+    fn expect_lead(&self, alarm: Severity) -> f64 {
         self.lead(alarm).unwrap_or_else(|| panic!("{}: no lead for the {alarm:?} alarm", self.name))
     }
 
-    fn cell(&self, alarm: Alarm) -> String {
+    fn cell(&self, alarm: Severity) -> String {
         match (self.fired(alarm), self.lead(alarm)) {
             (None, _) => "never fires".to_owned(),
             (Some(at), None) => format!("fires at {} (never fills)", hours(at)),
@@ -185,7 +176,7 @@ impl Outcome {
 
     fn row(&self) -> String {
         let full = self.full.map_or_else(|| "never (14 days)".to_owned(), hours);
-        let cells: Vec<String> = ALARMS.iter().map(|&alarm| self.cell(alarm)).collect();
+        let cells: Vec<String> = Severity::ALL.iter().map(|&alarm| self.cell(alarm)).collect();
         format!("| {} | {full} | {} |", self.name, cells.join(" | "))
     }
 }
@@ -201,7 +192,7 @@ fn min_median_max(mut values: Vec<f64>) -> String {
 }
 
 /// What one alarm did over the seeds of a noisy series.
-fn spread(name: &str, runs: &[Outcome], alarm: Alarm) -> String {
+fn spread(name: &str, runs: &[Outcome], alarm: Severity) -> String {
     let fills = runs.iter().filter(|run| run.full.is_some()).count();
     assert!(fills == 0 || fills == runs.len(), "{name}: fills with {fills} of {} seeds", runs.len());
     let firing: Vec<&Outcome> = runs.iter().filter(|run| run.fired(alarm).is_some()).collect();
@@ -224,7 +215,7 @@ fn spread(name: &str, runs: &[Outcome], alarm: Alarm) -> String {
 }
 
 fn main() {
-    use Alarm::{Critical, Forecast, Warning};
+    use Severity::{Critical, Forecast, Warning};
 
     let linear_1 = Outcome::of("linear, 1 %/h from 40 %", &linear(40.0, 1.0));
     let linear_5 = Outcome::of("linear, 5 %/h from 40 %", &linear(40.0, 5.0));
@@ -309,7 +300,7 @@ fn main() {
         } else {
             format!("{} h", min_median_max(full))
         };
-        let cells: Vec<String> = ALARMS.iter().map(|&alarm| spread(name, runs, alarm)).collect();
+        let cells: Vec<String> = Severity::ALL.iter().map(|&alarm| spread(name, runs, alarm)).collect();
         println!("| {name} | {full} | {} |", cells.join(" | "));
     }
 }

@@ -197,6 +197,10 @@ async fn forecast_alarms_follow_the_pairs_through_creation_stop_and_sweep() {
         text.contains(&format!("{}: CWAgent/disk_used_percent", name(&web, "data", "forecast"))),
         "{text}"
     );
+    assert!(
+        text.contains("in scope (warning at 60%, critical at 80%, forecast when full within 24 hours)"),
+        "{text}"
+    );
     assert!(text.contains("hours until full < 24 for 2 of 3x3600s"), "{text}");
     assert!(text.contains(&format!("expression: {LINUX_EXPRESSION}")), "{text}");
 
